@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SPEC   ?= specs/inception_v4.net
+OUT    ?= build
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system demo test docs bench fuzz clean
+
+setup: $(STAMP) system
+
+# torch/torchvision first and pinned: pip takes these releases from the local disk.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[test]'
+	# these two pin old torch releases in their metadata: take the code, not the pins
+	$(PY) -m pip install -q --no-deps facenet-pytorch pretrainedmodels munch
+	touch $@
+
+# Graphviz's `dot` renders the diagrams (DOT output works without it).
+system:
+	@command -v dot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; } \
+	  || echo "warning: could not install graphviz; SVG/PNG rendering will say so"
+
+demo: setup
+	@mkdir -p $(OUT)
+	$(VENV)/bin/netdsl check $(SPEC)
+	@if $(VENV)/bin/netdsl --help | grep -q ' compile'; then $(VENV)/bin/netdsl compile $(SPEC) -o $(OUT)/inception_v4.py && echo "wrote $(OUT)/inception_v4.py"; fi
+	@if $(VENV)/bin/netdsl --help | grep -q ' render'; then $(VENV)/bin/netdsl render $(SPEC) -o $(OUT)/inception_v4.svg && echo "wrote $(OUT)/inception_v4.svg"; fi
+	@if $(VENV)/bin/netdsl --help | grep -q ' summary'; then $(VENV)/bin/netdsl summary $(SPEC) --depth 1; fi
+
+test: setup
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+docs: setup
+	$(PY) -m netdsl.docs
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

@@ -1,0 +1,86 @@
+"""The front end in one call: load -> parse -> elaborate -> infer shapes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, Span, format_diagnostics
+from .ir import Graph, Limits, Program, elaborate, load, load_text
+from .ir.expr import Bound, EvalError, evaluate
+from .shapes import infer_shapes
+from .syntax import parse_expression
+
+__all__ = ["Analysis", "analyze", "check", "load_spec", "parse_overrides"]
+
+
+@dataclass
+class Analysis:
+    """Everything the front end learnt about a spec, errors included."""
+
+    program: Program | None
+    graph: Graph | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    failed_at: int | None = None  # first node whose shape failed
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def sources(self) -> SourceMap:
+        return self.program.sources if self.program else SourceMap()
+
+    def report(self) -> str:
+        return format_diagnostics(self.diagnostics, self.sources)
+
+
+def _is_text(spec: str | os.PathLike) -> bool:
+    return isinstance(spec, str) and ("\n" in spec or "{" in spec)
+
+
+def load_spec(spec: str | os.PathLike, limits: Limits = Limits(), root=None) -> Program:
+    """A path to a .net file, or spec text itself."""
+    if _is_text(spec):
+        return load_text(spec, "<string>", limits, root)
+    return load(Path(spec), limits, root)
+
+
+def parse_overrides(pairs: dict[str, object] | None) -> dict[str, Bound]:
+    """Network parameter overrides. String values are read as spec expressions
+    (`--set alpha=0.5`, `--set pad="valid"`); other Python values are taken as they are."""
+    out: dict[str, Bound] = {}
+    for name, raw in (pairs or {}).items():
+        if isinstance(raw, str):
+            try:
+                out[name] = evaluate(parse_expression(raw, f"--set {name}"), {})
+            except NetdslError as err:
+                raise NetdslError([Diagnostic("bad-set", f"--set {name}={raw}: not a value ({err.diagnostics[0].message})", None)]) from None
+            except EvalError as err:
+                raise NetdslError([Diagnostic("bad-set", f"--set {name}={raw}: {err.message}", None)]) from None
+        else:
+            out[name] = Bound(tuple(raw) if isinstance(raw, list) else raw, name)
+    return out
+
+
+def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Analysis:
+    """Run the whole front end and keep going as far as it can; never raises for a
+    problem in the spec (those are `Analysis.diagnostics`)."""
+    try:
+        program = load_spec(spec, limits, root)
+        overrides = parse_overrides(params)
+    except NetdslError as err:
+        return Analysis(None, None, err.diagnostics)
+    reporter = Reporter()
+    graph = elaborate(program, overrides, reporter)
+    failed = infer_shapes(graph, reporter, limits) if graph.nodes else None
+    return Analysis(program, graph, reporter.diagnostics, failed)
+
+
+def check(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Graph:
+    """The shape-checked graph of a spec, or NetdslError with every diagnostic."""
+    result = analyze(spec, params, limits=limits, root=root)
+    if not result.ok:
+        raise NetdslError(result.diagnostics, result)
+    return result.graph

@@ -1,0 +1,135 @@
+"""The `netdsl` command. Exit codes: 0 ok, 1 the spec has errors, 2 usage or I/O error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import api
+from .diagnostics import Diagnostic, format_diagnostics
+from .ir import Limits
+from .ops.merge import describe_shape
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        self.exit(EXIT_USAGE, f"netdsl: error: {message}\n")
+
+
+def _set_pair(text: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"--set takes name=value, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="the .net spec")
+    p.add_argument("--set", dest="sets", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
+                   help="override a network parameter (repeatable)")
+    p.add_argument("--root", help="confine imports to this directory")
+    defaults = Limits()
+    p.add_argument("--max-layers", type=int, default=defaults.max_layers, help="layer limit")
+    p.add_argument("--max-params", type=int, default=defaults.max_params, help="parameter limit")
+    p.add_argument("--max-depth", type=int, default=defaults.max_depth, help="block nesting limit")
+    p.add_argument("--max-file-size", type=int, default=defaults.max_file_bytes, help="bytes per spec file")
+    p.add_argument("--max-expr-size", type=int, default=defaults.max_expr_nodes, help="terms per expression")
+
+
+def _limits(args) -> Limits:
+    return Limits(max_file_bytes=args.max_file_size, max_layers=args.max_layers, max_params=args.max_params,
+                  max_depth=args.max_depth, max_expr_nodes=args.max_expr_size)
+
+
+def _analyze(args) -> api.Analysis:
+    return api.analyze(args.file, dict(args.sets), limits=_limits(args), root=args.root)
+
+
+def _is_usage_error(diags: list[Diagnostic]) -> bool:
+    return any(d.code in ("io", "bad-set") for d in diags) or any(
+        d.code == "unknown-parameter" and d.span is None for d in diags)
+
+
+def _print_failure(result: api.Analysis) -> int:
+    print(result.report(), file=sys.stderr)
+    if result.graph is not None and result.graph.nodes and result.failed_at is not None:
+        print("\nshapes up to the first failing layer:", file=sys.stderr)
+        print(_shape_table(result, upto=result.failed_at), file=sys.stderr)
+    return EXIT_USAGE if _is_usage_error(result.diagnostics) else EXIT_SPEC
+
+
+def _shape_table(result: api.Analysis, upto: int | None = None) -> str:
+    rows = []
+    for node in result.graph.nodes:
+        if upto is not None and node.id > upto:
+            break
+        if node.op == "invalid":
+            continue
+        shape = describe_shape(node.shape) if node.shape else "?"
+        rows.append(f"  {node.span.file}:{node.span.line:<5} {node.name:<48} {node.op:<14} {shape}")
+    return "\n".join(rows)
+
+
+def summary_line(graph) -> str:
+    inp = describe_shape(graph.input_shape) if graph.input_shape else "?"
+    outs = ", ".join(f"{o.name} {describe_shape(graph.nodes[o.node].shape)}" for o in graph.outputs)
+    return (f"{graph.name}: input {inp} -> {outs}; {graph.total_params:,} parameters; "
+            f"{graph.total_macs:,} MACs ({graph.total_macs / 1e9:.2f} G)")
+
+
+def graph_json(graph, diagnostics) -> dict:
+    return {
+        "network": graph.name if graph else None,
+        "input": list(graph.input_shape) if graph and graph.input_shape else None,
+        "outputs": [{"name": o.name, "shape": list(graph.nodes[o.node].shape or ()), "train_only": o.train_only}
+                    for o in graph.outputs] if graph else [],
+        "params": graph.total_params if graph else None,
+        "macs": graph.total_macs if graph else None,
+        "nodes": [{"name": n.name, "op": n.op, "shape": list(n.shape) if n.shape else None, "params": n.params,
+                   "macs": n.macs, "span": f"{n.span.file}:{n.span.line}:{n.span.column}"}
+                  for n in (graph.nodes if graph else []) if n.op != "invalid"],
+        "diagnostics": [d.to_json() for d in diagnostics],
+    }
+
+
+def cmd_check(args) -> int:
+    result = _analyze(args)
+    if args.json:
+        print(json.dumps(graph_json(result.graph, result.diagnostics), indent=1))
+        return EXIT_OK if result.ok else (EXIT_USAGE if _is_usage_error(result.diagnostics) else EXIT_SPEC)
+    if not result.ok:
+        return _print_failure(result)
+    warnings = [d for d in result.diagnostics if d.severity == "warning"]
+    if warnings:
+        print(format_diagnostics(warnings, result.sources), file=sys.stderr)
+    print(summary_line(result.graph))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netdsl", description="Convolutional network specs: check, compile, render, summarise.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("check", help="parse, elaborate and shape-check a spec")
+    _spec_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,524 @@
+"""Elaboration: a network's AST -> the graph IR.
+
+Blocks are instantiated with their arguments evaluated, repeats unrolled, `if`s
+decided, and every layer gets its dotted name. Errors are collected (one per failing
+statement) and reported together; a failing statement leaves a poisoned value behind
+so that later statements go on being checked without cascading errors."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from ..diagnostics import Note, Reporter, Span
+from ..ops import OPS
+from ..ops.base import REQUIRED
+from ..syntax import ast
+from .expr import Bound, EvalError, evaluate
+from .graph import Frame, Graph, Node, Output
+from .program import Limits, Program
+from ..values import FLOAT, check_value, format_value, type_name
+
+__all__ = ["elaborate", "snake_case", "RESIDUAL_PARAMS"]
+
+INPUT, INVALID = "input", "invalid"
+
+
+def snake_case(name: str) -> str:
+    """`InceptionA` -> `inception_a`, `ConvBN` -> `conv_bn`, `Block35` -> `block35`."""
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return s.lower()
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A parameter of an op or a block, as argument binding sees it."""
+
+    name: str
+    type: ast.Type
+    default: object  # REQUIRED, a Python value (ops) or an ast.Expr (blocks)
+
+
+RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0),)
+
+
+@dataclass(frozen=True)
+class _CallSite:
+    block: str
+    span: Span
+    args: str
+
+
+class _Abort(Exception):
+    """An error has been reported; give up on the current statement."""
+
+
+@dataclass
+class _Names:
+    """Automatic and explicit layer names within one scope."""
+
+    path: str
+    counts: Counter
+    used: Counter = field(default_factory=Counter)
+    taken: set = field(default_factory=set)
+
+    def full(self, local: str) -> str:
+        return f"{self.path}.{local}" if self.path else local
+
+
+@dataclass
+class _Ctx:
+    env: dict[str, Bound]
+    values: dict[str, int]
+    current: int | None
+    names: _Names
+    frame: int | None
+    calls: tuple[_CallSite, ...]
+    in_network: bool = False
+
+    def child(self, **changes) -> "_Ctx":
+        new = replace(self, **changes)
+        if "values" not in changes:
+            new.values = dict(self.values)
+        return new
+
+
+class _Elaborator:
+    def __init__(self, program: Program, reporter: Reporter):
+        self.program = program
+        self.reporter = reporter
+        self.limits: Limits = program.limits
+        self.graph: Graph | None = None
+        self.nodes: list[Node] = []
+        self.frames: list[Frame] = []
+        self.outputs: list[Output] = []
+        self.poison: int | None = None
+        self.input_node: int | None = None
+
+    # -- errors ----------------------------------------------------------------------------
+    def notes(self, ctx: _Ctx) -> list[Note]:
+        return [Note(f"in block '{c.block}' instantiated here" + (f" with {c.args}" if c.args else ""), c.span)
+                for c in reversed(ctx.calls)]
+
+    def fail(self, code: str, message: str, span: Span, ctx: _Ctx, extra: list[Note] | None = None):
+        self.reporter.error(code, message, span, [*(extra or []), *self.notes(ctx)])
+        raise _Abort
+
+    def eval(self, expr: ast.Expr, ctx: _Ctx) -> Bound:
+        if _expr_size(expr) > self.limits.max_expr_nodes:
+            self.fail("limit", f"expression larger than {self.limits.max_expr_nodes:,} terms "
+                      f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
+        try:
+            return evaluate(expr, ctx.env)
+        except EvalError as err:
+            self.fail(err.code, err.message, err.span, ctx)
+        except RecursionError:
+            self.fail("too-deep", "the expression nests too deeply", expr.span, ctx)
+
+    # -- nodes and frames ---------------------------------------------------------------
+    def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
+        if len(self.nodes) >= self.limits.max_layers:
+            self.fail("limit", f"the network has more than {self.limits.max_layers:,} layers "
+                      f"(raise the limit with {Limits.OVERRIDES['max_layers']})", span, ctx)
+        node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, inputs=inputs,
+                    frame=ctx.frame, span=span)
+        self.nodes.append(node)
+        return node.id
+
+    def add_frame(self, ctx: _Ctx, kind: str, path: str, span: Span, **extra) -> int:
+        frame = Frame(id=len(self.frames), kind=kind, path=path, parent=ctx.frame, span=span, **extra)
+        self.frames.append(frame)
+        return frame.id
+
+    def poisoned(self) -> int:
+        if self.poison is None:
+            self.poison = len(self.nodes)
+            self.nodes.append(Node(id=self.poison, name="<error>", op=INVALID, span=Span("<error>", 1, 1)))
+        return self.poison
+
+    def local_name(self, names: _Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
+        if label is not None:
+            if label in names.taken:
+                self.fail("duplicate-name", f"the name '{label}' is used twice in this scope", span, ctx)
+            names.taken.add(label)
+            return label
+        names.used[key] += 1
+        n = names.used[key]
+        local = f"{key}{n}" if names.counts[key] > 1 else key
+        suffix = 2
+        while local in names.taken:
+            local, suffix = f"{key}{n}_{suffix}", suffix + 1
+        names.taken.add(local)
+        return local
+
+    # -- network ----------------------------------------------------------------------------
+    def network(self, decl: ast.BlockDecl, overrides: dict[str, Bound]) -> Graph:
+        root = _Ctx({}, {}, None, _Names("", _count_kinds(decl.body, self.program)), None, (), True)
+        for name in overrides:
+            if name not in {p.name for p in decl.params}:
+                self.reporter.error("unknown-parameter", _unknown_msg("network parameter", name, [p.name for p in decl.params]), None)
+        args: dict[str, Bound] = {}
+        for p in decl.params:
+            try:
+                if p.name in overrides:
+                    b = overrides[p.name]
+                    args[p.name] = Bound(self.typed(b.value, p.type, p.name, p.span, root), p.name)
+                elif p.default is None:
+                    self.fail("missing-argument", f"network parameter '{p.name}' has no default; give it with --set {p.name}=...", p.span, root)
+                else:
+                    root.env = args
+                    b = self.eval(p.default, root)
+                    args[p.name] = Bound(self.typed(b.value, p.type, p.name, p.default.span, root), p.name)
+            except _Abort:
+                continue
+        root.env = dict(args)
+        self.graph = Graph(name=decl.name, file=decl.span.file, args={k: v.value for k, v in args.items()})
+        if len(args) == len(decl.params):
+            result = self.body(decl.body, root)
+            self.finish_outputs(decl, root, result)
+        g = self.graph
+        g.nodes, g.frames, g.outputs = self.nodes, self.frames, self.outputs
+        if self.input_node is not None:
+            g.input_shape = tuple(self.nodes[self.input_node].attrs["shape"])
+        return g
+
+    def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
+        if self.input_node is None:
+            self.reporter.error("missing-input", f"network '{decl.name}' declares no input; start it with `input [C, H, W]`", decl.span)
+            return
+        if not self.outputs and result is not None:
+            self.outputs.append(Output(name="out", node=result))
+
+    # -- statements -----------------------------------------------------------------------
+    def body(self, stmts: tuple, ctx: _Ctx) -> int | None:
+        for stmt in stmts:
+            try:
+                self.statement(stmt, ctx)
+            except _Abort:
+                ctx.current = self.poisoned()
+                if isinstance(stmt, ast.AssignStmt):
+                    ctx.values[stmt.name] = ctx.current
+        return ctx.current
+
+    def statement(self, stmt, ctx: _Ctx) -> None:
+        if isinstance(stmt, ast.ChainStmt):
+            ctx.current = self.chain(stmt.chain, ctx)
+        elif isinstance(stmt, ast.AssignStmt):
+            if stmt.name in OPS or stmt.name in self.program.blocks:
+                what = "builtin op" if stmt.name in OPS else "block"
+                self.fail("shadowed-name", f"the value '{stmt.name}' would hide the {what} of that name; rename it", stmt.span, ctx)
+            ctx.current = self.chain(stmt.chain, ctx)
+            ctx.values[stmt.name] = ctx.current
+        elif isinstance(stmt, ast.IfStmt):
+            self.if_statement(stmt, ctx)
+        elif isinstance(stmt, ast.InputStmt):
+            self.input_statement(stmt, ctx)
+        elif isinstance(stmt, ast.OutputStmt):
+            self.output_statement(stmt, ctx)
+
+    def if_statement(self, stmt: ast.IfStmt, ctx: _Ctx) -> None:
+        for cond, body in stmt.arms:
+            b = self.eval(cond, ctx)
+            if not isinstance(b.value, bool):
+                self.fail("type-error", f"the condition of `if` must be a bool, got {format_value(b.value)}", cond.span, ctx)
+            if b.value:
+                self.body(body, ctx)
+                return
+        self.body(stmt.otherwise, ctx)
+
+    def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
+        if not ctx.in_network or ctx.calls:
+            self.fail("misplaced-input", "`input` belongs in a network, not in a block", stmt.span, ctx)
+        if self.input_node is not None:
+            self.fail("duplicate-input", "the network declares its input twice", stmt.span, ctx)
+        dims = []
+        for e in stmt.dims:
+            v = self.eval(e, ctx).value
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                self.fail("bad-value", f"input dimensions must be positive integers, got {format_value(v)}", e.span, ctx)
+            dims.append(v)
+        if len(dims) not in (1, 3):
+            self.fail("bad-value", f"input is [C, H, W] (or [F]), got {len(dims)} dimensions", stmt.span, ctx)
+        self.input_node = self.add_node(INPUT, "input", stmt.span, ctx, [], {"shape": tuple(dims)})
+        ctx.current = self.input_node
+
+    def output_statement(self, stmt: ast.OutputStmt, ctx: _Ctx) -> None:
+        if not ctx.in_network or ctx.calls:
+            self.fail("misplaced-output", "`output` belongs in a network; a block returns its last value", stmt.span, ctx)
+        for name in stmt.names:
+            if name not in ctx.values:
+                self.fail("unknown-name", _unknown_msg("value", name, list(ctx.values)), stmt.span, ctx)
+            if any(o.name == name for o in self.outputs):
+                self.fail("duplicate-name", f"'{name}' is declared as an output twice", stmt.span, ctx)
+            self.outputs.append(Output(name=name, node=ctx.values[name], train_only=stmt.train_only))
+
+    # -- chains and steps -----------------------------------------------------------------
+    def chain(self, chain: ast.Chain, ctx: _Ctx) -> int | None:
+        steps = chain.steps
+        first = steps[0]
+        if first.label is None and isinstance(first.kind, ast.Call) and not first.kind.has_parens and first.kind.name in ctx.values:
+            ctx.current = ctx.values[first.kind.name]
+            steps = steps[1:]
+        for step in steps:
+            ctx.current = self.step(step, ctx)
+        return ctx.current
+
+    def need_input(self, ctx: _Ctx, span: Span) -> int:
+        if ctx.current is None:
+            self.fail("no-input", "this layer has no input; a network starts with `input [C, H, W]`", span, ctx)
+        return ctx.current
+
+    def step(self, step: ast.Step, ctx: _Ctx, forced: str | None = None) -> int:
+        kind = step.kind
+        if isinstance(kind, ast.Call):
+            return self.call(kind, step.label, ctx, forced)
+        if isinstance(kind, ast.Concat):
+            return self.concat(kind, step.label, ctx)
+        if isinstance(kind, ast.Residual):
+            return self.residual(kind, step.label, ctx)
+        return self.repeat(kind, step.label, ctx)
+
+    def call(self, call: ast.Call, label: str | None, ctx: _Ctx, forced: str | None = None) -> int:
+        op = OPS.get(call.name)
+        if op is not None:
+            return self.apply_op(op, call, label, ctx, forced)
+        block = self.program.blocks.get(call.name)
+        if block is not None:
+            return self.instantiate(block, call, label, ctx, forced)
+        candidates = [*OPS, *self.program.blocks, *ctx.values]
+        self.fail("unknown-op", _unknown_msg("op or block", call.name, candidates), call.span, ctx)
+
+    def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
+        """Match a call's arguments to parameters; evaluate and type-check them."""
+        names = [p.name for p in params]
+        given: dict[str, ast.Arg] = {}
+        positional = [a for a in call.args if a.name is None]
+        if len(positional) > len(params):
+            self.fail("too-many-arguments", f"{what} takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(positional)} positional",
+                      positional[len(params)].span, ctx)
+        for p, a in zip(params, positional):
+            given[p.name] = a
+        for a in call.args:
+            if a.name is None:
+                continue
+            if a.name not in names:
+                self.fail("unknown-parameter", _unknown_msg(f"parameter of {what}", a.name, names), a.span, ctx)
+            if a.name in given:
+                self.fail("duplicate-argument", f"argument '{a.name}' of {what} is given twice", a.span, ctx)
+            given[a.name] = a
+        bound: dict[str, Bound] = {}
+        spans: dict[str, Span] = {}
+        for p in params:
+            if p.name in given:
+                arg = given[p.name]
+                b = self.eval(arg.value, ctx)
+                bound[p.name] = Bound(self.typed(b.value, p.type, p.name, arg.value.span, ctx, what), b.sym)
+                spans[p.name] = arg.value.span
+            elif p.default is REQUIRED or (isinstance(p, ast.Param) and p.default is None):
+                self.fail("missing-argument", f"{what} needs argument '{p.name}' ({type_name(p.type)})", call.span, ctx)
+            elif isinstance(p, ast.Param):  # a block default: an expression over earlier parameters
+                env_ctx = ctx.child(env=dict(bound))
+                b = self.eval(p.default, env_ctx)
+                bound[p.name] = Bound(self.typed(b.value, p.type, p.name, p.default.span, ctx, what), b.sym)
+            else:
+                bound[p.name] = Bound(p.default, format_value(p.default).strip('"'))
+        return bound, spans
+
+    def typed(self, value, t: ast.Type, name: str, span: Span, ctx: _Ctx, what: str = ""):
+        got = check_value(value, t)
+        if got is None:
+            where = f" of {what}" if what else ""
+            self.fail("type-error", f"argument '{name}'{where} must be {type_name(t)}, got {format_value(value)}", span, ctx)
+        return got
+
+    def apply_op(self, op, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
+        if op.multi_input:
+            return self.merge_call(op, call, label, ctx)
+        params = [_Param(p.name, p.type, p.default) for p in op.params]
+        bound, spans = self.bind(params, call, f"'{op.name}'", ctx)
+        x = self.need_input(ctx, call.span)
+        local = forced or self.local_name(ctx.names, label, op.short, call.span, ctx)
+        attrs = {k: b.value for k, b in bound.items()}
+        sym = {k: b.sym for k, b in bound.items() if k in spans}
+        return self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
+
+    def merge_call(self, op, call: ast.Call, label, ctx: _Ctx) -> int:
+        inputs = []
+        for a in call.args:
+            if a.name is not None or not isinstance(a.value, ast.Name) or a.value.name not in ctx.values:
+                self.fail("bad-value", f"the arguments of '{op.name}' are named values, e.g. {op.name}(a, b)", a.span, ctx)
+            inputs.append(ctx.values[a.value.name])
+        if len(inputs) < 2:
+            hint = " or `concat { | ... | ... }`" if op.name == "concat" else ""
+            self.fail("missing-argument", f"'{op.name}' joins two or more named values: {op.name}(a, b){hint}", call.span, ctx)
+        local = self.local_name(ctx.names, label, op.short, call.span, ctx)
+        return self.add_node(op.name, ctx.names.full(local), call.span, ctx, inputs)
+
+    def instantiate(self, block: ast.BlockDecl, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
+        if any(c.block == block.name for c in ctx.calls):
+            self.fail("recursive-block", f"block '{block.name}' instantiates itself", call.span, ctx)
+        if len(ctx.calls) >= self.limits.max_depth:
+            self.fail("limit", f"blocks nest more than {self.limits.max_depth} deep "
+                      f"(raise the limit with {Limits.OVERRIDES['max_depth']})", call.span, ctx)
+        bound, _ = self.bind(block.params, call, f"block '{block.name}'", ctx)
+        self.need_input(ctx, call.span)
+        local = forced or self.local_name(ctx.names, label, snake_case(block.name), call.span, ctx)
+        path = ctx.names.full(local)
+        values = {k: b.value for k, b in bound.items()}
+        frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
+                               sym={k: b.sym for k, b in bound.items()})
+        shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
+        inner = _Ctx(dict(bound), {}, ctx.current, _Names(path, _count_kinds(block.body, self.program)), frame,
+                     (*ctx.calls, _CallSite(block.name, call.span, shown)))
+        return self.body(block.body, inner)
+
+    def concat(self, group: ast.Concat, label, ctx: _Ctx) -> int:
+        x = self.need_input(ctx, group.span)
+        local = self.local_name(ctx.names, label, "concat", group.span, ctx)
+        outs = []
+        # a scope with several concats keeps their branches apart: concat2.b1
+        base = ctx.names.full(local) if ctx.names.counts["concat"] > 1 or label else ctx.names.path
+        branch_names = _Names(base, Counter())
+        for i, br in enumerate(group.branches, start=1):
+            name = self.local_name(branch_names, br.label, f"b{i}", br.span, ctx) if br.label else f"b{i}"
+            path = branch_names.full(name)
+            frame = self.add_frame(ctx, "branch", path, br.span)
+            bctx = ctx.child(current=x, names=_Names(path, _count_chain(br.chain, self.program)), frame=frame)
+            outs.append(self.chain(br.chain, bctx))
+        return self.add_node("concat", ctx.names.full(local), group.span, ctx, outs)
+
+    def residual(self, res: ast.Residual, label, ctx: _Ctx) -> int:
+        x = self.need_input(ctx, res.span)
+        bound, spans = self.bind(RESIDUAL_PARAMS, ast.Call("residual", res.args, True, res.span), "'residual'", ctx)
+        body_ctx = ctx.child(current=x)
+        y = self.body(res.body, body_ctx)
+        s = x
+        if res.shortcut:
+            local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            path = ctx.names.full(local)
+            frame = self.add_frame(ctx, "shortcut", path, res.span)
+            sctx = ctx.child(current=x, names=_Names(path, _count_kinds(res.shortcut, self.program)), frame=frame)
+            s = self.body(res.shortcut, sctx)
+        scale = bound["scale"]
+        if scale.value != 1.0:
+            local = self.local_name(ctx.names, None, "scale", res.span, ctx)
+            sym = {"factor": scale.sym} if "scale" in spans else {}
+            y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
+        local = self.local_name(ctx.names, label, "add", res.span, ctx)
+        return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
+
+    def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
+        count = self.eval(rep.count, ctx).value
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            self.fail("bad-value", f"a repeat count must be a non-negative integer, got {format_value(count)}", rep.count.span, ctx)
+        if count > self.limits.max_layers:
+            self.fail("limit", f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
+                      f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
+        x = self.need_input(ctx, rep.span)
+        single = _single_call(rep.body)
+        key = _call_key(single, self.program) if single else "repeat"
+        local = self.local_name(ctx.names, label, key, rep.span, ctx)
+        path = ctx.names.full(local)
+        group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
+        current = x
+        for k in range(count):
+            env = dict(ctx.env)
+            if rep.index:
+                env[rep.index] = Bound(k, str(k))
+            if single is not None:
+                ictx = ctx.child(env=env, current=current, names=_Names(path, Counter()), frame=group)
+                current = self.call(single, None, ictx, forced=str(k))
+            else:
+                ipath = f"{path}.{k}"
+                frame = self.add_frame(ctx.child(frame=group), "iteration", ipath, rep.span)
+                ictx = ctx.child(env=env, current=current, names=_Names(ipath, _count_kinds(rep.body, self.program)), frame=frame)
+                current = self.body(rep.body, ictx)
+        return current
+
+
+# ---- static name counting (so that a lone conv is `conv`, and two are conv1, conv2) ----
+def _call_key(call: ast.Call, program: Program) -> str | None:
+    op = OPS.get(call.name)
+    if op is not None:
+        return op.short
+    if call.name in program.blocks:
+        return snake_case(call.name)
+    return None
+
+
+def _single_call(body: tuple) -> ast.Call | None:
+    if len(body) == 1 and isinstance(body[0], ast.ChainStmt) and len(body[0].chain.steps) == 1:
+        step = body[0].chain.steps[0]
+        if step.label is None and isinstance(step.kind, ast.Call):
+            return step.kind
+    return None
+
+
+def _count_chain(chain: ast.Chain, program: Program, counts: Counter | None = None) -> Counter:
+    counts = Counter() if counts is None else counts
+    for step in chain.steps:
+        if step.label is not None:
+            continue
+        kind = step.kind
+        if isinstance(kind, ast.Call):
+            key = _call_key(kind, program)
+            if key:
+                counts[key] += 1
+        elif isinstance(kind, ast.Concat):
+            counts["concat"] += 1
+        elif isinstance(kind, ast.Residual):
+            _count_kinds(kind.body, program, counts)
+            counts["add"] += 1
+            counts["scale"] += any(a.name == "scale" or a.name is None for a in kind.args)
+            counts["shortcut"] += kind.shortcut is not None
+        elif isinstance(kind, ast.Repeat):
+            single = _single_call(kind.body)
+            counts[(_call_key(single, program) if single else None) or "repeat"] += 1
+    return counts
+
+
+def _count_kinds(stmts: tuple, program: Program, counts: Counter | None = None) -> Counter:
+    counts = Counter() if counts is None else counts
+    for stmt in stmts:
+        if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
+            _count_chain(stmt.chain, program, counts)
+        elif isinstance(stmt, ast.IfStmt):
+            for _, body in stmt.arms:
+                _count_kinds(body, program, counts)
+            _count_kinds(stmt.otherwise, program, counts)
+    return counts
+
+
+def _expr_size(expr) -> int:
+    stack, n = [expr], 0
+    while stack:
+        e = stack.pop()
+        n += 1
+        if isinstance(e, ast.BinOp):
+            stack += [e.left, e.right]
+        elif isinstance(e, ast.UnaryOp):
+            stack.append(e.operand)
+        elif isinstance(e, ast.Conditional):
+            stack += [e.then, e.cond, e.otherwise]
+        elif isinstance(e, ast.FuncCall):
+            stack += [a.value for a in e.args]
+        elif isinstance(e, (ast.TupleExpr, ast.ListExpr)):
+            stack += list(e.items)
+    return n
+
+
+def _unknown_msg(what: str, name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    return f"unknown {what} '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+def elaborate(program: Program, overrides: dict[str, Bound] | None = None, reporter: Reporter | None = None) -> Graph:
+    """Elaborate the program's network into a graph; diagnostics go to `reporter`."""
+    reporter = reporter if reporter is not None else Reporter()
+    decl = program.network
+    if decl is None:
+        reporter.error("no-network", f"{program.entry.file} defines no network (only blocks)", None)
+        return Graph(name="", file=program.entry.file)
+    return _Elaborator(program, reporter).network(decl, overrides or {})

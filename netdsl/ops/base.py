@@ -1,0 +1,92 @@
+"""What every builtin op is: its parameters, shape rule, cost, diagram label and
+PyTorch lowering, held in one :class:`Op` subclass per op (timm's registry habit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..values import format_value
+from ..syntax import ast
+
+__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "register", "OPS", "lookup"]
+
+REQUIRED = object()
+Shape = tuple  # (C, H, W) for feature maps, (F,) for flat vectors
+
+
+@dataclass(frozen=True)
+class OpParam:
+    name: str
+    type: ast.Type
+    default: object = REQUIRED
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Cost:
+    shape: Shape
+    params: int = 0
+    macs: int = 0
+
+
+class ShapeError(Exception):
+    """An op cannot take its input; `param` names the argument to blame, if any."""
+
+    def __init__(self, code: str, message: str, param: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.param = code, message, param
+
+
+class Op:
+    name: ClassVar[str]
+    short: ClassVar[str]  # prefix of automatic layer names: conv1, bn2, ...
+    params: ClassVar[tuple[OpParam, ...]] = ()
+    multi_input: ClassVar[bool] = False
+    aliases: ClassVar[tuple[str, ...]] = ()
+    doc: ClassVar[str] = ""
+    example: ClassVar[str] = ""  # a body line for docs/language.md (checked by a test)
+
+    # -- front end ---------------------------------------------------------------------
+    def infer(self, attrs: dict, inputs: list[Shape]) -> Cost:
+        """Output shape, parameter count and MACs; raise ShapeError on bad input."""
+        return Cost(inputs[0])
+
+    def label(self, attrs: dict, sym: dict[str, str]) -> str:
+        """The paper-style diagram label, e.g. `3x3 Conv (192 stride 2 V)`."""
+        return self.name
+
+    # -- PyTorch back end (source text only: the front end never imports torch) --------
+    def module(self, attrs: dict, inputs: list[Shape]) -> str | None:
+        """Constructor expression of the nn.Module holding this op's state, if any."""
+        return None
+
+    def forward(self, attrs: dict, module: str | None, args: list[str]) -> str:
+        """Forward-pass expression given the module reference and input names."""
+        return f"{module}({args[0]})"
+
+    # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def require_map(shape: Shape, what: str) -> tuple[int, int, int]:
+        if len(shape) != 3:
+            raise ShapeError("needs-feature-map", f"{what} expects a C x H x W feature map, got a flat vector of {shape[0]}")
+        return shape
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    op = cls()
+    for name in (cls.name, *cls.aliases):
+        OPS[name] = op
+    return cls
+
+
+def lookup(name: str) -> Op | None:
+    return OPS.get(name)
+
+
+def sym_or(attrs: dict, sym: dict[str, str], name: str) -> str:
+    """A parameter as the diagram shows it: its symbolic text when there is one."""
+    return sym.get(name) or format_value(attrs[name]).strip('"')

@@ -1,0 +1,45 @@
+"""Sliding-window arithmetic shared by convolutions and pools (PyTorch's rules)."""
+
+from __future__ import annotations
+
+from .base import ShapeError
+
+__all__ = ["pair", "resolve_padding", "window_out"]
+
+
+def pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def resolve_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    """`same` pads d*(k-1)/2 on each side (symmetric, as the reference models do);
+    `valid` pads nothing; an int or pair is taken as written."""
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(s % 2 for s in spans):
+            raise ShapeError(
+                "bad-padding",
+                f"padding=same needs an odd kernel; {kernel[0]}x{kernel[1]} would pad unevenly (write the padding explicitly)",
+                "padding",
+            )
+        return (spans[0] // 2, spans[1] // 2)
+    return pair(padding)
+
+
+def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil_mode: bool = False,
+               axis: str = "height") -> int:
+    reach = dilation * (kernel - 1) + 1
+    if reach > size + 2 * pad:
+        raise ShapeError(
+            "kernel-too-large",
+            f"kernel reaches {reach} pixels but its input is only {size}"
+            + (f" (+{2 * pad} padding)" if pad else "") + f" in {axis}",
+            "kernel",
+        )
+    span = size + 2 * pad - reach
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1  # PyTorch: the last window must start inside the input or left padding
+    return out

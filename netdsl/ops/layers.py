@@ -1,0 +1,152 @@
+"""Normalisation, activations, regularisation and dense layers."""
+
+from __future__ import annotations
+
+from ..values import BOOL, FLOAT, INT
+from .base import Cost, Op, OpParam, ShapeError, register, sym_or
+
+__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation"]
+
+
+@register
+class BatchNorm(Op):
+    name, short, aliases = "batchnorm", "bn", ("bn",)
+    doc = "Batch normalisation over channels (affine parameters counted, running statistics not)."
+    example = "batchnorm(eps=0.001)"
+    params = (
+        OpParam("eps", FLOAT, 1e-5, "added to the variance"),
+        OpParam("momentum", FLOAT, 0.1, "running-statistics momentum (PyTorch convention)"),
+        OpParam("affine", BOOL, True, "learned scale and shift"),
+    )
+
+    def infer(self, attrs, inputs):
+        return Cost(inputs[0], 2 * inputs[0][0] if attrs["affine"] else 0)
+
+    def label(self, attrs, sym):
+        return "BatchNorm"
+
+    def module(self, attrs, inputs):
+        parts = [str(inputs[0][0])]
+        if attrs["eps"] != 1e-5:
+            parts.append(f"eps={attrs['eps']!r}")
+        if attrs["momentum"] != 0.1:
+            parts.append(f"momentum={attrs['momentum']!r}")
+        if not attrs["affine"]:
+            parts.append("affine=False")
+        return f"nn.BatchNorm{2 if len(inputs[0]) == 3 else 1}d({', '.join(parts)})"
+
+
+@register
+class LocalResponseNorm(Op):
+    name, short = "lrn", "lrn"
+    doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
+    example = "lrn(size=5, alpha=0.0001, beta=0.75, k=2.0)"
+    params = (
+        OpParam("size", INT, 5, "channels in the window"),
+        OpParam("alpha", FLOAT, 1e-4),
+        OpParam("beta", FLOAT, 0.75),
+        OpParam("k", FLOAT, 1.0),
+    )
+
+    def infer(self, attrs, inputs):
+        self.require_map(inputs[0], "lrn")
+        if attrs["size"] < 1:
+            raise ShapeError("bad-value", f"size must be at least 1, got {attrs['size']}", "size")
+        return Cost(inputs[0])
+
+    def label(self, attrs, sym):
+        return "LocalRespNorm"
+
+    def module(self, attrs, inputs):
+        a = attrs
+        return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
+
+
+@register
+class Dropout(Op):
+    name, short = "dropout", "dropout"
+    doc = "Dropout (active in training only)."
+    example = "dropout(0.2)"
+    params = (OpParam("p", FLOAT, 0.5, "probability of zeroing an element"),)
+
+    def infer(self, attrs, inputs):
+        if not 0.0 <= attrs["p"] <= 1.0:
+            raise ShapeError("bad-value", f"p must be between 0 and 1, got {attrs['p']}", "p")
+        return Cost(inputs[0])
+
+    def label(self, attrs, sym):
+        return f"Dropout (keep {1 - attrs['p']:.2g})"
+
+    def module(self, attrs, inputs):
+        return f"nn.Dropout({attrs['p']!r})"
+
+
+@register
+class Flatten(Op):
+    name, short = "flatten", "flatten"
+    doc = "C x H x W -> C*H*W."
+    example = "flatten"
+
+    def infer(self, attrs, inputs):
+        n = 1
+        for d in inputs[0]:
+            n *= d
+        return Cost((n,))
+
+    def label(self, attrs, sym):
+        return "Flatten"
+
+    def forward(self, attrs, module, args):
+        return f"torch.flatten({args[0]}, 1)"
+
+
+@register
+class Linear(Op):
+    name, short, aliases = "linear", "fc", ("fc",)
+    doc = "Fully connected layer on a flat vector (flatten first)."
+    example = "linear(1000)"
+    params = (OpParam("features", INT, doc="outputs"), OpParam("bias", BOOL, True, "add a learned bias"))
+
+    def infer(self, attrs, inputs):
+        if len(inputs[0]) != 1:
+            c, h, w = inputs[0]
+            raise ShapeError("needs-flatten", f"linear expects a flat vector, got a {h}x{w}x{c} feature map; add `flatten` first")
+        f = attrs["features"]
+        if f < 1:
+            raise ShapeError("bad-value", f"features must be at least 1, got {f}", "features")
+        n = inputs[0][0]
+        return Cost((f,), n * f + (f if attrs["bias"] else 0), n * f)
+
+    def label(self, attrs, sym):
+        return f"Linear ({sym_or(attrs, sym, 'features')})"
+
+    def module(self, attrs, inputs):
+        bias = "" if attrs["bias"] else ", bias=False"
+        return f"nn.Linear({inputs[0][0]}, {attrs['features']}{bias})"
+
+
+class Activation(Op):
+    """A parameter-free elementwise function."""
+
+    title = ""
+    call = ""
+
+    def label(self, attrs, sym):
+        return self.title
+
+    def forward(self, attrs, module, args):
+        return f"{self.call}({args[0]})"
+
+
+def _activation(name: str, title: str, call: str, doc: str) -> None:
+    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title, "call": call,
+                                                  "doc": doc, "example": name})
+    register(cls)
+
+
+_activation("relu", "Relu", "torch.relu", "max(x, 0).")
+_activation("relu6", "Relu6", "nn.functional.relu6", "min(max(x, 0), 6) (MobileNet).")
+_activation("sigmoid", "Sigmoid", "torch.sigmoid", "1 / (1 + exp(-x)).")
+_activation("tanh", "Tanh", "torch.tanh", "Hyperbolic tangent.")
+_activation("softmax", "Softmax", "nn.functional.softmax", "Softmax over channels.")
+_activation("identity", "Identity", "", "Passes its input through.")

@@ -1,0 +1,75 @@
+"""Ops that join or scale tensors: concat, add, scale."""
+
+from __future__ import annotations
+
+from ..values import FLOAT
+from .base import Cost, Op, OpParam, ShapeError, register
+
+__all__ = ["Concat", "Add", "Scale", "describe_shape"]
+
+
+def describe_shape(shape) -> str:
+    """Shapes as the papers print them: `35x35x384` (H x W x C), or `1000`."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return str(shape[0])
+
+
+@register
+class Concat(Op):
+    name, short, multi_input = "concat", "concat", True
+    doc = "Concatenate along channels; inputs must agree in height and width."
+    example = "concat(a, b)"
+
+    def infer(self, attrs, inputs):
+        first = inputs[0]
+        for i, other in enumerate(inputs[1:], start=2):
+            if len(other) != len(first):
+                raise ShapeError("shape-mismatch", "concat inputs mix feature maps and flat vectors")
+            for axis, name in ((1, "height"), (2, "width")):
+                if len(first) == 3 and other[axis] != first[axis]:
+                    raise ShapeError("shape-mismatch", f"concat inputs disagree in {name}: {first[axis]} (input 1) vs {other[axis]} (input {i})")
+        return Cost((sum(s[0] for s in inputs), *first[1:]))
+
+    def label(self, attrs, sym):
+        return "Filter concat"
+
+    def forward(self, attrs, module, args):
+        return f"torch.cat([{', '.join(args)}], 1)"
+
+
+@register
+class Add(Op):
+    name, short, multi_input = "add", "add", True
+    doc = "Elementwise sum; all inputs must have the same shape."
+    example = "add(a, b)"
+
+    def infer(self, attrs, inputs):
+        first = inputs[0]
+        for other in inputs[1:]:
+            if other != first:
+                if len(other) == len(first) == 3 and other[1:] == first[1:]:
+                    raise ShapeError("residual-mismatch", f"sum of {first[0]} and {other[0]} channels; the inputs must have the same channels")
+                raise ShapeError("residual-mismatch", f"sum of a {describe_shape(first)} and a {describe_shape(other)} tensor; the inputs must have the same shape")
+        return Cost(first)
+
+    def label(self, attrs, sym):
+        return "+"
+
+    def forward(self, attrs, module, args):
+        return " + ".join(args)
+
+
+@register
+class Scale(Op):
+    name, short = "scale", "scale"
+    doc = "Multiply by a constant (the residual scaling of Inception-ResNet)."
+    example = "scale(0.17)"
+    params = (OpParam("factor", FLOAT, doc="the constant"),)
+
+    def label(self, attrs, sym):
+        return f"x{attrs['factor']:g}"
+
+    def forward(self, attrs, module, args):
+        return f"{args[0]} * {attrs['factor']!r}"

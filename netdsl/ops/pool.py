@@ -1,0 +1,91 @@
+"""Pooling: maxpool, avgpool, global_avgpool."""
+
+from __future__ import annotations
+
+from ..values import BOOL, PADDING, SIZE
+from .base import Cost, Op, OpParam, ShapeError, register
+from .conv import _size, _window_label
+from .geometry import pair, resolve_padding, window_out
+
+__all__ = ["MaxPool", "AvgPool", "GlobalAvgPool"]
+
+
+def _pool_geometry(attrs: dict, shape):
+    k = pair(attrs["kernel"])
+    s = pair(attrs["stride"]) if attrs["stride"] is not None else k
+    for name, v in (("kernel", k), ("stride", s)):
+        if min(v) < 1:
+            raise ShapeError("bad-value", f"{name} must be at least 1, got {min(v)}", name)
+    p = resolve_padding(attrs["padding"], k, (1, 1))
+    if min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ShapeError("bad-padding", f"pool padding {_size(p)} must be between 0 and half the kernel {k[0]}x{k[1]}", "padding")
+    _, h, w = shape
+    ceil = attrs["ceil_mode"]
+    return k, s, p, (window_out(h, k[0], s[0], p[0], 1, ceil, "height"), window_out(w, k[1], s[1], p[1], 1, ceil, "width"))
+
+
+_POOL = (
+    OpParam("kernel", SIZE, doc="window size"),
+    OpParam("stride", SIZE, None, "defaults to the kernel size"),
+    OpParam("padding", PADDING, "valid", "`valid` (0), `same`, an int or a pair"),
+    OpParam("ceil_mode", BOOL, False, "round the output size up (Caffe-style)"),
+)
+
+
+class _Pool(Op):
+    kind = ""
+    torch_class = ""
+
+    def infer(self, attrs, inputs):
+        c, _, _ = self.require_map(inputs[0], self.name)
+        *_, (ho, wo) = _pool_geometry(attrs, inputs[0])
+        return Cost((c, ho, wo))
+
+    def label(self, attrs, sym):
+        return _window_label(attrs, self.kind)
+
+    def module(self, attrs, inputs):
+        k, s, p, _ = _pool_geometry(attrs, inputs[0])
+        parts = [_size(k)]
+        if s != k:
+            parts.append(f"stride={_size(s)}")
+        if p != (0, 0):
+            parts.append(f"padding={_size(p)}")
+        if attrs["ceil_mode"]:
+            parts.append("ceil_mode=True")
+        if attrs.get("count_include_pad") is False:
+            parts.append("count_include_pad=False")
+        return f"nn.{self.torch_class}({', '.join(parts)})"
+
+
+@register
+class MaxPool(_Pool):
+    name, short, kind, torch_class = "maxpool", "maxpool", "MaxPool", "MaxPool2d"
+    doc = "Max pooling."
+    example = "maxpool(3x3, stride=2, padding=valid)"
+    params = _POOL
+
+
+@register
+class AvgPool(_Pool):
+    name, short, kind, torch_class = "avgpool", "avgpool", "Avg Pooling", "AvgPool2d"
+    doc = "Average pooling."
+    example = "avgpool(3, stride=1, padding=same, count_include_pad=false)"
+    params = (*_POOL, OpParam("count_include_pad", BOOL, True, "count padded zeros in the average"))
+
+
+@register
+class GlobalAvgPool(Op):
+    name, short = "global_avgpool", "global_pool"
+    doc = "Average over the whole feature map: C x H x W -> C x 1 x 1."
+    example = "global_avgpool"
+
+    def infer(self, attrs, inputs):
+        c, _, _ = self.require_map(inputs[0], "global_avgpool")
+        return Cost((c, 1, 1))
+
+    def label(self, attrs, sym):
+        return "Average Pooling"
+
+    def module(self, attrs, inputs):
+        return "nn.AdaptiveAvgPool2d(1)"

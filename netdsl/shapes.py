@@ -1,0 +1,76 @@
+"""Shape inference: an interpreter over the graph (torch.fx ShapeProp style) that
+writes each node's output shape, parameter count and MACs into the node.
+
+A node whose op rejects its input gets a diagnostic at its span, with the block
+expansion stack as notes and, when one argument is to blame, where it was written.
+Nodes downstream of a failure are left without a shape and raise nothing more."""
+
+from __future__ import annotations
+
+from .diagnostics import Note, Reporter
+from .ir.elaborate import INPUT, INVALID
+from .ir.graph import Graph, Node
+from .ir.program import Limits
+from .values import format_value
+from .ops import OPS, ShapeError
+
+__all__ = ["infer_shapes", "expansion_notes"]
+
+
+def expansion_notes(graph: Graph, node: Node) -> list[Note]:
+    notes = []
+    for frame in graph.frame_chain(node.frame):
+        if frame.kind == "block":
+            args = ", ".join(f"{k}={format_value(v)}" for k, v in frame.args.items())
+            notes.append(Note(f"in block '{frame.block}' instantiated as '{frame.path}'" + (f" with {args}" if args else ""), frame.span))
+    return notes
+
+
+def infer_shapes(graph: Graph, reporter: Reporter, limits: Limits = Limits()) -> int | None:
+    """Fill shapes in place; return the id of the first node that failed, if any."""
+    first_failure = None
+    total = 0
+    for node in graph.nodes:
+        if node.op == INPUT:
+            node.shape = tuple(node.attrs["shape"])
+            continue
+        if node.op == INVALID:
+            continue
+        shapes = [graph.nodes[i].shape for i in node.inputs]
+        if any(s is None for s in shapes):
+            continue
+        op = OPS[node.op]
+        try:
+            cost = op.infer(node.attrs, shapes)
+        except ShapeError as err:
+            _report(graph, node, err, reporter)
+            first_failure = node.id if first_failure is None else first_failure
+            continue
+        node.shape, node.params, node.macs = tuple(cost.shape), cost.params, cost.macs
+        total += cost.params
+        if total > limits.max_params:
+            reporter.error("limit", f"the network has more than {limits.max_params:,} parameters at '{node.name}' "
+                           f"(raise the limit with {Limits.OVERRIDES['max_params']})", node.span, expansion_notes(graph, node))
+            for later in graph.nodes[node.id + 1:]:
+                later.shape = None
+            return node.id if first_failure is None else first_failure
+    return first_failure
+
+
+def _report(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> None:
+    notes = []
+    if err.param and err.param in node.sym:
+        notes.append(Note(f"{err.param}={node.sym[err.param]} is {format_value(node.attrs[err.param])}" if node.sym[err.param] != format_value(node.attrs[err.param]).strip('"') else f"{err.param} is {node.sym[err.param]} here"))
+    if node.op == "add" and node.attrs.get("residual") and err.code == "residual-mismatch":
+        a, b = (graph.nodes[i].shape for i in node.inputs)
+        message = (f"residual shapes disagree: the shortcut carries {_dims(a)} but the body gives {_dims(b)}")
+        notes.append(Note("give the residual a projection: `residual { ... } shortcut { conv(C, 1, stride=S) }`"))
+        reporter.error(err.code, message, node.span, [*notes, *expansion_notes(graph, node)])
+        return
+    reporter.error(err.code, f"{node.op} '{node.name}': {err.message}", node.span, [*notes, *expansion_notes(graph, node)])
+
+
+def _dims(shape) -> str:
+    if len(shape) == 3:
+        return f"{shape[0]} channels at {shape[1]}x{shape[2]}"
+    return f"a vector of {shape[0]}"

@@ -1,0 +1,336 @@
+"""Text -> typed AST (:mod:`netdsl.syntax.ast`), with a span on every node.
+
+Syntax errors stop at the first one and become a :class:`Diagnostic` that says what
+was expected (Lark's ``UnexpectedInput`` turned into words)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..diagnostics import Diagnostic, NetdslError, Span
+from . import ast
+
+__all__ = ["parse", "parse_expression", "grammar_path"]
+
+
+def grammar_path() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "grammars" / "netdsl.lark", here.parents[1] / "grammars" / "netdsl.lark"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("netdsl.lark not found next to the package")
+
+
+@lru_cache(maxsize=None)
+def _parser() -> Lark:
+    return Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        start=["start", "expr_start"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
+
+
+# ---- tree -> AST ------------------------------------------------------------------------
+def _unescape(token: str) -> str:
+    body = token[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+class _Builder(Transformer):
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _s(self, meta) -> Span:
+        return Span.from_meta(self.file, meta)
+
+    # declarations
+    @v_args(meta=True)
+    def start(self, meta, items):
+        imports = tuple(i for i in items if isinstance(i, ast.Import))
+        blocks = tuple(i for i in items if isinstance(i, ast.BlockDecl) and not i.is_network)
+        networks = tuple(i for i in items if isinstance(i, ast.BlockDecl) and i.is_network)
+        return ast.Module(self.file, imports, blocks, networks, self._s(meta))
+
+    @v_args(meta=True)
+    def import_decl(self, meta, c):
+        return ast.Import(_unescape(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def block_decl(self, meta, c):
+        return ast.BlockDecl(str(c[0]), c[1], c[2], False, self._s(meta))
+
+    @v_args(meta=True)
+    def network_decl(self, meta, c):
+        return ast.BlockDecl(str(c[0]), c[1], c[2], True, self._s(meta))
+
+    def params(self, c):
+        return tuple(p for p in c if p is not None)
+
+    @v_args(meta=True)
+    def param(self, meta, c):
+        return ast.Param(str(c[0]), c[1], c[2], self._s(meta))
+
+    # types
+    @v_args(meta=True)
+    def type(self, meta, c):
+        return c[0] if len(c) == 1 else ast.UnionType(tuple(c), self._s(meta))
+
+    @v_args(meta=True)
+    def named_type(self, meta, c):
+        return ast.NamedType(str(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def literal_type(self, meta, c):
+        return ast.LiteralType(_unescape(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def tuple_type(self, meta, c):
+        return ast.TupleType(tuple(c), self._s(meta))
+
+    @v_args(meta=True)
+    def list_type(self, meta, c):
+        return ast.ListType(c[0], self._s(meta))
+
+    # statements
+    def body(self, c):
+        return tuple(c)
+
+    @v_args(meta=True)
+    def input_stmt(self, meta, c):
+        return ast.InputStmt(tuple(c), self._s(meta))
+
+    @v_args(meta=True)
+    def output_stmt(self, meta, c):
+        train = c[-1] is not None
+        return ast.OutputStmt(tuple(str(n) for n in c[:-1]), train, self._s(meta))
+
+    @v_args(meta=True)
+    def assign_stmt(self, meta, c):
+        return ast.AssignStmt(str(c[0]), c[1], self._s(meta))
+
+    @v_args(meta=True)
+    def chain_stmt(self, meta, c):
+        return ast.ChainStmt(c[0], self._s(meta))
+
+    @v_args(meta=True)
+    def if_stmt(self, meta, c):
+        arms = [(c[0], c[1])] + [arm for arm in c[2:-1]]
+        return ast.IfStmt(tuple(arms), c[-1] or (), self._s(meta))
+
+    def elif_clause(self, c):
+        return (c[0], c[1])
+
+    @v_args(meta=True)
+    def chain(self, meta, c):
+        return ast.Chain(tuple(c), self._s(meta))
+
+    @v_args(meta=True)
+    def step(self, meta, c):
+        return ast.Step(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
+
+    @v_args(meta=True)
+    def branch_chain(self, meta, c):
+        first = ast.Step(None, c[0], c[0].span)
+        return ast.Chain((first, *c[1:]), self._s(meta))
+
+    @v_args(meta=True)
+    def call(self, meta, c):
+        args = c[1]
+        return ast.Call(str(c[0]), tuple(args) if args is not None else (), args is not None, self._s(meta))
+
+    @v_args(meta=True)
+    def concat_group(self, meta, c):
+        return ast.Concat(tuple(c), self._s(meta))
+
+    @v_args(meta=True)
+    def branch(self, meta, c):
+        if len(c) == 2:
+            return ast.Branch(str(c[0]), c[1], self._s(meta))
+        return ast.Branch(None, c[0], self._s(meta))
+
+    @v_args(meta=True)
+    def residual_group(self, meta, c):
+        args, body, shortcut = c
+        label, sc_body = shortcut if shortcut is not None else (None, None)
+        return ast.Residual(tuple(args or ()), body, sc_body, label, self._s(meta))
+
+    def shortcut(self, c):
+        return (str(c[0]) if c[0] is not None else None, c[1])
+
+    @v_args(meta=True)
+    def repeat_sugar(self, meta, c):
+        count = ast.Literal(int(c[0]), Span.from_meta(self.file, c[0]))
+        call = c[1]
+        body = (ast.ChainStmt(ast.Chain((ast.Step(None, call, call.span),), call.span), call.span),)
+        return ast.Repeat(count, None, body, True, self._s(meta))
+
+    @v_args(meta=True)
+    def repeat_group(self, meta, c):
+        return ast.Repeat(c[0], str(c[1]) if c[1] is not None else None, c[2], False, self._s(meta))
+
+    def args(self, c):
+        return tuple(a for a in c if a is not None)
+
+    @v_args(meta=True)
+    def arg(self, meta, c):
+        return ast.Arg(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
+
+    # expressions
+    def expr_start(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def int_lit(self, meta, c):
+        return ast.Literal(int(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def float_lit(self, meta, c):
+        return ast.Literal(float(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def str_lit(self, meta, c):
+        return ast.Literal(_unescape(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def kernel_lit(self, meta, c):
+        h, w = str(c[0]).split("x")
+        return ast.Literal((int(h), int(w)), self._s(meta))
+
+    @v_args(meta=True)
+    def name_ref(self, meta, c):
+        return ast.Name(str(c[0]), self._s(meta))
+
+    @v_args(meta=True)
+    def func_call(self, meta, c):
+        return ast.FuncCall(str(c[0]), c[1], self._s(meta))
+
+    @v_args(meta=True)
+    def tuple_lit(self, meta, c):
+        return ast.TupleExpr(tuple(x for x in c if x is not None), self._s(meta))
+
+    @v_args(meta=True)
+    def list_lit(self, meta, c):
+        return ast.ListExpr(tuple(x for x in c if x is not None), self._s(meta))
+
+    @v_args(meta=True)
+    def cond(self, meta, c):
+        return ast.Conditional(c[0], c[1], c[2], self._s(meta))
+
+    def _bin(op):  # noqa: N805 - a factory used in the class body
+        @v_args(meta=True)
+        def build(self, meta, c):
+            return ast.BinOp(op, c[0], c[1], self._s(meta))
+
+        return build
+
+    add, sub, mul, truediv = _bin("+"), _bin("-"), _bin("*"), _bin("/")
+    floordiv, mod = _bin("//"), _bin("%")
+    or_op, and_op = _bin("or"), _bin("and")
+
+    @v_args(meta=True)
+    def compare(self, meta, c):
+        return ast.BinOp(str(c[1]), c[0], c[2], self._s(meta))
+
+    @v_args(meta=True)
+    def neg(self, meta, c):
+        return ast.UnaryOp("-", c[0], self._s(meta))
+
+    @v_args(meta=True)
+    def pos(self, meta, c):
+        return ast.UnaryOp("+", c[0], self._s(meta))
+
+    @v_args(meta=True)
+    def not_op(self, meta, c):
+        return ast.UnaryOp("not", c[0], self._s(meta))
+
+
+# ---- syntax errors in words --------------------------------------------------------------
+_TOKEN_WORDS = {
+    "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
+    "KERNEL": "a kernel size like 3x3", "COMP_OP": "an operator", "WHEN_TRAINING": "'when training'",
+    "$END": "end of file",
+}
+_OPERATORS = {"+", "-", "*", "/", "//", "%", "and", "or", "if", "else"}
+
+
+def _describe(name: str) -> str:
+    if name in _TOKEN_WORDS:
+        return _TOKEN_WORDS[name]
+    try:
+        pattern = _parser().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return "an operator" if pattern.value in _OPERATORS else repr(pattern.value)
+    return name.lower()
+
+
+def _expected(expected) -> str:
+    words = sorted({_describe(e) for e in expected}, key=lambda w: (not w.startswith("'"), w))
+    if len(words) > 10:
+        words = words[:10] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else "?"
+        msg = f"unexpected character {ch!r}"
+        if ch == "/" and text[err.pos_in_stream:err.pos_in_stream + 2] == "//":
+            msg += "; comments start with '#'"
+        return Diagnostic("syntax", msg, Span(file, line, col, line, col + 1))
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        span = Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        return Diagnostic("syntax", f"unexpected end of file; expected {_expected(err.expected)}", span)
+    token: Token = err.token
+    width = max(1, len(str(token)))
+    span = Span(file, line, col, line, col + width)
+    shown = str(token) if len(str(token)) <= 30 else str(token)[:27] + "..."
+    msg = f"unexpected {shown!r}; expected {_expected(err.expected)}"
+    hint = _HINTS.get(token.type)
+    if hint and hint[0] in {str(e) for e in err.expected} | {"*"}:
+        msg += f" ({hint[1]})"
+    return Diagnostic("syntax", msg, span)
+
+
+_HINTS = {
+    "EQUAL": ("*", "keyword arguments are written name=value inside parentheses"),
+}
+
+
+def _parse(text: str, file: str, start: str):
+    try:
+        tree = _parser().parse(text, start=start)
+    except UnexpectedInput as err:
+        raise NetdslError([_syntax_diagnostic(err, file, text)]) from None
+    except RecursionError:
+        span = Span(file, 1, 1, 1, 2)
+        raise NetdslError([Diagnostic("too-deep", "the input nests too deeply to parse", span)]) from None
+    try:
+        return _Builder(file).transform(tree)
+    except VisitError as err:
+        raise err.orig_exc from None
+    except RecursionError:
+        span = Span(file, 1, 1, 1, 2)
+        raise NetdslError([Diagnostic("too-deep", "the input nests too deeply to parse", span)]) from None
+
+
+def parse(text: str, file: str = "<string>") -> ast.Module:
+    """Parse the text of a .net file into an :class:`ast.Module`."""
+    return _parse(text, file, "start")
+
+
+def parse_expression(text: str, file: str = "<set>") -> ast.Expr:
+    """Parse a single expression, e.g. the value of `--set alpha=0.5`."""
+    return _parse(text, file, "expr_start")
