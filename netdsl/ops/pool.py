@@ -1,4 +1,4 @@
-"""Pooling: maxpool, avgpool, global_avgpool."""
+"""Pooling: maxpool, avgpool, global_avgpool, adaptive_avgpool."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from .base import Cost, Op, OpParam, ShapeError, register
 from .conv import _size, _window_label
 from .geometry import pair, resolve_padding, window_out
 
-__all__ = ["MaxPool", "AvgPool", "GlobalAvgPool"]
+__all__ = ["MaxPool", "AvgPool", "GlobalAvgPool", "AdaptiveAvgPool"]
 
 
 def _pool_geometry(attrs: dict, shape):
@@ -89,3 +89,25 @@ class GlobalAvgPool(Op):
 
     def module(self, attrs, inputs):
         return "nn.AdaptiveAvgPool2d(1)"
+
+
+@register
+class AdaptiveAvgPool(Op):
+    name, short = "adaptive_avgpool", "avgpool"
+    doc = "Average into a fixed output grid, whatever the input size (PyTorch's adaptive pooling)."
+    example = "adaptive_avgpool(4x4)"
+    params = (OpParam("size", SIZE, doc="output height and width: `4` or `4x4`"),)
+
+    def infer(self, attrs, inputs):
+        c, _, _ = self.require_map(inputs[0], "adaptive_avgpool")
+        h, w = pair(attrs["size"])
+        if min(h, w) < 1:
+            raise ShapeError("bad-value", f"size must be at least 1, got {min(h, w)}", "size")
+        return Cost((c, h, w))
+
+    def label(self, attrs, sym):
+        h, w = pair(attrs["size"])
+        return f"Adaptive Avg Pooling ({h}x{w})"
+
+    def module(self, attrs, inputs):
+        return f"nn.AdaptiveAvgPool2d({_size(pair(attrs['size']))})"
