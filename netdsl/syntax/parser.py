@@ -310,6 +310,7 @@ _HINTS = {
 
 
 def _parse(text: str, file: str, start: str):
+    text = text.removeprefix("\ufeff")  # a byte order mark is not part of the spec
     try:
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as err:
