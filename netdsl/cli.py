@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_check)
+    from .summary.commands import add_summary_commands  # summary, compare (imported here: it uses our helpers)
+    add_summary_commands(sub)
     return parser
 
 

@@ -1,0 +1,107 @@
+"""`netdsl summary` and `netdsl compare`: registered by netdsl/cli.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import api
+from ..cli import EXIT_OK, _analyze, _limits, _print_failure, _set_pair, _spec_args
+from ..diagnostics import format_diagnostics
+from .compare import compare, comparison_json, comparison_markdown, comparison_rich
+from .rows import Summary, summarize
+from .table import summary_json, summary_markdown, summary_rich
+
+__all__ = ["add_summary_commands", "cmd_summary", "cmd_compare"]
+
+
+def _output_args(p) -> None:
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="machine-readable output")
+    form.add_argument("--markdown", action="store_true", help="a Markdown table to paste")
+
+
+def _print_rich(renderable) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    console.print(renderable)
+
+
+def _warn(result: api.Analysis) -> None:
+    warnings = [d for d in result.diagnostics if d.severity == "warning"]
+    if warnings:
+        print(format_diagnostics(warnings, result.sources), file=sys.stderr)
+
+
+def cmd_summary(args) -> int:
+    result = _analyze(args)
+    if not result.ok:
+        return _print_failure(result)
+    _warn(result)
+    summary = summarize(result.graph, args.depth)
+    if args.json:
+        print(json.dumps(summary_json(summary), indent=1))
+    elif args.markdown:
+        print(summary_markdown(summary))
+    else:
+        _print_rich(summary_rich(summary))
+    return EXIT_OK
+
+
+def _side_sets(args, index: int) -> dict[str, str]:
+    sets = dict(args.sets)
+    sets.update(dict(args.sets_a if index == 0 else args.sets_b if index == 1 else []))
+    return sets
+
+
+def _label(file: str, sets: dict[str, str]) -> str:
+    return file + (f" ({', '.join(f'{k}={v}' for k, v in sets.items())})" if sets else "")
+
+
+def cmd_compare(args) -> int:
+    files = [args.file, *args.others] if args.others else [args.file, args.file]
+    labels, summaries = [], []
+    for i, file in enumerate(files):
+        sets = _side_sets(args, i)
+        result = api.analyze(file, sets, limits=_limits(args), root=args.root)
+        if not result.ok:
+            print(f"netdsl: {chr(ord('A') + i)} = {_label(file, sets)} has errors:", file=sys.stderr)
+            return _print_failure(result)
+        _warn(result)
+        labels.append(_label(file, sets))
+        summaries.append(summarize(result.graph, 0))
+    return _print_comparison(args, labels, summaries)
+
+
+def _print_comparison(args, labels: list[str], summaries: list[Summary]) -> int:
+    c = compare(labels, summaries)
+    if args.json:
+        print(json.dumps(comparison_json(c), indent=1))
+    elif args.markdown:
+        print(comparison_markdown(c))
+    else:
+        _print_rich(comparison_rich(c))
+    return EXIT_OK
+
+
+def add_summary_commands(sub) -> None:
+    p = sub.add_parser("summary", help="cost of each layer or block: params, MACs, memory, receptive field")
+    _spec_args(p)
+    p.add_argument("--depth", type=int, default=0, metavar="N",
+                   help="0: top-level blocks, repeats and ops; each level more opens one more scope")
+    _output_args(p)
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("compare", help="two specs (or one under two --set variants) side by side, stage by stage")
+    _spec_args(p)
+    p.add_argument("others", nargs="*", metavar="FILE",
+                   help="B (and more: totals only); without it, B is A again (vary it with --set-b)")
+    p.add_argument("--set-a", dest="sets_a", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
+                   help="override a parameter of A only (--set applies to every side)")
+    p.add_argument("--set-b", dest="sets_b", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
+                   help="override a parameter of B only")
+    _output_args(p)
+    p.set_defaults(run=cmd_compare)
