@@ -8,9 +8,8 @@ so that later statements go on being checked without cascading errors."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..diagnostics import Note, Reporter, Span
 from ..ops import OPS
@@ -18,18 +17,13 @@ from ..ops.base import REQUIRED
 from ..syntax import ast
 from .expr import Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
+from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, single_call, snake_case
 from .program import Limits, Program
 from ..values import FLOAT, check_value, format_value, type_name
 
-__all__ = ["elaborate", "snake_case", "RESIDUAL_PARAMS"]
+__all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
 INPUT, INVALID = "input", "invalid"
-
-
-def snake_case(name: str) -> str:
-    """`InceptionA` -> `inception_a`, `ConvBN` -> `conv_bn`, `Block35` -> `block35`."""
-    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
-    return s.lower()
 
 
 @dataclass(frozen=True)
@@ -56,24 +50,11 @@ class _Abort(Exception):
 
 
 @dataclass
-class _Names:
-    """Automatic and explicit layer names within one scope."""
-
-    path: str
-    counts: Counter
-    used: Counter = field(default_factory=Counter)
-    taken: set = field(default_factory=set)
-
-    def full(self, local: str) -> str:
-        return f"{self.path}.{local}" if self.path else local
-
-
-@dataclass
 class _Ctx:
     env: dict[str, Bound]
     values: dict[str, int]
     current: int | None
-    names: _Names
+    names: Names
     frame: int | None
     calls: tuple[_CallSite, ...]
     in_network: bool = False
@@ -138,24 +119,15 @@ class _Elaborator:
             self.nodes.append(Node(id=self.poison, name="<error>", op=INVALID, span=Span("<error>", 1, 1)))
         return self.poison
 
-    def local_name(self, names: _Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
-        if label is not None:
-            if label in names.taken:
-                self.fail("duplicate-name", f"the name '{label}' is used twice in this scope", span, ctx)
-            names.taken.add(label)
-            return label
-        names.used[key] += 1
-        n = names.used[key]
-        local = f"{key}{n}" if names.counts[key] > 1 else key
-        suffix = 2
-        while local in names.taken:
-            local, suffix = f"{key}{n}_{suffix}", suffix + 1
-        names.taken.add(local)
-        return local
+    def local_name(self, names: Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
+        try:
+            return names.local(label, key)
+        except DuplicateName:
+            self.fail("duplicate-name", f"the name '{label}' is used twice in this scope", span, ctx)
 
     # -- network ----------------------------------------------------------------------------
     def network(self, decl: ast.BlockDecl, overrides: dict[str, Bound]) -> Graph:
-        root = _Ctx({}, {}, None, _Names("", _count_kinds(decl.body, self.program)), None, (), True)
+        root = _Ctx({}, {}, None, Names("", count_kinds(decl.body, self.program)), None, (), True)
         for name in overrides:
             if name not in {p.name for p in decl.params}:
                 self.reporter.error("unknown-parameter", _unknown_msg("network parameter", name, [p.name for p in decl.params]), None)
@@ -370,7 +342,7 @@ class _Elaborator:
         frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
                                sym={k: b.sym for k, b in bound.items()})
         shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
-        inner = _Ctx(dict(bound), {}, ctx.current, _Names(path, _count_kinds(block.body, self.program)), frame,
+        inner = _Ctx(dict(bound), {}, ctx.current, Names(path, count_kinds(block.body, self.program)), frame,
                      (*ctx.calls, _CallSite(block.name, call.span, shown)))
         return self.body(block.body, inner)
 
@@ -380,12 +352,12 @@ class _Elaborator:
         outs = []
         # a scope with several concats keeps their branches apart: concat2.b1
         base = ctx.names.full(local) if ctx.names.counts["concat"] > 1 or label else ctx.names.path
-        branch_names = _Names(base, Counter())
+        branch_names = Names(base, Counter())
         for i, br in enumerate(group.branches, start=1):
             name = self.local_name(branch_names, br.label, f"b{i}", br.span, ctx) if br.label else f"b{i}"
             path = branch_names.full(name)
             frame = self.add_frame(ctx, "branch", path, br.span)
-            bctx = ctx.child(current=x, names=_Names(path, _count_chain(br.chain, self.program)), frame=frame)
+            bctx = ctx.child(current=x, names=Names(path, count_chain(br.chain, self.program)), frame=frame)
             outs.append(self.chain(br.chain, bctx))
         return self.add_node("concat", ctx.names.full(local), group.span, ctx, outs)
 
@@ -399,7 +371,7 @@ class _Elaborator:
             local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
             path = ctx.names.full(local)
             frame = self.add_frame(ctx, "shortcut", path, res.span)
-            sctx = ctx.child(current=x, names=_Names(path, _count_kinds(res.shortcut, self.program)), frame=frame)
+            sctx = ctx.child(current=x, names=Names(path, count_kinds(res.shortcut, self.program)), frame=frame)
             s = self.body(res.shortcut, sctx)
         scale = bound["scale"]
         if scale.value != 1.0:
@@ -417,8 +389,8 @@ class _Elaborator:
             self.fail("limit", f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
                       f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
         x = self.need_input(ctx, rep.span)
-        single = _single_call(rep.body)
-        key = _call_key(single, self.program) if single else "repeat"
+        single = single_call(rep.body)
+        key = call_key(single, self.program) if single else "repeat"
         local = self.local_name(ctx.names, label, key, rep.span, ctx)
         path = ctx.names.full(local)
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
@@ -428,67 +400,14 @@ class _Elaborator:
             if rep.index:
                 env[rep.index] = Bound(k, str(k))
             if single is not None:
-                ictx = ctx.child(env=env, current=current, names=_Names(path, Counter()), frame=group)
+                ictx = ctx.child(env=env, current=current, names=Names(path, Counter()), frame=group)
                 current = self.call(single, None, ictx, forced=str(k))
             else:
                 ipath = f"{path}.{k}"
                 frame = self.add_frame(ctx.child(frame=group), "iteration", ipath, rep.span)
-                ictx = ctx.child(env=env, current=current, names=_Names(ipath, _count_kinds(rep.body, self.program)), frame=frame)
+                ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
-
-
-# ---- static name counting (so that a lone conv is `conv`, and two are conv1, conv2) ----
-def _call_key(call: ast.Call, program: Program) -> str | None:
-    op = OPS.get(call.name)
-    if op is not None:
-        return op.short
-    if call.name in program.blocks:
-        return snake_case(call.name)
-    return None
-
-
-def _single_call(body: tuple) -> ast.Call | None:
-    if len(body) == 1 and isinstance(body[0], ast.ChainStmt) and len(body[0].chain.steps) == 1:
-        step = body[0].chain.steps[0]
-        if step.label is None and isinstance(step.kind, ast.Call):
-            return step.kind
-    return None
-
-
-def _count_chain(chain: ast.Chain, program: Program, counts: Counter | None = None) -> Counter:
-    counts = Counter() if counts is None else counts
-    for step in chain.steps:
-        if step.label is not None:
-            continue
-        kind = step.kind
-        if isinstance(kind, ast.Call):
-            key = _call_key(kind, program)
-            if key:
-                counts[key] += 1
-        elif isinstance(kind, ast.Concat):
-            counts["concat"] += 1
-        elif isinstance(kind, ast.Residual):
-            _count_kinds(kind.body, program, counts)
-            counts["add"] += 1
-            counts["scale"] += any(a.name == "scale" or a.name is None for a in kind.args)
-            counts["shortcut"] += kind.shortcut is not None
-        elif isinstance(kind, ast.Repeat):
-            single = _single_call(kind.body)
-            counts[(_call_key(single, program) if single else None) or "repeat"] += 1
-    return counts
-
-
-def _count_kinds(stmts: tuple, program: Program, counts: Counter | None = None) -> Counter:
-    counts = Counter() if counts is None else counts
-    for stmt in stmts:
-        if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
-            _count_chain(stmt.chain, program, counts)
-        elif isinstance(stmt, ast.IfStmt):
-            for _, body in stmt.arms:
-                _count_kinds(body, program, counts)
-            _count_kinds(stmt.otherwise, program, counts)
-    return counts
 
 
 def _expr_size(expr) -> int:
@@ -522,3 +441,51 @@ def elaborate(program: Program, overrides: dict[str, Bound] | None = None, repor
         reporter.error("no-network", f"{program.entry.file} defines no network (only blocks)", None)
         return Graph(name="", file=program.entry.file)
     return _Elaborator(program, reporter).network(decl, overrides or {})
+
+
+def elaborate_block(program: Program, name: str, input_shape: tuple[int, ...], args: dict[str, object],
+                    reporter: Reporter | None = None, symbolic: bool = True) -> Graph:
+    """One block on its own, as the root of a graph (for its diagram): an input of
+    `input_shape`, then the block with parameter values `args` (missing ones take their
+    defaults). With `symbolic`, each parameter is spelt by its own name, so that the
+    labels of Reduction-A read k, l, m, n as in the paper's Figure 7."""
+    reporter = reporter if reporter is not None else Reporter()
+    decl = program.blocks[name]
+    el = _Elaborator(program, reporter)
+    el.graph = Graph(name=decl.name, file=decl.span.file)
+    root = _Ctx({}, {}, None, Names("", Counter()), None, ())
+    bound: dict[str, Bound] = {}
+    try:
+        bound = _block_args(el, decl, args, root, symbolic)
+        el.input_node = el.add_node(INPUT, "input", decl.span, root, [], {"shape": tuple(input_shape)})
+        path = snake_case(decl.name)
+        values = {k: b.value for k, b in bound.items()}
+        frame = el.add_frame(root, "block", path, decl.span, block=decl.name, args=values,
+                             sym={k: b.sym for k, b in bound.items()})
+        inner = _Ctx(dict(bound), {}, el.input_node, Names(path, count_kinds(decl.body, program)), frame,
+                     (_CallSite(decl.name, decl.span, ""),))
+        out = el.body(decl.body, inner)
+        if out is not None:
+            el.outputs.append(Output(name="out", node=out))
+    except _Abort:
+        pass
+    g = el.graph
+    g.args, g.input_shape = {k: b.value for k, b in bound.items()}, tuple(input_shape)
+    g.nodes, g.frames, g.outputs = el.nodes, el.frames, el.outputs
+    return g
+
+
+def _block_args(el: _Elaborator, decl: ast.BlockDecl, args: dict[str, object], ctx: _Ctx, symbolic: bool) -> dict[str, Bound]:
+    for given in args:
+        if given not in {p.name for p in decl.params}:
+            el.fail("unknown-parameter", _unknown_msg(f"parameter of block '{decl.name}'", given, [p.name for p in decl.params]), decl.span, ctx)
+    bound: dict[str, Bound] = {}
+    for p in decl.params:
+        if p.name in args:
+            value = el.typed(args[p.name], p.type, p.name, p.span, ctx, f"block '{decl.name}'")
+        elif p.default is not None:
+            value = el.eval(p.default, ctx.child(env=dict(bound))).value
+        else:
+            el.fail("missing-argument", f"block '{decl.name}' needs argument '{p.name}' ({type_name(p.type)})", p.span, ctx)
+        bound[p.name] = Bound(value, p.name if symbolic else format_value(value).strip('"'))
+    return bound

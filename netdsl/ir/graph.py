@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..diagnostics import Span
@@ -73,7 +72,9 @@ class Graph(BaseModel):
             frame = f.parent
         return chain
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self):
+        import networkx as nx  # imported when needed: it costs a tenth of a second at start-up
+
         g = nx.DiGraph()
         for n in self.nodes:
             g.add_node(n.id, name=n.name, op=n.op)
@@ -82,6 +83,8 @@ class Graph(BaseModel):
 
     def live_nodes(self) -> set[int]:
         """Nodes that some output depends on."""
+        import networkx as nx
+
         g = self.to_networkx()
         live: set[int] = set()
         for out in self.outputs:

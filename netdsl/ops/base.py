@@ -9,9 +9,22 @@ from typing import ClassVar
 from ..values import format_value
 from ..syntax import ast
 
-__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "register", "OPS", "lookup"]
+__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "register", "OPS", "lookup"]
 
 REQUIRED = object()
+UNKNOWN = object()  # a lowered argument whose value depends on block parameters
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """An op argument on its way into generated code."""
+
+    src: str  # Python source
+    value: object = UNKNOWN  # the constant, when the spec fixes it
+
+    @property
+    def known(self) -> bool:
+        return self.value is not UNKNOWN
 Shape = tuple  # (C, H, W) for feature maps, (F,) for flat vectors
 
 
@@ -57,13 +70,19 @@ class Op:
         return self.name
 
     # -- PyTorch back end (source text only: the front end never imports torch) --------
-    def module(self, attrs: dict, inputs: list[Shape]) -> str | None:
-        """Constructor expression of the nn.Module holding this op's state, if any."""
+    def torch_module(self, args: dict[str, "Lowered"], in_channels: str) -> str | None:
+        """Constructor expression of this op's nn.Module (None for ops that are
+        expressions in forward, such as concat). Arguments come as Python source,
+        with their constant value when the spec fixes it."""
         return None
 
-    def forward(self, attrs: dict, module: str | None, args: list[str]) -> str:
-        """Forward-pass expression given the module reference and input names."""
-        return f"{module}({args[0]})"
+    def torch_expr(self, args: dict[str, "Lowered"], inputs: list[str]) -> str:
+        """The forward expression of an op without a module."""
+        raise NotImplementedError(self.name)
+
+    def out_channels(self, args: dict[str, "Lowered"], inputs: list[str]) -> str:
+        """Output channels as Python source, given the inputs' channels as source."""
+        return inputs[0]
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod

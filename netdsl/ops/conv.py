@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..values import BOOL, INT, PADDING, SIZE
-from .base import Cost, Op, OpParam, ShapeError, register, sym_or
+from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 from .geometry import pair, resolve_padding, window_out
 
-__all__ = ["Conv", "DepthwiseConv", "SeparableConv", "conv_geometry", "conv_args"]
+__all__ = ["Conv", "DepthwiseConv", "SeparableConv", "conv_geometry", "conv_call", "size_src", "padding_src"]
 
 
 def _positive(attrs: dict, *names: str) -> None:
@@ -32,20 +32,39 @@ def _size(v: tuple[int, int]) -> str:
     return str(v[0]) if v[0] == v[1] else repr(v)
 
 
-def conv_args(in_ch: int, out_ch: int, k, s, p, d, groups: int, bias: bool) -> str:
-    """Arguments of nn.Conv2d, leaving out those at PyTorch's defaults."""
-    parts = [str(in_ch), str(out_ch), _size(k)]
-    if s != (1, 1):
-        parts.append(f"stride={_size(s)}")
-    if p != (0, 0):
-        parts.append(f"padding={_size(p)}")
-    if d != (1, 1):
-        parts.append(f"dilation={_size(d)}")
-    if groups != 1:
+def size_src(a: Lowered) -> str:
+    """A kernel/stride/dilation/padding argument as nn.Conv2d takes it."""
+    if a.known:
+        return _size(pair(a.value))
+    return a.src
+
+
+def padding_src(a: dict[str, Lowered]) -> str:
+    pad, k = a["padding"], a["kernel"]
+    d = a.get("dilation", Lowered("1", 1))
+    if pad.known and not isinstance(pad.value, str):
+        return _size(pair(pad.value))
+    if pad.known and k.known and d.known:
+        return _size(resolve_padding(pad.value, pair(k.value), pair(d.value)))
+    return f"_padding({pad.src}, {k.src}, {d.src})"  # helper emitted into the generated file
+
+
+def conv_call(in_ch: str, out_ch: str, a: dict[str, Lowered], groups: str = "1", pointwise: bool = False) -> str:
+    """nn.Conv2d(...), leaving out arguments at PyTorch's defaults."""
+    if pointwise:
+        parts = [in_ch, out_ch, "1"]
+    else:
+        parts = [in_ch, out_ch, size_src(a["kernel"])]
+        for name, default in (("stride", "1"), ("padding", "0"), ("dilation", "1")):
+            src = padding_src(a) if name == "padding" else size_src(a[name])
+            if src != default:
+                parts.append(f"{name}={src}")
+    if groups != "1":
         parts.append(f"groups={groups}")
-    if not bias:
-        parts.append("bias=False")
-    return ", ".join(parts)
+    bias = a["bias"]
+    if not (bias.known and bias.value is True):
+        parts.append("bias=False" if bias.known else f"bias={bias.src}")
+    return f"nn.Conv2d({', '.join(parts)})"
 
 
 def _window_label(attrs: dict, kind: str, extra: str = "", sym: dict | None = None) -> str:
@@ -95,9 +114,11 @@ class Conv(Op):
             extra += f" groups {attrs['groups']}"
         return _window_label(attrs, "Conv", extra)
 
-    def module(self, attrs, inputs):
-        k, s, p, d, _ = conv_geometry(attrs, inputs[0])
-        return f"nn.Conv2d({conv_args(inputs[0][0], attrs['filters'], k, s, p, d, attrs['groups'], attrs['bias'])})"
+    def torch_module(self, a, in_channels):
+        return conv_call(in_channels, a["filters"].src, a, a["groups"].src)
+
+    def out_channels(self, a, inputs):
+        return a["filters"].src
 
 
 @register
@@ -123,10 +144,12 @@ class DepthwiseConv(Op):
     def label(self, attrs, sym):
         return _window_label(attrs, "Conv dw")
 
-    def module(self, attrs, inputs):
-        c = inputs[0][0]
-        k, s, p, d, _ = conv_geometry(attrs, inputs[0])
-        return f"nn.Conv2d({conv_args(c, c * attrs['multiplier'], k, s, p, d, c, attrs['bias'])})"
+    def torch_module(self, a, in_channels):
+        return conv_call(in_channels, self.out_channels(a, [in_channels]), a, in_channels)
+
+    def out_channels(self, a, inputs):
+        m = a["multiplier"]
+        return inputs[0] if m.known and m.value == 1 else f"{inputs[0]} * {m.src}"
 
 
 @register
@@ -152,9 +175,10 @@ class SeparableConv(Op):
     def label(self, attrs, sym):
         return _window_label(attrs, "SepConv", sym_or(attrs, sym, "filters"))
 
-    def module(self, attrs, inputs):
-        c = inputs[0][0]
-        k, s, p, d, _ = conv_geometry(attrs, inputs[0])
-        dw = conv_args(c, c, k, s, p, d, c, attrs["bias"])
-        pw = conv_args(c, attrs["filters"], (1, 1), (1, 1), (0, 0), (1, 1), 1, attrs["bias"])
-        return f"nn.Sequential(nn.Conv2d({dw}), nn.Conv2d({pw}))"
+    def torch_module(self, a, in_channels):
+        dw = conv_call(in_channels, in_channels, a, in_channels)
+        pw = conv_call(in_channels, a["filters"].src, a, pointwise=True)
+        return f"nn.Sequential({dw}, {pw})"
+
+    def out_channels(self, a, inputs):
+        return a["filters"].src

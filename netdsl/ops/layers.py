@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from ..values import BOOL, FLOAT, INT
-from .base import Cost, Op, OpParam, ShapeError, register, sym_or
+from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
 __all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation"]
+
+
+def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
+    """`first, name=value, ...` leaving out arguments that equal PyTorch's defaults."""
+    parts = [first]
+    for name, default in defaults.items():
+        arg = a[name]
+        if not (arg.known and arg.value == default and type(arg.value) is type(default)):
+            parts.append(f"{name}={arg.src}")
+    return ", ".join(parts)
 
 
 @register
@@ -25,15 +35,8 @@ class BatchNorm(Op):
     def label(self, attrs, sym):
         return "BatchNorm"
 
-    def module(self, attrs, inputs):
-        parts = [str(inputs[0][0])]
-        if attrs["eps"] != 1e-5:
-            parts.append(f"eps={attrs['eps']!r}")
-        if attrs["momentum"] != 0.1:
-            parts.append(f"momentum={attrs['momentum']!r}")
-        if not attrs["affine"]:
-            parts.append("affine=False")
-        return f"nn.BatchNorm{2 if len(inputs[0]) == 3 else 1}d({', '.join(parts)})"
+    def torch_module(self, a, in_channels):
+        return f"nn.BatchNorm2d({keyword_args(in_channels, a, eps=1e-5, momentum=0.1, affine=True)})"
 
 
 @register
@@ -57,9 +60,8 @@ class LocalResponseNorm(Op):
     def label(self, attrs, sym):
         return "LocalRespNorm"
 
-    def module(self, attrs, inputs):
-        a = attrs
-        return f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, k={a['k']!r})"
+    def torch_module(self, a, in_channels):
+        return f"nn.LocalResponseNorm({keyword_args(a['size'].src, a, alpha=1e-4, beta=0.75, k=1.0)})"
 
 
 @register
@@ -77,8 +79,8 @@ class Dropout(Op):
     def label(self, attrs, sym):
         return f"Dropout (keep {1 - attrs['p']:.2g})"
 
-    def module(self, attrs, inputs):
-        return f"nn.Dropout({attrs['p']!r})"
+    def torch_module(self, a, in_channels):
+        return f"nn.Dropout({a['p'].src})"
 
 
 @register
@@ -96,8 +98,11 @@ class Flatten(Op):
     def label(self, attrs, sym):
         return "Flatten"
 
-    def forward(self, attrs, module, args):
-        return f"torch.flatten({args[0]}, 1)"
+    def torch_module(self, a, in_channels):
+        return "nn.Flatten()"
+
+    def out_channels(self, a, inputs):
+        return a["flat_features"].src  # supplied by the code generator: C*H*W at this point
 
 
 @register
@@ -120,33 +125,35 @@ class Linear(Op):
     def label(self, attrs, sym):
         return f"Linear ({sym_or(attrs, sym, 'features')})"
 
-    def module(self, attrs, inputs):
-        bias = "" if attrs["bias"] else ", bias=False"
-        return f"nn.Linear({inputs[0][0]}, {attrs['features']}{bias})"
+    def torch_module(self, a, in_channels):
+        return f"nn.Linear({keyword_args(in_channels + ', ' + a['features'].src, a, bias=True)})"
+
+    def out_channels(self, a, inputs):
+        return a["features"].src
 
 
 class Activation(Op):
     """A parameter-free elementwise function."""
 
     title = ""
-    call = ""
+    module_src = ""
 
     def label(self, attrs, sym):
         return self.title
 
-    def forward(self, attrs, module, args):
-        return f"{self.call}({args[0]})"
+    def torch_module(self, a, in_channels):
+        return self.module_src
 
 
-def _activation(name: str, title: str, call: str, doc: str) -> None:
-    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title, "call": call,
-                                                  "doc": doc, "example": name})
+def _activation(name: str, title: str, module_src: str, doc: str) -> None:
+    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title,
+                                                  "module_src": module_src, "doc": doc, "example": name})
     register(cls)
 
 
-_activation("relu", "Relu", "torch.relu", "max(x, 0).")
-_activation("relu6", "Relu6", "nn.functional.relu6", "min(max(x, 0), 6) (MobileNet).")
-_activation("sigmoid", "Sigmoid", "torch.sigmoid", "1 / (1 + exp(-x)).")
-_activation("tanh", "Tanh", "torch.tanh", "Hyperbolic tangent.")
-_activation("softmax", "Softmax", "nn.functional.softmax", "Softmax over channels.")
-_activation("identity", "Identity", "", "Passes its input through.")
+_activation("relu", "Relu", "nn.ReLU(inplace=True)", "max(x, 0).")
+_activation("relu6", "Relu6", "nn.ReLU6(inplace=True)", "min(max(x, 0), 6) (MobileNet).")
+_activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
+_activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
+_activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")
+_activation("identity", "Identity", "nn.Identity()", "Passes its input through.")

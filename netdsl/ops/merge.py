@@ -35,8 +35,11 @@ class Concat(Op):
     def label(self, attrs, sym):
         return "Filter concat"
 
-    def forward(self, attrs, module, args):
-        return f"torch.cat([{', '.join(args)}], 1)"
+    def torch_expr(self, a, inputs):
+        return f"torch.cat([{', '.join(inputs)}], 1)"
+
+    def out_channels(self, a, inputs):
+        return " + ".join(inputs)
 
 
 @register
@@ -57,8 +60,8 @@ class Add(Op):
     def label(self, attrs, sym):
         return "+"
 
-    def forward(self, attrs, module, args):
-        return " + ".join(args)
+    def torch_expr(self, a, inputs):
+        return " + ".join(inputs)
 
 
 @register
@@ -71,5 +74,5 @@ class Scale(Op):
     def label(self, attrs, sym):
         return f"x{attrs['factor']:g}"
 
-    def forward(self, attrs, module, args):
-        return f"{args[0]} * {attrs['factor']!r}"
+    def torch_expr(self, a, inputs):
+        return f"{inputs[0]} * {a['factor'].src}"

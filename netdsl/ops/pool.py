@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..values import BOOL, PADDING, SIZE
-from .base import Cost, Op, OpParam, ShapeError, register
-from .conv import _size, _window_label
+from .base import Cost, Lowered, Op, OpParam, ShapeError, register
+from .conv import _size, _window_label, padding_src, size_src
 from .geometry import pair, resolve_padding, window_out
 
 __all__ = ["MaxPool", "AvgPool", "GlobalAvgPool", "AdaptiveAvgPool"]
@@ -44,17 +44,16 @@ class _Pool(Op):
     def label(self, attrs, sym):
         return _window_label(attrs, self.kind)
 
-    def module(self, attrs, inputs):
-        k, s, p, _ = _pool_geometry(attrs, inputs[0])
-        parts = [_size(k)]
-        if s != k:
-            parts.append(f"stride={_size(s)}")
-        if p != (0, 0):
-            parts.append(f"padding={_size(p)}")
-        if attrs["ceil_mode"]:
-            parts.append("ceil_mode=True")
-        if attrs.get("count_include_pad") is False:
-            parts.append("count_include_pad=False")
+    def torch_module(self, a, in_channels):
+        parts = [size_src(a["kernel"])]
+        if not (a["stride"].known and a["stride"].value is None):
+            parts.append(f"stride={size_src(a['stride'])}")
+        padding = padding_src({**a, "dilation": Lowered("1", 1)})
+        if padding != "0":
+            parts.append(f"padding={padding}")
+        for flag, default in (("ceil_mode", False), ("count_include_pad", True)):
+            if flag in a and not (a[flag].known and a[flag].value is default):
+                parts.append(f"{flag}={a[flag].src}")
         return f"nn.{self.torch_class}({', '.join(parts)})"
 
 
@@ -87,7 +86,7 @@ class GlobalAvgPool(Op):
     def label(self, attrs, sym):
         return "Average Pooling"
 
-    def module(self, attrs, inputs):
+    def torch_module(self, a, in_channels):
         return "nn.AdaptiveAvgPool2d(1)"
 
 
