@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, Span, format_diagnostics
 from .ir import Graph, Limits, Program, elaborate, load, load_text
+from .ir.program import decode
 from .ir.expr import Bound, EvalError, evaluate
 from .shapes import infer_shapes
 from .syntax import parse_expression
@@ -23,6 +24,7 @@ class Analysis:
     graph: Graph | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed_at: int | None = None  # first node whose shape failed
+    loaded: SourceMap | None = None  # source text when loading failed before a Program existed
 
     @property
     def ok(self) -> bool:
@@ -30,7 +32,7 @@ class Analysis:
 
     @property
     def sources(self) -> SourceMap:
-        return self.program.sources if self.program else SourceMap()
+        return self.program.sources if self.program else (self.loaded or SourceMap())
 
     def report(self) -> str:
         return format_diagnostics(self.diagnostics, self.sources)
@@ -64,6 +66,23 @@ def parse_overrides(pairs: dict[str, object] | None) -> dict[str, Bound]:
     return out
 
 
+def _quoted_sources(spec, diagnostics: list[Diagnostic], limits: Limits) -> SourceMap:
+    """The text of the files that diagnostics point into, for quoting their lines when
+    loading failed (a syntax error) before a Program held the sources."""
+    sources = SourceMap()
+    if _is_text(spec):
+        sources["<string>"] = spec.removeprefix("\ufeff")
+    spans = [s for d in diagnostics for s in (d.span, *(n.span for n in d.notes)) if s is not None]
+    for file in {s.file for s in spans} - set(sources):
+        try:
+            path = Path(file)
+            if path.is_file() and path.stat().st_size <= limits.max_file_bytes:
+                sources[file] = decode(path.read_bytes(), file)
+        except (OSError, NetdslError):
+            continue
+    return sources
+
+
 def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Analysis:
     """Run the whole front end and keep going as far as it can; never raises for a
     problem in the spec (those are `Analysis.diagnostics`)."""
@@ -71,7 +90,7 @@ def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limi
         program = load_spec(spec, limits, root)
         overrides = parse_overrides(params)
     except NetdslError as err:
-        return Analysis(None, None, err.diagnostics)
+        return Analysis(None, None, err.diagnostics, loaded=_quoted_sources(spec, err.diagnostics, limits))
     reporter = Reporter()
     graph = elaborate(program, overrides, reporter)
     failed = infer_shapes(graph, reporter, limits) if graph.nodes else None

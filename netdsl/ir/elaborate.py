@@ -276,7 +276,7 @@ class _Elaborator:
             if a.name is None:
                 continue
             if a.name not in names:
-                self.fail("unknown-parameter", _unknown_msg(f"parameter of {what}", a.name, names), a.span, ctx)
+                self.fail("unknown-parameter", _no_parameter_msg(what, a.name, names), a.span, ctx)
             if a.name in given:
                 self.fail("duplicate-argument", f"argument '{a.name}' of {what} is given twice", a.span, ctx)
             given[a.name] = a
@@ -433,6 +433,12 @@ def _unknown_msg(what: str, name: str, candidates) -> str:
     return f"unknown {what} '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
 
 
+def _no_parameter_msg(what: str, name: str, candidates) -> str:
+    """`block 'ConvBN' has no parameter 'strde'; did you mean 'stride'?`"""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    return f"{what} has no parameter '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+
+
 def elaborate(program: Program, overrides: dict[str, Bound] | None = None, reporter: Reporter | None = None) -> Graph:
     """Elaborate the program's network into a graph; diagnostics go to `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
@@ -478,7 +484,7 @@ def elaborate_block(program: Program, name: str, input_shape: tuple[int, ...], a
 def _block_args(el: _Elaborator, decl: ast.BlockDecl, args: dict[str, object], ctx: _Ctx, symbolic: bool) -> dict[str, Bound]:
     for given in args:
         if given not in {p.name for p in decl.params}:
-            el.fail("unknown-parameter", _unknown_msg(f"parameter of block '{decl.name}'", given, [p.name for p in decl.params]), decl.span, ctx)
+            el.fail("unknown-parameter", _no_parameter_msg(f"block '{decl.name}'", given, [p.name for p in decl.params]), decl.span, ctx)
     bound: dict[str, Bound] = {}
     for p in decl.params:
         if p.name in args:

@@ -29,7 +29,7 @@ class Concat(Op):
                 raise ShapeError("shape-mismatch", "concat inputs mix feature maps and flat vectors")
             for axis, name in ((1, "height"), (2, "width")):
                 if len(first) == 3 and other[axis] != first[axis]:
-                    raise ShapeError("shape-mismatch", f"concat inputs disagree in {name}: {first[axis]} (input 1) vs {other[axis]} (input {i})")
+                    raise ShapeError("shape-mismatch", f"inputs disagree in {name}: {first[axis]} (input 1) vs {other[axis]} (input {i})")
         return Cost((sum(s[0] for s in inputs), *first[1:]))
 
     def label(self, attrs, sym):

@@ -12,7 +12,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..diagnostics import Diagnostic, NetdslError, Span
+from ..diagnostics import Diagnostic, NetdslError, Note, Span
 from . import ast
 
 __all__ = ["parse", "parse_expression", "grammar_path"]
@@ -259,7 +259,7 @@ _TOKEN_WORDS = {
     "KERNEL": "a kernel size like 3x3", "COMP_OP": "an operator", "WHEN_TRAINING": "'when training'",
     "$END": "end of file",
 }
-_OPERATORS = {"+", "-", "*", "/", "//", "%", "and", "or", "if", "else"}
+_OPERATORS = {"+", "-", "*", "/", "//", "%", "and", "or"}
 
 
 def _describe(name: str) -> str:
@@ -275,7 +275,10 @@ def _describe(name: str) -> str:
 
 
 def _expected(expected) -> str:
-    words = sorted({_describe(e) for e in expected}, key=lambda w: (not w.startswith("'"), w))
+    words = {_describe(e) for e in expected}
+    if "an operator" in words:  # `if`/`else` of a conditional expression are operators too
+        words -= {"'if'", "'else'"}
+    words = sorted(words, key=lambda w: (not w.startswith("'"), w))
     if len(words) > 10:
         words = words[:10] + ["..."]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
@@ -290,18 +293,60 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
             msg += "; comments start with '#'"
         return Diagnostic("syntax", msg, Span(file, line, col, line, col + 1))
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        lines = text.splitlines() or [""]
-        span = Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return Diagnostic("syntax", f"unexpected end of file; expected {_expected(err.expected)}", span)
+        return _eof_diagnostic(err, file, text)
     token: Token = err.token
     width = max(1, len(str(token)))
     span = Span(file, line, col, line, col + width)
     shown = str(token) if len(str(token)) <= 30 else str(token)[:27] + "..."
-    msg = f"unexpected {shown!r}; expected {_expected(err.expected)}"
+    msg = f"unexpected {shown!r}; expected {_expected(_accepted(err))}"
+    if str(token) == "//":
+        msg += "; comments start with '#'"
     hint = _HINTS.get(token.type)
     if hint and hint[0] in {str(e) for e in err.expected} | {"*"}:
         msg += f" ({hint[1]})"
     return Diagnostic("syntax", msg, span)
+
+
+def _accepted(err: UnexpectedInput) -> set[str]:
+    """The terminals the parser would take here: exact (Lark's interactive parser)
+    rather than the LALR state's lookahead set, which mixes in other contexts."""
+    parser = getattr(err, "interactive_parser", None)
+    if parser is not None:
+        accepted = parser.accepts()
+        if accepted:
+            return accepted
+    return set(getattr(err, "expected", ()) or ())
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(text: str, file: str) -> tuple[str, Span] | None:
+    """The innermost bracket left open at the end of the text, if any."""
+    stack: list[Token] = []
+    try:
+        for tok in _parser().lex(text):
+            if tok.value in _CLOSERS:
+                stack.append(tok)
+            elif stack and tok.value == _CLOSERS[stack[-1].value]:
+                stack.pop()
+    except UnexpectedInput:
+        return None
+    if not stack:
+        return None
+    tok = stack[-1]
+    return tok.value, Span(file, tok.line, tok.column, tok.line, tok.column + 1)
+
+
+def _eof_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    lines = text.splitlines() or [""]
+    span = Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+    open_bracket = _unclosed(text, file)
+    if open_bracket is None:
+        return Diagnostic("syntax", f"unexpected end of file; expected {_expected(_accepted(err))}", span)
+    bracket, where = open_bracket
+    msg = f"unexpected end of file; the '{bracket}' on line {where.line} is never closed"
+    return Diagnostic("syntax", msg, span, notes=(Note(f"'{bracket}' opened here", where),))
 
 
 _HINTS = {
