@@ -16,6 +16,8 @@ __all__ = ["add_summary_commands", "cmd_summary", "cmd_compare"]
 
 
 def _output_args(p) -> None:
+    p.add_argument("--training", action="store_true",
+                   help="count the outputs marked `when training` too (auxiliary classifiers)")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="machine-readable output")
     form.add_argument("--markdown", action="store_true", help="a Markdown table to paste")
@@ -41,7 +43,7 @@ def cmd_summary(args) -> int:
     if not result.ok:
         return _print_failure(result)
     _warn(result)
-    summary = summarize(result.graph, args.depth)
+    summary = summarize(result.graph, args.depth, args.training)
     if args.json:
         print(json.dumps(summary_json(summary), indent=1))
     elif args.markdown:
@@ -72,18 +74,18 @@ def cmd_compare(args) -> int:
             return _print_failure(result)
         _warn(result)
         labels.append(_label(file, sets))
-        summaries.append(summarize(result.graph, 0))
+        summaries.append(summarize(result.graph, 0, args.training))
     return _print_comparison(args, labels, summaries)
 
 
 def _print_comparison(args, labels: list[str], summaries: list[Summary]) -> int:
     c = compare(labels, summaries)
     if args.json:
-        print(json.dumps(comparison_json(c), indent=1))
+        print(json.dumps(comparison_json(c, args.totals), indent=1))
     elif args.markdown:
-        print(comparison_markdown(c))
+        print(comparison_markdown(c, args.totals))
     else:
-        _print_rich(comparison_rich(c))
+        _print_rich(comparison_rich(c, args.totals))
     return EXIT_OK
 
 
@@ -103,5 +105,6 @@ def add_summary_commands(sub) -> None:
                    help="override a parameter of A only (--set applies to every side)")
     p.add_argument("--set-b", dest="sets_b", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
                    help="override a parameter of B only")
+    p.add_argument("--totals", action="store_true", help="one line per network, no per-stage table")
     _output_args(p)
     p.set_defaults(run=cmd_compare)

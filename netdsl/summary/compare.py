@@ -91,8 +91,8 @@ def _legend(c: Comparison) -> str:
     return "\n".join(f"{chr(ord('A') + i)} = {label}" for i, label in enumerate(c.labels))
 
 
-def comparison_markdown(c: Comparison) -> str:
-    if len(c.summaries) != 2:
+def comparison_markdown(c: Comparison, totals_only: bool = False) -> str:
+    if len(c.summaries) != 2 or totals_only:
         return totals_markdown(c)
     heads, justify, body, (totals, ratios) = _pair_table(c)
     totals[0], ratios[0] = "**total**", "**B / A**"
@@ -116,8 +116,8 @@ def _rich(title: str, heads: list[str], justify: list[str], body: list[list[str]
     return table
 
 
-def comparison_rich(c: Comparison):
-    if len(c.summaries) != 2:
+def comparison_rich(c: Comparison, totals_only: bool = False):
+    if len(c.summaries) != 2 or totals_only:
         return totals_rich(c)
     heads, justify, body, footer = _pair_table(c)
     return _rich(_legend(c), heads, justify, body, list(footer))
@@ -132,10 +132,11 @@ def _side_json(row: Row | None) -> dict | None:
     return None if row is None else {m: getattr(row, m) for m, _ in METRICS}
 
 
-def comparison_json(c: Comparison) -> dict:
+def comparison_json(c: Comparison, totals_only: bool = False) -> dict:
+    stages = [] if totals_only else [{"stage": name, "sides": [_side_json(r) for r in rows]} for name, rows in c.stages()]
     return {
         "sides": [{"label": label, "network": s.network, "file": s.file, "args": s.args,
                    "total": _side_json(s.total)} for label, s in zip(c.labels, c.summaries)],
-        "stages": [{"stage": name, "sides": [_side_json(r) for r in rows]} for name, rows in c.stages()],
+        "stages": stages,
         "memory_unit": "bytes",
     }

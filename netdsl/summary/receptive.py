@@ -12,8 +12,10 @@ Conventions:
 - the input node has field 1 and jump 1;
 - an op with a `kernel` argument (conv, dwconv, sepconv, pools) is a window as above;
   a missing pool stride is the kernel;
-- an op without a kernel that shrinks a feature map (global pooling) or flattens it
-  sees the whole map: a window as large as its input, with that as stride;
+- an op without a kernel that flattens a feature map, or shrinks it (global or adaptive
+  pooling), is a window as large as its widest bin: PyTorch's adaptive bins run from
+  floor(i*n/m) to ceil((i+1)*n/m) for n inputs and m outputs; its stride is ceil(n/m)
+  (the whole map for global pooling and flatten);
 - everything else (batchnorm, activations, dropout, scale, linear on vectors) keeps
   its input's field;
 - a node with several inputs (concat, add) takes, per axis, the largest field and the
@@ -63,10 +65,17 @@ def _window(node: Node, graph: Graph) -> tuple[Pair, Pair, Pair] | None:
     source = graph.nodes[node.inputs[0]].shape if node.inputs else None
     if source is None or node.shape is None or len(source) != 3:
         return None
-    if len(node.shape) != 3 or node.shape[1:] != source[1:]:
+    if len(node.shape) != 3:
         whole = (source[1], source[2])
         return whole, whole, (1, 1)
+    if node.shape[1:] != source[1:]:
+        bins = list(zip(source[1:], node.shape[1:]))
+        return tuple(_widest_bin(n, m) for n, m in bins), tuple(-(-n // m) for n, m in bins), (1, 1)
     return None
+
+
+def _widest_bin(n: int, m: int) -> int:
+    return max(-(-(i + 1) * n // m) - (i * n // m) for i in range(m))
 
 
 def receptive_fields(graph: Graph) -> list[Field]:

@@ -7,17 +7,23 @@ directly inside a top-level block, and so on until every row is a single op.
 
 Activation memory is the bytes of the output tensors of the nodes in a row, float32
 (4 bytes) at batch 1, every node's output counted once (no in-place ops, no buffer
-reuse); the input image is counted in the `input` row."""
+reuse); the input image is counted in the `input` row.
+
+By default a summary counts what inference runs: the nodes that some output not marked
+`when training` depends on (auxiliary classifiers left out); `training=True` counts
+every node that any output depends on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import networkx as nx
+
 from ..ir.graph import Frame, Graph, Node
 from ..ops import OPS
 from .receptive import Field, receptive_fields
 
-__all__ = ["BYTES_PER_VALUE", "Row", "Summary", "summarize", "tensor_bytes"]
+__all__ = ["BYTES_PER_VALUE", "Row", "Summary", "counted_nodes", "summarize", "tensor_bytes"]
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -52,7 +58,9 @@ class Summary:
     depth: int
     input_shape: tuple[int, ...] | None
     rows: list[Row]
-    total: Row  # sums over the whole graph; shape and field of the first output
+    total: Row  # sums over the counted nodes; shape and field of the first output
+    training: bool = False
+    left_out: int = 0  # nodes not counted (train-only heads, dead ends)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -96,12 +104,24 @@ def _add(row: Row, node: Node, fields: list[Field]) -> None:
     row.shape, row.field = node.shape, fields[node.id]
 
 
-def summarize(graph: Graph, depth: int = 0) -> Summary:
+def counted_nodes(graph: Graph, training: bool = False) -> list[Node]:
+    """The nodes a summary counts: those the outputs depend on (train-only ones only
+    when `training`); every node when the graph declares no output."""
+    outputs = [o.node for o in graph.outputs if training or not o.train_only]
+    if not outputs:
+        return list(graph.nodes)
+    g = graph.to_networkx()
+    keep = set(outputs).union(*(nx.ancestors(g, o) for o in outputs))
+    return [n for n in graph.nodes if n.id in keep]
+
+
+def summarize(graph: Graph, depth: int = 0, training: bool = False) -> Summary:
     """Rows of a shape-checked graph at `depth` (0 = top level), in graph order."""
     fields = receptive_fields(graph)
     rows: dict[tuple[str, int], Row] = {}
     total = Row("total", "total", graph.name)
-    for node in graph.nodes:
+    nodes = counted_nodes(graph, training)
+    for node in nodes:
         key = _row_key(graph, node, depth)
         ident = ("node" if isinstance(key, Node) else "frame", key.id)
         if ident not in rows:
@@ -111,4 +131,5 @@ def summarize(graph: Graph, depth: int = 0) -> Summary:
     if graph.outputs:
         out = graph.outputs[0].node
         total.shape, total.field = graph.nodes[out].shape, fields[out]
-    return Summary(graph.name, graph.file, dict(graph.args), depth, graph.input_shape, list(rows.values()), total)
+    return Summary(graph.name, graph.file, dict(graph.args), depth, graph.input_shape, list(rows.values()), total,
+                   training, len(graph.nodes) - len(nodes))

@@ -66,7 +66,9 @@ def summary_cells(summary: Summary) -> tuple[list[list[str]], list[str]]:
 def title(summary: Summary) -> str:
     args = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in summary.args.items())
     inp = _shape(summary.input_shape) if summary.input_shape else "?"
-    return f"{summary.network}({args}) from {summary.file}: input {inp}, depth {summary.depth}"
+    counted = "training (auxiliary heads included)" if summary.training else "inference"
+    left = f", {summary.left_out} nodes left out" if summary.left_out else ""
+    return f"{summary.network}({args}) from {summary.file}: input {inp}, depth {summary.depth}, {counted}{left}"
 
 
 # -- Markdown -------------------------------------------------------------------------------
@@ -121,6 +123,7 @@ def summary_json(summary: Summary) -> dict:
     t = summary.total
     return {
         "network": summary.network, "file": summary.file, "args": summary.args, "depth": summary.depth,
+        "training": summary.training, "nodes_left_out": summary.left_out,
         "input": list(summary.input_shape) if summary.input_shape else None,
         "rows": [_row_json(r, t) for r in summary.rows],
         "total": {k: v for k, v in _row_json(t, t).items() if k not in ("name", "kind", "what")},
