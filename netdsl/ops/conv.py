@@ -46,7 +46,8 @@ def padding_src(a: dict[str, Lowered]) -> str:
         return _size(pair(pad.value))
     if pad.known and k.known and d.known:
         return _size(resolve_padding(pad.value, pair(k.value), pair(d.value)))
-    return f"_padding({pad.src}, {k.src}, {d.src})"  # helper emitted into the generated file
+    dilation = "" if d.known and d.value == 1 else f", {d.src}"
+    return f"_padding({pad.src}, {k.src}{dilation})"  # helper emitted into the generated file
 
 
 def conv_call(in_ch: str, out_ch: str, a: dict[str, Lowered], groups: str = "1", pointwise: bool = False) -> str:

@@ -1,0 +1,482 @@
+"""Spec -> standalone PyTorch source: one nn.Module class per block used (constructor
+arguments: `in_channels` and the block's parameters), one class for the network.
+
+Blocks are generated from their syntax tree with their parameters symbolic, so a class
+serves every instantiation; the network is generated with its parameters fixed (the
+values it was checked with). Layers are named through :mod:`netdsl.ir.naming`, so the
+module's state_dict keys are the graph's layer names. Every statement carries a
+`# file:line` comment pointing back at the spec."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic, NetdslError, Span
+from ..ir.graph import Graph
+from ..ir.naming import Names, count_kinds, single_call, snake_case
+from ..ir.program import Program
+from ..ops import OPS
+from ..ops.base import REQUIRED, UNKNOWN, Lowered
+from ..syntax import ast
+from ..values import FLOAT
+from .pyexpr import fold, free_names, from_py, literal, subst, to_py
+
+__all__ = ["generate", "GeneratedCode"]
+
+_RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
+    "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_",
+}
+_HELPERS = {
+    "_padding": '''def _padding(padding, kernel, dilation=1):
+    """`same` pads dilation * (kernel - 1) // 2 on each side, `valid` nothing."""
+    if padding == "valid":
+        return 0
+    if padding != "same":
+        return padding
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    dilation = (dilation, dilation) if isinstance(dilation, int) else dilation
+    return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))''',
+    "_make_divisible": '''def _make_divisible(value, divisor=8, min_value=None, round_limit=0.9):
+    """Round a channel count to a multiple of `divisor`, losing at most 10%."""
+    min_value = min_value or divisor
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded''',
+    "_ceil": '''def _ceil(value):
+    return -int(-value // 1)''',
+    "_floor": '''def _floor(value):
+    return int(value // 1)''',
+}
+
+
+class CodegenError(Exception):
+    def __init__(self, message: str, span: Span):
+        super().__init__(message)
+        self.message, self.span = message, span
+
+
+@dataclass
+class GeneratedCode:
+    source: str
+    class_name: str  # the network's class
+    filename: str
+
+
+def py_name(name: str) -> str:
+    """A spec identifier as a Python local that shadows nothing the generated code uses."""
+    return name + "_" if name in _RESERVED else name
+
+
+@dataclass
+class _BlockInfo:
+    decl: ast.BlockDecl
+    class_name: str
+    out_channels: ast.Expr  # over Python parameter names and `in_channels`
+    source: str
+
+
+@dataclass
+class _Value:
+    var: str  # Python variable in forward
+    channels: ast.Expr
+
+
+@dataclass
+class _Scope:
+    """One class body being written: its __init__ and forward lines."""
+
+    env: dict[str, ast.Expr]  # spec parameter -> expression over Python names
+    init: list[str] = field(default_factory=list)
+    fwd: list[str] = field(default_factory=list)
+    locals: set[str] = field(default_factory=set)
+    attrs: set[str] = field(default_factory=set)
+    stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
+    counter: int = 0
+
+    def var(self, hint: str) -> str:
+        name, n = hint, 1
+        while name in self.locals or name in _RESERVED - {"x"}:
+            n += 1
+            name = f"{hint}{n}"
+        self.locals.add(name)
+        return name
+
+
+class _Generator:
+    def __init__(self, program: Program, graph: Graph):
+        self.program = program
+        self.graph = graph
+        self.blocks: dict[str, _BlockInfo] = {}
+        self.order: list[str] = []
+        self.flat_sizes = _flatten_sizes(graph)
+        self.uses_ordered_dict = False
+
+    # -- expressions ----------------------------------------------------------------------
+    def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
+        return fold(subst(e, scope.env))
+
+    def src(self, e: ast.Expr) -> str:
+        return to_py(e)
+
+    def lowered(self, e: ast.Expr) -> Lowered:
+        return Lowered(self.src(e), e.value if isinstance(e, ast.Literal) else UNKNOWN)
+
+    def bind(self, params, call: ast.Call, scope: _Scope) -> dict[str, ast.Expr]:
+        """Arguments of a call as expressions over the caller's Python names."""
+        given: dict[str, ast.Expr] = {}
+        positional = [a for a in call.args if a.name is None]
+        for p, a in zip(params, positional):
+            given[p.name] = a.value
+        given.update({a.name: a.value for a in call.args if a.name is not None})
+        return {k: self.expr(v, scope) for k, v in given.items()}
+
+    # -- blocks ---------------------------------------------------------------------------
+    def block(self, name: str) -> _BlockInfo:
+        if name in self.blocks:
+            return self.blocks[name]
+        decl = self.program.blocks[name]
+        params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
+        scope = _Scope(dict(params))
+        scope.locals |= {py_name(p.name) for p in decl.params}
+        start = _Value("x", ast.Name("in_channels"))
+        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.")
+        info = _BlockInfo(decl, _class_name(name), fold(out.channels), "")
+        info.source = self.class_source(info.class_name, decl, scope, out, self.signature(decl))
+        self.blocks[name] = info
+        self.order.append(name)
+        return info
+
+    def signature(self, decl: ast.BlockDecl) -> tuple[str, list[str]]:
+        parts, prologue = ["self", "in_channels: int"], []
+        for p in decl.params:
+            name = py_name(p.name)
+            hint = _TYPE_HINTS.get(getattr(p.type, "name", ""), "")
+            annotation = f": {hint}" if hint else ""
+            if p.default is None:
+                parts.append(f"{name}{annotation}")
+            elif not free_names(p.default):
+                eq = " = " if annotation else "="
+                parts.append(f"{name}{annotation}{eq}{self.src(fold(p.default))}")
+            else:
+                env = {q.name: ast.Name(py_name(q.name)) for q in decl.params}
+                parts.append(f"{name}{annotation} | None = None" if hint else f"{name}=None")
+                prologue.append(f"if {name} is None:")
+                prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}")
+        return ", ".join(parts), prologue
+
+    def class_source(self, class_name: str, decl: ast.BlockDecl, scope: _Scope, out: _Value,
+                     signature: tuple[str, list[str]], network: bool = False, returns: list[str] | None = None) -> str:
+        sig, prologue = signature
+        lines = [f"class {class_name}(nn.Module):"]
+        lines.append(f'    """{decl.name} ({decl.span.file}:{decl.span.line})."""')
+        lines.append("")
+        lines.append(f"    def __init__({sig}):")
+        lines.append("        super().__init__()")
+        lines += ["        " + line for line in prologue]
+        lines += [f"        self.{attr} = {param}" for param, attr in scope.stored.items()]
+        lines += ["        " + line for stmt in scope.init for line in stmt.split("\n")]
+        if not network:
+            lines.append(f"        self.out_channels = {self.src(fold(out.channels))}")
+        lines.append("")
+        lines.append("    def forward(self, x):")
+        lines += ["        " + line for stmt in scope.fwd for line in stmt.split("\n")]
+        lines += ["        " + line for line in (returns or [f"return {out.var}"])]
+        return "\n".join(lines)
+
+    # -- statements -------------------------------------------------------------------------
+    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, indent: str = "") -> _Value:
+        values = {} if values is None else values
+        for stmt in stmts:
+            cur = self.statement(stmt, scope, names, cur, prefix, values, indent)
+        return cur
+
+    def statement(self, stmt, scope, names, cur, prefix, values, indent) -> _Value:
+        if isinstance(stmt, ast.ChainStmt):
+            return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, "x")
+        if isinstance(stmt, ast.AssignStmt):
+            target = py_name(stmt.name)
+            scope.locals.add(target)
+            result = self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target)
+            values[stmt.name] = result
+            return result
+        if isinstance(stmt, ast.IfStmt):
+            return self.if_statement(stmt, scope, names, cur, prefix, values, indent)
+        if isinstance(stmt, ast.InputStmt):
+            return cur
+        return cur  # OutputStmt: handled by the network
+
+    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent) -> _Value:
+        arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
+        for cond, body in arms:  # decided at generation time
+            if isinstance(cond, ast.Literal):
+                if cond.value:
+                    return self.body(body, scope, names, cur, prefix, values, indent)
+                continue
+            break
+        else:
+            return cur
+        raise CodegenError("an `if` whose condition depends on block parameters is not supported by the PyTorch "
+                           "back end yet; make it a network-level choice", stmt.span)
+
+    def emit(self, scope: _Scope, span: Span, indent: str, init: str | None = None, fwd: str | None = None) -> None:
+        """Add statements to __init__ and/or forward, each under a `# file:line` comment
+        (one comment per run of statements from the same spec line)."""
+        comment = f"{indent}# {span.file}:{span.line}"
+        for lines, text in ((scope.init, init), (scope.fwd, fwd)):
+            if text is None:
+                continue
+            last = next((ln for ln in reversed(lines) if ln.lstrip().startswith("# ")), None)
+            if last != comment:
+                lines.append(comment)
+            lines.append(f"{indent}{text}")
+
+    def chain(self, chain: ast.Chain, scope, names, cur: _Value, prefix, values, indent, target) -> _Value:
+        steps = chain.steps
+        first = steps[0]
+        if first.label is None and isinstance(first.kind, ast.Call) and not first.kind.has_parens and first.kind.name in values:
+            cur = values[first.kind.name]
+            steps = steps[1:]
+            if not steps:
+                return cur
+        for step in steps:
+            cur = self.step(step, scope, names, cur, prefix, values, indent, target)
+        return cur
+
+    def step(self, step: ast.Step, scope, names, cur, prefix, values, indent, target) -> _Value:
+        kind = step.kind
+        if isinstance(kind, ast.Call):
+            if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
+                return self.merge(kind, step.label, scope, names, values, indent, target)
+            attr = names.local(step.label, _key(kind, self.program))
+            src, channels = self.module_for(kind, scope, cur.channels)
+            self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
+            return _Value(target, channels)
+        if isinstance(kind, ast.Concat):
+            return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
+        if isinstance(kind, ast.Residual):
+            return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
+        return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
+
+    def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr) -> tuple[str, ast.Expr]:
+        """Constructor source and output channels of one op or block call."""
+        op = OPS.get(call.name)
+        if op is not None:
+            args = self.bind(op.params, call, scope)
+            low = {p.name: self.lowered(args[p.name]) if p.name in args else Lowered(self.src(literal(p.default)) if p.default is not None else "None", p.default)
+                   for p in op.params}
+            if call.name == "flatten":
+                size = self.flat_sizes.get(call.span)
+                if size is None:
+                    raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
+                                       "block; the PyTorch back end needs one", call.span)
+                low["flat_features"] = Lowered(str(size), size)
+            in_src = self.src(in_ch)
+            src = op.torch_module(low, in_src)
+            return src, fold(subst(from_py(op.out_channels(low, [f"({in_src})"])), {}))
+        info = self.block(call.name)
+        args = self.bind(info.decl.params, call, scope)
+        parts = [self.src(in_ch)]
+        positional = [a for a in call.args if a.name is None]
+        for p, _ in zip(info.decl.params, positional):
+            parts.append(self.src(args[p.name]))
+        parts += [f"{py_name(a.name)}={self.src(args[a.name])}" for a in call.args if a.name is not None]
+        return f"{info.class_name}({', '.join(parts)})", self.block_channels(info, args, in_ch)
+
+    def block_channels(self, info: _BlockInfo, args: dict[str, ast.Expr], in_ch: ast.Expr) -> ast.Expr:
+        env: dict[str, ast.Expr] = {"in_channels": in_ch}
+        for p in info.decl.params:
+            if p.name in args:
+                env[py_name(p.name)] = args[p.name]
+            elif p.default is not None:
+                env[py_name(p.name)] = fold(subst(p.default, {q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}))
+        return fold(subst(info.out_channels, env))
+
+    def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
+        op = OPS[call.name]
+        inputs = [values[a.value.name] for a in call.args]
+        names.local(label, op.short)
+        self.emit(scope, call.span, indent, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
+        channels = fold(from_py(op.out_channels({}, [f"({self.src(v.channels)})" for v in inputs])))
+        return _Value(target, channels)
+
+    def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        local = names.local(label, "concat")
+        base = names.full(local) if names.counts["concat"] > 1 or label else names.path
+        branch_names = Names(base, names.counts.__class__())
+        if base != names.path:
+            self.emit(scope, group.span, indent, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
+        outs = []
+        for i, br in enumerate(group.branches, start=1):
+            bname = branch_names.local(br.label, f"b{i}") if br.label else f"b{i}"
+            attr = _relative(branch_names.full(bname), names.path)
+            outs.append(self.branch(br, attr, scope, cur, prefix, values, indent))
+        self.emit(scope, group.span, indent, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
+        channels = outs[0].channels
+        for o in outs[1:]:
+            channels = ast.BinOp("+", channels, o.channels)
+        return _Value(target, fold(channels))
+
+    def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
+        var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+        names = Names("", _count_chain(br.chain, self.program))
+        steps = br.chain.steps
+        simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
+                     and (s.kind.has_parens or s.kind.name not in values) for s in steps)
+        if simple:
+            self.uses_ordered_dict = True
+            items, channels = [], cur.channels
+            for s in steps:
+                local = names.local(s.label, _key(s.kind, self.program))
+                src, channels = self.module_for(s.kind, scope, channels)
+                items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
+            body = ",\n".join(f"    {item}" for item in items)
+            self.emit(scope, br.span, indent, f"{prefix}{attr} = nn.Sequential(OrderedDict(\n{body},\n))",
+                      f"{var} = {prefix}{attr}({cur.var})")
+            return _Value(var, channels)
+        self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
+        return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
+
+    def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        body_var = scope.var("residual")
+        body_out = self.body(res.body, scope, names, _Value(cur.var, cur.channels), prefix, dict(values), indent)
+        if body_out.var != body_var:
+            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_out.var}")
+        shortcut = cur.var
+        if res.shortcut:
+            local = names.local(res.shortcut_label, "shortcut")
+            attr = _relative(names.full(local), names.path)
+            sc_names = Names("", count_kinds(res.shortcut, self.program))
+            self.emit(scope, res.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            shortcut = scope.var("shortcut")
+            out = self.body(res.shortcut, scope, sc_names, _Value(cur.var, cur.channels), f"{prefix}{attr}.", dict(values), indent)
+            self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
+        args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
+        scale = args.get("scale", literal(1.0))
+        if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
+            if isinstance(scale, ast.Literal) or "scale" in str(scale):
+                names.local(None, "scale")
+            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_var} * {self.src(scale)}")
+        names.local(label, "add")
+        self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {body_var}")
+        return _Value(target, body_out.channels)
+
+    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
+        single = single_call(rep.body)
+        if single is None:
+            raise CodegenError("the PyTorch back end repeats a single block or op; wrap the body in a block", rep.span)
+        attr = names.local(label, _key(single, self.program) or "repeat")
+        count = self.expr(rep.count, scope)
+        inner = _Scope(dict(scope.env))
+        if rep.index:
+            inner.env[rep.index] = ast.Name("i")
+        channels_var = ast.Name("channels")
+        src, out = self.module_for(single, inner, channels_var)
+        if fold(subst(out, {"channels": cur.channels})) == fold(cur.channels) and not rep.index:
+            src0, _ = self.module_for(single, inner, cur.channels)
+            self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({self.src(count)})])",
+                      f"{target} = {prefix}{attr}({cur.var})")
+            return _Value(target, cur.channels)
+        var = scope.var(f"{attr.replace('.', '_')}_channels")
+        loop = [f"layers = []", f"channels = {self.src(cur.channels)}",
+                f"for {'i' if rep.index else '_'} in range({self.src(count)}):",
+                f"    layers.append({src})",
+                "    channels = layers[-1].out_channels" if single.name not in OPS else f"    channels = {self.src(out)}",
+                f"{prefix}{attr} = nn.Sequential(*layers)",
+                f"{var} = channels"]
+        self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(loop)))
+        scope.locals.add(var)
+        self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
+        return _Value(target, ast.Name(var))
+
+    # -- the network ----------------------------------------------------------------------------
+    def network(self) -> str:
+        decl = self.program.network
+        env = {p.name: literal(self.graph.args[p.name]) for p in decl.params}
+        scope = _Scope(env)
+        in_shape = self.graph.input_shape
+        start = _Value("x", literal(in_shape[0]))
+        values: dict[str, _Value] = {}
+        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.", values)
+        returns = self.returns(decl, values, out)
+        args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
+        doc_sig = ("", [])
+        src = self.class_source(_class_name(decl.name), decl, scope, out, ("self", []), network=True, returns=returns)
+        del doc_sig
+        return src.replace(f'"""{decl.name} (', f'"""{decl.name}({args}) (', 1)
+
+    def returns(self, decl, values, out: _Value) -> list[str]:
+        outputs = [s for s in decl.body if isinstance(s, ast.OutputStmt)]
+        if not outputs:
+            return [f"return {out.var}"]
+        always = [values[n].var for s in outputs if not s.train_only for n in s.names]
+        train = [values[n].var for s in outputs if s.train_only for n in s.names]
+        lines = []
+        if train:
+            lines.append("if self.training:")
+            lines.append(f"    return {', '.join(always + train)}")
+        lines.append(f"return {', '.join(always)}")
+        return lines
+
+    def module_source(self) -> str:
+        net = self.network()
+        header = [f"# Generated by netdsl from {self.graph.file}: edit the spec, not this file.", ""]
+        if self.uses_ordered_dict:
+            header.append("from collections import OrderedDict")
+            header.append("")
+        header.append("import torch")
+        header.append("from torch import nn")
+        classes = [self.blocks[name].source for name in self.order] + [net]
+        body = "\n".join(classes)
+        parts = ["\n".join(header)]
+        parts += [src for name, src in sorted(_HELPERS.items()) if f"{name}(" in body]
+        parts += classes
+        text = "\n\n\n".join(parts) + "\n"
+        if "torch." not in text.replace("import torch", ""):
+            text = text.replace("import torch\n", "", 1)
+        return text
+
+
+_TYPE_HINTS = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+def _class_name(name: str) -> str:
+    return name + "_" if name in _RESERVED else name
+
+
+def _key(call: ast.Call, program: Program) -> str:
+    op = OPS.get(call.name)
+    return op.short if op is not None else snake_case(call.name)
+
+
+def _count_chain(chain, program):
+    from ..ir.naming import count_chain
+
+    return count_chain(chain, program)
+
+
+def _relative(path: str, base: str) -> str:
+    return path[len(base) + 1:] if base and path.startswith(base + ".") else path
+
+
+def _flatten_sizes(graph: Graph) -> dict[Span, int]:
+    """For each `flatten` call in the spec, the one size it flattens to (or None if its
+    instances disagree)."""
+    sizes: dict[Span, int | None] = {}
+    for node in graph.nodes:
+        if node.op == "flatten" and node.shape:
+            size = node.shape[0]
+            sizes[node.span] = size if sizes.get(node.span, size) == size else None
+    return {k: v for k, v in sizes.items() if v is not None}
+
+
+def generate(program: Program, graph: Graph) -> GeneratedCode:
+    """PyTorch source for a checked spec."""
+    gen = _Generator(program, graph)
+    try:
+        source = gen.module_source()
+    except CodegenError as err:
+        raise NetdslError([Diagnostic("unsupported", err.message, err.span)]) from None
+    return GeneratedCode(source, _class_name(program.network.name), graph.file)
+
+
+del REQUIRED

@@ -1,0 +1,140 @@
+"""Spec expressions as Python source: substitution, constant folding and printing.
+
+The code generator keeps every channel count and argument as a spec expression tree
+(:mod:`netdsl.syntax.ast`) over the Python names of a class's parameters, so that a
+call site can substitute its arguments into a block's output-channel formula."""
+
+from __future__ import annotations
+
+import json
+
+from ..ir.expr import CONSTANTS, EvalError, evaluate
+from ..syntax import ast, parse_expression
+
+__all__ = ["subst", "fold", "to_py", "from_py", "free_names", "literal"]
+
+_PREC = {"if": 0, "or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+         "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6, "neg": 7}
+_PY_FUNCS = {"min": "min", "max": "max", "int": "int", "round": "round", "abs": "abs", "float": "float",
+             "ceil": "_ceil", "floor": "_floor", "make_divisible": "_make_divisible"}
+
+
+def literal(value) -> ast.Literal:
+    return ast.Literal(value)
+
+
+def free_names(expr: ast.Expr) -> set[str]:
+    if isinstance(expr, ast.Name):
+        return set() if expr.name in CONSTANTS else {expr.name}
+    out: set[str] = set()
+    for child in _children(expr):
+        out |= free_names(child)
+    return out
+
+
+def _children(expr):
+    if isinstance(expr, ast.BinOp):
+        return [expr.left, expr.right]
+    if isinstance(expr, ast.UnaryOp):
+        return [expr.operand]
+    if isinstance(expr, ast.Conditional):
+        return [expr.then, expr.cond, expr.otherwise]
+    if isinstance(expr, ast.FuncCall):
+        return [a.value for a in expr.args]
+    if isinstance(expr, (ast.TupleExpr, ast.ListExpr)):
+        return list(expr.items)
+    return []
+
+
+def subst(expr: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
+    """Replace names by expressions (simultaneously)."""
+    if isinstance(expr, ast.Name):
+        return env.get(expr.name, expr)
+    if isinstance(expr, ast.BinOp):
+        return ast.BinOp(expr.op, subst(expr.left, env), subst(expr.right, env))
+    if isinstance(expr, ast.UnaryOp):
+        return ast.UnaryOp(expr.op, subst(expr.operand, env))
+    if isinstance(expr, ast.Conditional):
+        return ast.Conditional(subst(expr.then, env), subst(expr.cond, env), subst(expr.otherwise, env))
+    if isinstance(expr, ast.FuncCall):
+        return ast.FuncCall(expr.func, tuple(ast.Arg(a.name, subst(a.value, env)) for a in expr.args))
+    if isinstance(expr, ast.TupleExpr):
+        return ast.TupleExpr(tuple(subst(i, env) for i in expr.items))
+    if isinstance(expr, ast.ListExpr):
+        return ast.ListExpr(tuple(subst(i, env) for i in expr.items))
+    return expr
+
+
+def fold(expr: ast.Expr) -> ast.Expr:
+    """Evaluate what has no free names; simplify `x + 0`, `x * 1`, and decided conditionals."""
+    if not free_names(expr):
+        try:
+            return ast.Literal(evaluate(expr, {}).value)
+        except EvalError:
+            return expr
+    if isinstance(expr, ast.Conditional):
+        cond = fold(expr.cond)
+        if isinstance(cond, ast.Literal) and isinstance(cond.value, bool):
+            return fold(expr.then if cond.value else expr.otherwise)
+        return ast.Conditional(fold(expr.then), cond, fold(expr.otherwise))
+    if isinstance(expr, ast.BinOp):
+        left, right = fold(expr.left), fold(expr.right)
+        if expr.op in ("+", "-") and isinstance(right, ast.Literal) and right.value == 0 and not isinstance(right.value, bool):
+            return left
+        if expr.op == "*" and isinstance(right, ast.Literal) and right.value == 1 and not isinstance(right.value, bool):
+            return left
+        return ast.BinOp(expr.op, left, right)
+    if isinstance(expr, (ast.TupleExpr, ast.ListExpr)):
+        return type(expr)(tuple(fold(i) for i in expr.items))
+    if isinstance(expr, ast.FuncCall):
+        return ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value)) for a in expr.args))
+    if isinstance(expr, ast.UnaryOp):
+        return ast.UnaryOp(expr.op, fold(expr.operand))
+    return expr
+
+
+def _py_literal(value) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, str):
+        return json.dumps(value)  # double quotes, every special character escaped
+    if isinstance(value, tuple):
+        inner = ", ".join(_py_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
+    """Python source for a (folded) expression, with only the parentheses it needs."""
+    if isinstance(expr, ast.Literal):
+        return _py_literal(expr.value)
+    if isinstance(expr, ast.Name):
+        return _py_literal(CONSTANTS[expr.name].value) if expr.name in CONSTANTS else expr.name
+    if isinstance(expr, ast.BinOp):
+        p = _PREC[expr.op]
+        text = f"{to_py(expr.left, p)} {expr.op} {to_py(expr.right, p, True)}"
+    elif isinstance(expr, ast.UnaryOp):
+        p = _PREC["not" if expr.op == "not" else "neg"]
+        text = f"not {to_py(expr.operand, p)}" if expr.op == "not" else f"{expr.op}{to_py(expr.operand, p)}"
+    elif isinstance(expr, ast.Conditional):
+        p = 0
+        text = f"{to_py(expr.then, 1)} if {to_py(expr.cond, 1)} else {to_py(expr.otherwise, 0)}"
+    elif isinstance(expr, ast.FuncCall):
+        args = ", ".join((f"{a.name}=" if a.name else "") + to_py(a.value) for a in expr.args)
+        return f"{_PY_FUNCS[expr.func]}({args})"
+    else:
+        items = [to_py(i) for i in expr.items]
+        if isinstance(expr, ast.ListExpr):
+            return "[" + ", ".join(items) + "]"
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+    needs = p < parent or (right and p == parent and expr_op(expr) in ("-", "/", "//", "%", "+", "*"))
+    return f"({text})" if needs else text
+
+
+def expr_op(expr) -> str | None:
+    return getattr(expr, "op", None)
+
+
+def from_py(src: str) -> ast.Expr:
+    """Read back a small Python arithmetic expression produced by an op's lowering."""
+    return parse_expression(src, "<codegen>")
