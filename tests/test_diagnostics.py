@@ -1,0 +1,111 @@
+"""Data-driven diagnostic tests in the style of mypy's `check-*.test` files.
+
+Each `tests/diagnostics/*.test` file holds cases:
+
+    [case name]            (optionally `[case name exit=2]`; the default exit code is 1)
+    <main.net: a spec>
+    [file other.net]       (optional: more files next to main.net, e.g. for imports)
+    <text>
+    [set]                  (optional: `--set` overrides, one NAME=VALUE a line)
+    <alpha=0.5>
+    [out]
+    <every line `netdsl check main.net` prints to stderr, except the quoted source
+     lines under a diagnostic and the shape table>
+
+Lines starting with `--` outside a case are comments. Each case runs the real CLI
+(`netdsl.cli.main`) in a temporary directory, so paths print as a user sees them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from netdsl.cli import main
+
+DATA = Path(__file__).resolve().parent / "diagnostics"
+_HEADER = re.compile(r"^\[(case|file|set|out)(?: ([^\]]*))?\]\s*$")
+
+
+@dataclass
+class Case:
+    name: str
+    exit_code: int
+    files: dict[str, str] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+
+
+def _sections(text: str):
+    """(kind, argument, lines) for every bracketed section of a .test file."""
+    current = None
+    for line in text.splitlines():
+        m = _HEADER.match(line)
+        if m:
+            if current:
+                yield current
+            current = (m.group(1), m.group(2), [])
+        elif current is not None:
+            current[2].append(line)
+        elif line.strip() and not line.startswith("--"):
+            raise ValueError(f"text outside a case: {line!r}")
+    if current:
+        yield current
+
+
+def _trim(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def parse_cases(path: Path) -> list[Case]:
+    cases: list[Case] = []
+    for kind, arg, lines in _sections(path.read_text(encoding="utf-8")):
+        if kind == "case":
+            name, _, code = (arg or "").partition(" exit=")
+            cases.append(Case(name.strip(), int(code or 1), {"main.net": "\n".join(lines) + "\n"}))
+        elif kind == "file":
+            cases[-1].files[arg.strip()] = "\n".join(lines) + "\n"
+        elif kind == "set":
+            cases[-1].sets += [ln.strip() for ln in lines if ln.strip()]
+        else:
+            cases[-1].expected = _trim(lines)
+    return cases
+
+
+def _all_cases():
+    for path in sorted(DATA.glob("*.test")):
+        for case in parse_cases(path):
+            yield pytest.param(case, id=f"{path.stem}::{case.name}")
+
+
+def reported_lines(stderr: str) -> list[str]:
+    """Diagnostic headlines and notes; not the quoted source and caret lines (indented)
+    nor the table of shapes printed after them."""
+    lines = stderr.split("\nshapes up to the first failing layer:")[0].splitlines()
+    return [ln for ln in lines if ln.strip() and not ln.startswith(" ")]
+
+
+def run_case(case: Case, tmp_path: Path, monkeypatch, capsys) -> tuple[int, str, str]:
+    for name, text in case.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    argv = ["check", "main.net"] + [a for s in case.sets for a in ("--set", s)]
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("case", list(_all_cases()))
+def test_diagnostic_case(case: Case, tmp_path, monkeypatch, capsys):
+    code, stdout, stderr = run_case(case, tmp_path, monkeypatch, capsys)
+    assert "Traceback" not in stderr
+    assert reported_lines(stderr) == case.expected
+    assert code == case.exit_code
+    if code != 0:
+        assert stdout == ""
