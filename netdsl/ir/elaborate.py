@@ -158,6 +158,8 @@ class _Elaborator:
 
     def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
         if self.input_node is None:
+            if any(isinstance(s, ast.InputStmt) for s in decl.body):
+                return  # the `input` statement failed and has been reported
             self.reporter.error("missing-input", f"network '{decl.name}' declares no input; start it with `input [C, H, W]`", decl.span)
             return
         if not self.outputs and result is not None:

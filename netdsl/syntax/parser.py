@@ -148,6 +148,10 @@ class _Builder(Transformer):
         return ast.Call(str(c[0]), tuple(args) if args is not None else (), args is not None, self._s(meta))
 
     @v_args(meta=True)
+    def concat_call(self, meta, c):  # `concat` is a keyword, so its call form has its own rule
+        return ast.Call("concat", tuple(c[0] or ()), True, self._s(meta))
+
+    @v_args(meta=True)
     def concat_group(self, meta, c):
         return ast.Concat(tuple(c), self._s(meta))
 
