@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_check)
     from .summary.commands import add_summary_commands  # summary, compare (imported here: it uses our helpers)
     add_summary_commands(sub)
+    from .render.cli import add_render_parser  # netdsl render (lives with the renderer)
+    add_render_parser(sub, _spec_args)
     return parser
 
 

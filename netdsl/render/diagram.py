@@ -1,0 +1,170 @@
+"""`render(spec, ...)`: a spec -> a :class:`Diagram` (DOT text that Graphviz draws).
+
+The whole network is drawn from its checked graph. One block alone is drawn the way
+the paper's Figures 3-8 draw it: the block is elaborated again as the root of its own
+graph, with the input shape and arguments of its first use in the network (so it is
+shape-checked for real) and, with `symbolic`, its parameters spelt by name."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import graphviz
+
+from .. import api
+from ..diagnostics import NetdslError, Reporter
+from ..ir import Graph, Limits, Program, elaborate
+from ..ir.elaborate import elaborate_block
+from ..shapes import infer_shapes
+from .dot import to_dot
+from .labels import input_label, op_label, same_name
+from .layout import View, plan
+from .options import FORMATS, RenderError, RenderOptions
+
+__all__ = ["Diagram", "render", "write_atomic"]
+
+NO_DOT = "Graphviz's `dot` program is not installed (apt-get install graphviz); .dot output works without it"
+
+
+class Diagram:
+    """A rendered diagram: `.source` is the DOT text; shows itself inline in Jupyter."""
+
+    def __init__(self, source: str, name: str):
+        self.source, self.name = source, name
+
+    def __str__(self) -> str:
+        return self.source
+
+    def pipe(self, format: str = "svg") -> bytes:
+        """The diagram as `svg`, `png`, `pdf` (through Graphviz) or `dot` bytes."""
+        if format not in FORMATS:
+            raise RenderError(f"unknown output format '{format}'; use one of {', '.join(FORMATS)}", "bad-format")
+        if format == "dot":
+            return self.source.encode("utf-8")
+        try:
+            return graphviz.Source(self.source).pipe(format=format, quiet=True)
+        except graphviz.ExecutableNotFound:
+            raise RenderError(NO_DOT, "no-dot") from None
+        except (graphviz.CalledProcessError, subprocess.CalledProcessError) as err:
+            detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+            raise RenderError(f"dot failed: {detail[0] if detail else err}", "dot-failed") from None
+
+    def _repr_svg_(self) -> str:
+        return self.pipe("svg").decode("utf-8")
+
+    def save(self, path: str | os.PathLike, format: str | None = None) -> Path:
+        """Write the diagram; the format comes from the suffix unless given. Nothing is
+        left behind on failure (it is written to a temporary file, then renamed)."""
+        path = Path(path)
+        fmt = (format or path.suffix.lstrip(".")).lower()
+        if fmt not in FORMATS:
+            raise RenderError(f"{path}: unknown output format '{path.suffix or '(none)'}'; use .svg, .png, .pdf or .dot", "bad-format")
+        write_atomic(path, self.pipe(fmt))
+        return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise RenderError(f"cannot write {path}: {err.strerror or err}", "io") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise RenderError(f"cannot write {path}: {err.strerror or err}", "io") from None
+
+
+# ---- the whole network -------------------------------------------------------------------
+def _network(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View]:
+    graph = api.check(spec, opts.params, limits=limits, root=root)
+    return graph, View(opts.depth, opts.expand, opts.symbolic)
+
+
+# ---- one block ------------------------------------------------------------------------------
+def _find_block(program: Program, wanted: str) -> str:
+    for name in program.blocks:
+        if same_name(name, wanted):
+            return name
+    close = difflib.get_close_matches(wanted, sorted(program.blocks), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; the spec defines {', '.join(sorted(program.blocks)) or 'no blocks'}"
+    raise RenderError(f"unknown block '{wanted}'{hint}", "unknown-block")
+
+
+def _split_params(program: Program, block: str, params: dict) -> tuple[dict, dict]:
+    """--set values for the network's parameters and for the block's."""
+    net = {p.name for p in program.network.params} if program.network else set()
+    mine = {p.name for p in program.blocks[block].params}
+    unknown = [k for k in params if k not in net | mine]
+    if unknown:
+        raise RenderError(f"--set {unknown[0]}: neither a parameter of the network nor of block '{block}'", "unknown-parameter")
+    return {k: v for k, v in params.items() if k in net}, {k: v for k, v in params.items() if k in mine}
+
+
+def _checked(program: Program, graph: Graph, reporter: Reporter) -> Graph:
+    if not reporter.errors and graph.nodes:
+        infer_shapes(graph, reporter, program.limits)
+    if reporter.errors:
+        raise NetdslError(reporter.diagnostics, api.Analysis(program, graph, reporter.diagnostics))
+    return graph
+
+
+def _first_use(graph: Graph, block: str):
+    """The first instance of `block` in the network, and the node that feeds it."""
+    frame = next((f for f in graph.frames if f.kind == "block" and f.block == block), None)
+    if frame is None:
+        return None, None
+    members = {n.id for n in graph.nodes if frame in graph.frame_chain(n.frame)}
+    feed = next(i for n in sorted(members) for i in graph.nodes[n].inputs if i not in members)
+    return frame, graph.nodes[feed]
+
+
+def _feed_label(feed) -> str:
+    """What the paper writes on the box under a block: its input, or the op before it."""
+    if feed.op == "input":
+        return input_label(feed.shape)
+    if feed.op in ("concat", "add") or op_label(feed, False).endswith("activation"):
+        return op_label(feed, False)
+    return "Previous layer"
+
+
+def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View]:
+    program = api.load_spec(spec, limits, root)
+    name = _find_block(program, opts.block)
+    net_params, block_params = _split_params(program, name, opts.params)
+    if program.network is None:
+        raise RenderError(f"{program.entry.file} has no network, so nothing gives block '{name}' an input shape", "no-input")
+    reporter = Reporter()
+    network = _checked(program, elaborate(program, api.parse_overrides(net_params), reporter), reporter)
+    frame, feed = _first_use(network, name)
+    if frame is None:
+        raise RenderError(f"block '{name}' is not used by network '{network.name}', so it has no input shape", "no-input")
+    args = {**frame.args, **{k: b.value for k, b in api.parse_overrides(block_params).items()}}
+    reporter = Reporter()
+    graph = elaborate_block(program, name, feed.shape, args, reporter, opts.symbolic)
+    _checked(program, graph, reporter)
+    return graph, View(opts.depth, opts.expand, opts.symbolic, root=0, input_text=_feed_label(feed))
+
+
+def render(spec: str | os.PathLike, *, limits: Limits = Limits(), root=None, **options) -> Diagram:
+    """Draw a spec (a path or spec text). Options are :class:`RenderOptions`' fields:
+    `block`, `depth`, `expand`, `shapes`, `direction`, `symbolic`, `params`.
+    Spec errors raise NetdslError; bad requests raise RenderError."""
+    if isinstance(options.get("expand"), str):
+        options["expand"] = (options["expand"],)
+    options["expand"] = tuple(options.get("expand") or ())
+    options["params"] = dict(options.get("params") or {})
+    try:
+        opts = RenderOptions(**options)
+    except TypeError as err:
+        raise RenderError(f"render(): {err}", "bad-option") from None
+    opts.validate()
+    graph, view = (_block if opts.block else _network)(spec, opts, limits, root)
+    return Diagram(to_dot(plan(graph, view), graph.name, opts.direction, opts.show_shapes), graph.name)
