@@ -51,8 +51,9 @@ def _analyze(args) -> api.Analysis:
 
 
 def _is_usage_error(diags: list[Diagnostic]) -> bool:
-    return any(d.code in ("io", "bad-set") for d in diags) or any(
-        d.code == "unknown-parameter" and d.span is None for d in diags)
+    """Errors in the command line (the file named, --set) rather than in a spec; an
+    import that cannot be read has a span in the spec and is a spec error."""
+    return any(d.code in ("io", "bad-set", "unknown-parameter") and d.span is None for d in diags)
 
 
 def _print_failure(result: api.Analysis) -> int:
