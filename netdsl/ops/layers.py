@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation"]
+__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation", "L2Normalize"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -157,3 +157,18 @@ _activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
 _activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
 _activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")
 _activation("identity", "Identity", "nn.Identity()", "Passes its input through.")
+
+
+@register
+class L2Normalize(Op):
+    name, short = "l2norm", "l2norm"
+    doc = "Divide by the L2 norm over channels: unit-length embeddings (FaceNet); `F.normalize(x, dim=1)`."
+    example = "l2norm"
+
+    def label(self, attrs, sym):
+        return "L2 Normalize"
+
+    def torch_module(self, a, in_channels):
+        # torch.nn has no module for F.normalize; the code generator must supply one.
+        raise NotImplementedError("l2norm has no PyTorch lowering yet (torch.nn has no module for F.normalize)")
+

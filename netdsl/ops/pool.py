@@ -108,5 +108,5 @@ class AdaptiveAvgPool(Op):
         h, w = pair(attrs["size"])
         return f"Adaptive Avg Pooling ({h}x{w})"
 
-    def module(self, attrs, inputs):
-        return f"nn.AdaptiveAvgPool2d({_size(pair(attrs['size']))})"
+    def torch_module(self, a, in_channels):
+        return f"nn.AdaptiveAvgPool2d({size_src(a['size'])})"
