@@ -167,7 +167,8 @@ CLAIMS: tuple[Claim, ...] = (
         _separable, ("specs/studies/mobilenet_conv.net",)),
     Claim(
         "Inception-v4, Inception-ResNet-v2 and ResNet-152",
-        "Inception-v4 and Inception-ResNet-v2 cost about the same, and both less than ResNet-152 in parameters.",
+        "Inception-v4 and Inception-ResNet-v2 (at 299x299) cost about as much computation as ResNet-152 "
+        "(at 224x224), with fewer parameters.",
         ("netdsl compare specs/inception_v4.net specs/inception_resnet_v2.net specs/resnet152.net --markdown",),
         _big_three, ("specs/inception_v4.net", "specs/inception_resnet_v2.net", "specs/resnet152.net")),
 )
