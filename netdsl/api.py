@@ -78,7 +78,7 @@ def _quoted_sources(spec, diagnostics: list[Diagnostic], limits: Limits) -> Sour
             path = Path(file)
             if path.is_file() and path.stat().st_size <= limits.max_file_bytes:
                 sources[file] = decode(path.read_bytes(), file)
-        except (OSError, NetdslError):
+        except (OSError, ValueError, NetdslError):
             continue
     return sources
 

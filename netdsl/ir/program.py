@@ -137,6 +137,9 @@ def _confined(target: Path, root: Path | None) -> bool:
 
 def _resolve(program: Program, module: ast.Module, base: Path, stack: list[Path], reporter: Reporter, root) -> None:
     for imp in module.imports:
+        if "\x00" in imp.path:
+            reporter.error("io", f"cannot import {imp.path!r}: a file name cannot contain a NUL character", imp.span)
+            continue
         if root is not None and (os.path.isabs(imp.path) or not _confined(base / imp.path, root)):
             reporter.error("import-outside-root", f"import \"{imp.path}\" leaves the allowed root {root}", imp.span)
             continue
