@@ -51,7 +51,7 @@ def op_label(node: Node, symbolic: bool, scale: Node | None = None) -> str:
         text += " activation"
     if node.op == "add" and scale is not None:
         factor = sym_or(scale.attrs, scale.sym if symbolic else {}, "factor")
-        text += f" (scale {factor})"
+        text += f" (x{factor})" if factor[:1].isdigit() else f" (x {factor})"
     return text
 
 

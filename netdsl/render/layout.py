@@ -10,9 +10,11 @@ spec's order, so the same spec always gives the same layout."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ..ir import snake_case
 from ..ir.graph import Frame, Graph, Node
 from .labels import DECORATION_OPS, PRINCIPAL_OPS, block_title, category, input_label, op_label, same_name
 from .options import RenderError
@@ -178,6 +180,8 @@ class _Planner:
         if key in self.boxes:
             return self.boxes[key]
         label, style, signature = self.describe(f)
+        if style == "block" and (given := self.given_name(f)):
+            label, signature = f"{label} ({given})", None
         first = self.scopes.members[f.id][0]
         count = f.count if f.kind == "repeat" else 1
         return self.add_box(Box(key, label, style, self.cluster_of(f.parent), first, count, signature))
@@ -199,6 +203,15 @@ class _Planner:
             same = all(_signature(p) == _signature(parts[0]) for p in parts)
             return inner[0], inner[1], inner[2] if same else None
         return self.summary(f), "block", None
+
+    def given_name(self, f: Frame) -> str | None:
+        """The instance name the spec wrote (`inception3a: Inception(...)`), if not the automatic one."""
+        local = f.path.rsplit(".", 1)[-1]
+        parts = self.scopes.children[f.id] if f.kind == "repeat" else []
+        block = f.block or (self.g.frames[parts[0]].block if parts else None)
+        if local.isdigit() or block is None or re.fullmatch(rf"{snake_case(block)}\d*", local):
+            return None
+        return local
 
     def principal_op(self, f: Frame) -> Node | None:
         nodes = [self.g.nodes[i] for i in self.scopes.members[f.id]]
