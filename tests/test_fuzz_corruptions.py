@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from netdsl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted(p for p in (ROOT / "specs").glob("*.net")) + sorted((ROOT / "docs" / "examples").glob("*.net"))
+# read once: generation must not depend on files that may change while the test runs
+SEED_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SEEDS}
 _TOKEN = re.compile(r"\s+|#[^\n]*|[A-Za-z_0-9.]+|->|//|==|!=|<=|>=|\"[^\"\n]*\"|.", re.S)
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -36,22 +37,17 @@ def tokens(text: str) -> list[str]:
 def workdir(tmp_path_factory):
     """A copy of specs/ as the working directory, so that imports resolve."""
     d = tmp_path_factory.mktemp("fuzz")
-    for p in SEEDS:
-        shutil.copy(p, d / p.name)
+    for name, text in SEED_TEXTS.items():
+        (d / name).write_text(text, encoding="utf-8")
     old = os.getcwd()
     os.chdir(d)
     yield d
     os.chdir(old)
 
 
-def _seed_tokens(path: Path) -> list[str]:
-    return tokens(path.read_text(encoding="utf-8"))
-
-
 @st.composite
 def corrupted(draw) -> bytes:
-    path = draw(st.sampled_from(SEEDS))
-    toks = _seed_tokens(path)
+    toks = tokens(SEED_TEXTS[draw(st.sampled_from(sorted(SEED_TEXTS)))])
     for _ in range(draw(st.integers(1, 4))):
         toks = draw(_mutation(toks))
     data = "".join(toks).encode("utf-8")
@@ -97,8 +93,7 @@ def _mutation(toks: list[str]):
 
 
 def test_tokens_round_trip():
-    for path in SEEDS:
-        text = path.read_text(encoding="utf-8")
+    for text in SEED_TEXTS.values():
         assert "".join(tokens(text)) == text
 
 
