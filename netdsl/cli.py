@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_summary_commands(sub)
     from .render.cli import add_render_parser  # netdsl render (lives with the renderer)
     add_render_parser(sub, _spec_args)
+    from .torch.cli import add_torch_commands  # netdsl compile, netdsl port (torch imported on use)
+    add_torch_commands(sub, _spec_args)
     return parser
 
 

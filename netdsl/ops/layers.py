@@ -168,7 +168,6 @@ class L2Normalize(Op):
     def label(self, attrs, sym):
         return "L2 Normalize"
 
-    def torch_module(self, a, in_channels):
-        # torch.nn has no module for F.normalize; the code generator must supply one.
-        raise NotImplementedError("l2norm has no PyTorch lowering yet (torch.nn has no module for F.normalize)")
+    def torch_expr(self, a, inputs):
+        return f"nn.functional.normalize({inputs[0]}, p=2.0, dim=1)"
 

@@ -13,7 +13,7 @@ from ..diagnostics import NetdslError
 from ..ir import Graph, Limits
 from .codegen import GeneratedCode, generate
 
-__all__ = ["compile_spec", "build", "load_module"]
+__all__ = ["compile_spec", "build", "build_model", "load_module"]
 
 
 def compile_spec(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> tuple[GeneratedCode, Graph]:
@@ -33,10 +33,14 @@ def load_module(code: GeneratedCode) -> dict:
     return namespace
 
 
-def build(spec: str | os.PathLike, **params) -> torch.nn.Module:
-    """The network of `spec` (a path or spec text) as an nn.Module, with network
-    parameters overridden by keyword (`build("mobilenet_v1.net", alpha=0.5)`)."""
-    code, graph = compile_spec(spec, params)
+def build_model(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> torch.nn.Module:
+    code, graph = compile_spec(spec, params, limits=limits, root=root)
     model = load_module(code)[code.class_name]()
     model.netdsl_graph = graph  # for port_weights' error messages; not a parameter
     return model
+
+
+def build(spec: str | os.PathLike, **params) -> torch.nn.Module:
+    """The network of `spec` (a path or spec text) as an nn.Module, with network
+    parameters overridden by keyword (`build("mobilenet_v1.net", alpha=0.5)`)."""
+    return build_model(spec, params)

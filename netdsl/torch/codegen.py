@@ -21,12 +21,16 @@ from ..ops.base import REQUIRED, UNKNOWN, Lowered
 from ..syntax import ast
 from ..values import FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
+from .pyformat import WIDTH, layout, layout_keyword
 
 __all__ = ["generate", "GeneratedCode"]
 
 _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
     "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_",
+    "l", "O", "I",  # ambiguous names (ruff E741)
 }
+_EXPR, _INPUT = "=", "@input"  # module_for's mark for forward expressions, and their input
+_STORED = "@"  # marks a stored parameter until the class's attribute names are all known
 _HELPERS = {
     "_padding": '''def _padding(padding, kernel, dilation=1):
     """`same` pads dilation * (kernel - 1) // 2 on each side, `valid` nothing."""
@@ -170,29 +174,37 @@ class _Generator:
         lines = [f"class {class_name}(nn.Module):"]
         lines.append(f'    """{decl.name} ({decl.span.file}:{decl.span.line})."""')
         lines.append("")
-        lines.append(f"    def __init__({sig}):")
+        header = f"    def __init__({sig}):"
+        if len(header) > WIDTH:
+            header = "    def __init__(\n" + "".join(f"        {p},\n" for p in sig.split(", ")) + "    ):"
+        lines.append(header)
         lines.append("        super().__init__()")
-        lines += ["        " + line for line in prologue]
-        lines += [f"        self.{attr} = {param}" for param, attr in scope.stored.items()]
-        lines += ["        " + line for stmt in scope.init for line in stmt.split("\n")]
+        taken = {ln.split("=")[0].strip()[len("self."):] for ln in scope.init if ln.lstrip().startswith("self.")}
+        attrs = {p: p if p not in taken else f"{p}_" for p in scope.stored}
+        body = [*prologue, *(f"self.{attrs[p]} = {p}" for p in scope.stored), *scope.init]
         if not network:
-            lines.append(f"        self.out_channels = {self.src(fold(out.channels))}")
+            body.append(f"self.out_channels = {self.src(fold(out.channels))}")
+        lines += [_layout(stmt) for stmt in body]
         lines.append("")
         lines.append("    def forward(self, x):")
-        lines += ["        " + line for stmt in scope.fwd for line in stmt.split("\n")]
-        lines += ["        " + line for line in (returns or [f"return {out.var}"])]
+        fwd = [*scope.fwd, *(returns or [f"return {out.var}"])]
+        for p, attr in attrs.items():
+            fwd = [ln.replace(f"self.{_STORED}{p}", f"self.{attr}") for ln in fwd]
+        lines += [_layout(stmt) for stmt in fwd]
         return "\n".join(lines)
 
     # -- statements -------------------------------------------------------------------------
-    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, indent: str = "") -> _Value:
+    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, indent: str = "",
+             var: str = "x") -> _Value:
+        """Statements; unnamed results go to the Python variable `var`."""
         values = {} if values is None else values
         for stmt in stmts:
-            cur = self.statement(stmt, scope, names, cur, prefix, values, indent)
+            cur = self.statement(stmt, scope, names, cur, prefix, values, indent, var)
         return cur
 
-    def statement(self, stmt, scope, names, cur, prefix, values, indent) -> _Value:
+    def statement(self, stmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
         if isinstance(stmt, ast.ChainStmt):
-            return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, "x")
+            return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, var)
         if isinstance(stmt, ast.AssignStmt):
             target = py_name(stmt.name)
             scope.locals.add(target)
@@ -200,23 +212,55 @@ class _Generator:
             values[stmt.name] = result
             return result
         if isinstance(stmt, ast.IfStmt):
-            return self.if_statement(stmt, scope, names, cur, prefix, values, indent)
+            return self.if_statement(stmt, scope, names, cur, prefix, values, indent, var)
         if isinstance(stmt, ast.InputStmt):
             return cur
         return cur  # OutputStmt: handled by the network
 
-    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent) -> _Value:
+    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
-        for cond, body in arms:  # decided at generation time
-            if isinstance(cond, ast.Literal):
-                if cond.value:
-                    return self.body(body, scope, names, cur, prefix, values, indent)
+        live = []
+        for cond, body in arms:  # drop arms decided at generation time
+            if isinstance(cond, ast.Literal) and not cond.value:
                 continue
-            break
-        else:
-            return cur
-        raise CodegenError("an `if` whose condition depends on block parameters is not supported by the PyTorch "
-                           "back end yet; make it a network-level choice", stmt.span)
+            live.append((cond, body))
+            if isinstance(cond, ast.Literal):
+                break
+        if len(live) == 1 and isinstance(live[0][0], ast.Literal):
+            return self.body(live[0][1], scope, names, cur, prefix, values, indent, var)
+        if isinstance(live[-1][0], ast.Literal) and not live[-1][1]:
+            live.pop()  # an empty `else` says nothing
+        outs: list[tuple[ast.Expr, ast.Expr]] = []
+        for k, (cond, body) in enumerate(live):
+            final = isinstance(cond, ast.Literal)
+            keyword = "else:" if final else ("if" if k == 0 else "elif")
+            init_head = keyword if final else f"{keyword} {self.src(cond)}:"
+            fwd_head = keyword if final else f"{keyword} {self.src(self.forward_expr(cond, scope))}:"
+            if k == 0:
+                self.emit(scope, stmt.span, indent, init_head, fwd_head)
+            else:
+                scope.init.append(indent + init_head)
+                scope.fwd.append(indent + fwd_head)
+            marks = (len(scope.init), len(scope.fwd))
+            out = self.body(body, scope, names, cur, prefix, values, indent + "    ", cur.var)
+            if out.var != cur.var:
+                self.emit(scope, stmt.span, indent + "    ", fwd=f"{cur.var} = {out.var}")
+            for lines, mark in zip((scope.init, scope.fwd), marks):
+                if all(ln.lstrip().startswith("#") for ln in lines[mark:]):
+                    lines.append(f"{indent}    pass")
+            outs.append((cond, out.channels))
+        channels = outs.pop()[1] if isinstance(live[-1][0], ast.Literal) else cur.channels
+        for cond, ch in reversed(outs):
+            channels = ast.Conditional(ch, cond, channels)
+        return _Value(cur.var, fold(channels))
+
+    def forward_expr(self, expr: ast.Expr, scope: _Scope) -> ast.Expr:
+        """An expression over constructor parameters, as forward reads it (self.<param>)."""
+        env = {}
+        for name in sorted(free_names(expr)):
+            scope.stored.setdefault(name, name)
+            env[name] = ast.Name(f"self.{_STORED}{name}")
+        return subst(expr, env)
 
     def emit(self, scope: _Scope, span: Span, indent: str, init: str | None = None, fwd: str | None = None) -> None:
         """Add statements to __init__ and/or forward, each under a `# file:line` comment
@@ -249,7 +293,10 @@ class _Generator:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
             attr = names.local(step.label, _key(kind, self.program))
             src, channels = self.module_for(kind, scope, cur.channels)
-            self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
+            if src.startswith(_EXPR):  # an op computed in forward, with no module
+                self.emit(scope, step.span, indent, fwd=f"{target} = {src[len(_EXPR):].replace(_INPUT, cur.var)}")
+            else:
+                self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
             return _Value(target, channels)
         if isinstance(kind, ast.Concat):
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
@@ -272,7 +319,9 @@ class _Generator:
                 low["flat_features"] = Lowered(str(size), size)
             in_src = self.src(in_ch)
             src = op.torch_module(low, in_src)
-            return src, fold(subst(from_py(op.out_channels(low, [f"({in_src})"])), {}))
+            if src is None:
+                src = _EXPR + op.torch_expr(low, [_INPUT])
+            return src, self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
         args = self.bind(info.decl.params, call, scope)
         parts = [self.src(in_ch)]
@@ -281,6 +330,13 @@ class _Generator:
             parts.append(self.src(args[p.name]))
         parts += [f"{py_name(a.name)}={self.src(args[a.name])}" for a in call.args if a.name is not None]
         return f"{info.class_name}({', '.join(parts)})", self.block_channels(info, args, in_ch)
+
+    def op_channels(self, op, low: dict, inputs: list[ast.Expr]) -> ast.Expr:
+        """An op's output channels: its formula over placeholder inputs, read back as an
+        expression, with the inputs' own channel expressions substituted in."""
+        holders = [f"input{k}_" for k in range(len(inputs))]
+        formula = from_py(op.out_channels(low, holders))
+        return fold(subst(formula, dict(zip(holders, inputs))))
 
     def block_channels(self, info: _BlockInfo, args: dict[str, ast.Expr], in_ch: ast.Expr) -> ast.Expr:
         env: dict[str, ast.Expr] = {"in_channels": in_ch}
@@ -296,8 +352,7 @@ class _Generator:
         inputs = [values[a.value.name] for a in call.args]
         names.local(label, op.short)
         self.emit(scope, call.span, indent, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
-        channels = fold(from_py(op.out_channels({}, [f"({self.src(v.channels)})" for v in inputs])))
-        return _Value(target, channels)
+        return _Value(target, self.op_channels(op, {}, [v.channels for v in inputs]))
 
     def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
         local = names.local(label, "concat")
@@ -329,64 +384,85 @@ class _Generator:
                 local = names.local(s.label, _key(s.kind, self.program))
                 src, channels = self.module_for(s.kind, scope, channels)
                 items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
-            body = ",\n".join(f"    {item}" for item in items)
-            self.emit(scope, br.span, indent, f"{prefix}{attr} = nn.Sequential(OrderedDict(\n{body},\n))",
+            inner = "        " + indent + "        "  # method body + statement indent + two levels
+            body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
+            sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
+            self.emit(scope, br.span, indent, sequential,
                       f"{var} = {prefix}{attr}({cur.var})")
             return _Value(var, channels)
         self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
-        body_var = scope.var("residual")
-        body_out = self.body(res.body, scope, names, _Value(cur.var, cur.channels), prefix, dict(values), indent)
-        if body_out.var != body_var:
-            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_out.var}")
-        shortcut = cur.var
+        shortcut = scope.var("shortcut")
+        self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
+        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, cur.var)
+        body_var = body_out.var
         if res.shortcut:
             local = names.local(res.shortcut_label, "shortcut")
             attr = _relative(names.full(local), names.path)
             sc_names = Names("", count_kinds(res.shortcut, self.program))
             self.emit(scope, res.span, indent, init=f"{prefix}{attr} = nn.Module()")
-            shortcut = scope.var("shortcut")
-            out = self.body(res.shortcut, scope, sc_names, _Value(cur.var, cur.channels), f"{prefix}{attr}.", dict(values), indent)
-            self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
+            start = _Value(shortcut, cur.channels)
+            out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
+            if out.var != shortcut:
+                self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
         args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
         scale = args.get("scale", literal(1.0))
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
-            if isinstance(scale, ast.Literal) or "scale" in str(scale):
-                names.local(None, "scale")
-            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_var} * {self.src(scale)}")
+            names.local(None, "scale")
+            factor = self.src(self.forward_expr(scale, scope))
+            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_var} * {factor}")
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {body_var}")
         return _Value(target, body_out.channels)
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
-        if single is None:
-            raise CodegenError("the PyTorch back end repeats a single block or op; wrap the body in a block", rep.span)
-        attr = names.local(label, _key(single, self.program) or "repeat")
-        count = self.expr(rep.count, scope)
+        attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
+        count = self.src(self.expr(rep.count, scope))
         inner = _Scope(dict(scope.env))
+        index = "i" if rep.index else "_"
         if rep.index:
             inner.env[rep.index] = ast.Name("i")
-        channels_var = ast.Name("channels")
-        src, out = self.module_for(single, inner, channels_var)
+        if single is None:
+            return self.repeat_body(rep, attr, scope, inner, cur, prefix, indent, target, count, index)
+        src, out = self.module_for(single, inner, ast.Name("channels"))
         if fold(subst(out, {"channels": cur.channels})) == fold(cur.channels) and not rep.index:
             src0, _ = self.module_for(single, inner, cur.channels)
-            self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({self.src(count)})])",
+            self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({count})])",
                       f"{target} = {prefix}{attr}({cur.var})")
             return _Value(target, cur.channels)
-        var = scope.var(f"{attr.replace('.', '_')}_channels")
-        loop = [f"layers = []", f"channels = {self.src(cur.channels)}",
-                f"for {'i' if rep.index else '_'} in range({self.src(count)}):",
+        block = single.name not in OPS
+        loop = ["layers = []", f"channels = {self.src(cur.channels)}", f"for {index} in range({count}):",
                 f"    layers.append({src})",
-                "    channels = layers[-1].out_channels" if single.name not in OPS else f"    channels = {self.src(out)}",
-                f"{prefix}{attr} = nn.Sequential(*layers)",
-                f"{var} = channels"]
+                "    channels = layers[-1].out_channels" if block else f"    channels = {self.src(out)}",
+                f"{prefix}{attr} = nn.Sequential(*layers)"]
         self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(loop)))
-        scope.locals.add(var)
         self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
-        return _Value(target, ast.Name(var))
+        last = {"channels": cur.channels, "i": ast.BinOp("-", ast.Name(count), literal(1))}
+        channels = ast.Name(f"{prefix}{attr}[-1].out_channels") if block else fold(subst(out, last))
+        return _Value(target, channels)
+
+    def repeat_body(self, rep, attr, scope, inner, cur, prefix, indent, target, count, index) -> _Value:
+        """A repeat of several statements: a ModuleList of plain containers, and a loop
+        in forward that runs the same statements on each."""
+        inner.locals = scope.locals
+        names = Names("", count_kinds(rep.body, self.program))
+        start = _Value(cur.var, ast.Name("channels"))
+        out = self.body(rep.body, inner, names, start, "block.", {}, "    ", cur.var)
+        head = [f"{prefix}{attr} = nn.ModuleList()", f"channels = {self.src(cur.channels)}",
+                f"for {index} in range({count}):", "    block = nn.Module()"]
+        tail = [f"    {prefix}{attr}.append(block)", f"    channels = {self.src(out.channels)}"]
+        self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(
+            [*head, *inner.init, *tail])))
+        loop = f"for {index}, block in enumerate({prefix}{attr}):" if index == "i" else f"for block in {prefix}{attr}:"
+        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate([loop, *inner.fwd])))
+        scope.stored.update(inner.stored)
+        if out.var != target:
+            self.emit(scope, rep.span, indent, fwd=f"{target} = {out.var}")
+        iterated = fold(subst(out.channels, {"channels": cur.channels}))
+        return _Value(target, cur.channels if iterated == fold(cur.channels) else ast.Name("channels"))
 
     # -- the network ----------------------------------------------------------------------------
     def network(self) -> str:
@@ -405,11 +481,11 @@ class _Generator:
         return src.replace(f'"""{decl.name} (', f'"""{decl.name}({args}) (', 1)
 
     def returns(self, decl, values, out: _Value) -> list[str]:
-        outputs = [s for s in decl.body if isinstance(s, ast.OutputStmt)]
-        if not outputs:
+        outputs = self.graph.outputs
+        if len(outputs) == 1 and outputs[0].name == "out" and "out" not in values:
             return [f"return {out.var}"]
-        always = [values[n].var for s in outputs if not s.train_only for n in s.names]
-        train = [values[n].var for s in outputs if s.train_only for n in s.names]
+        always = [values[o.name].var for o in outputs if not o.train_only]
+        train = [values[o.name].var for o in outputs if o.train_only]
         lines = []
         if train:
             lines.append("if self.training:")
@@ -437,6 +513,19 @@ class _Generator:
 
 
 _TYPE_HINTS = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+def _layout(stmt: str, base: str = "        ") -> str:
+    """Lay out one emitted statement (possibly several lines, e.g. a loop) inside a method."""
+    out = []
+    for line in stmt.split("\n"):
+        bare = line.lstrip(" ")
+        out.append(layout(bare, base + line[: len(line) - len(bare)]) if bare else "")
+    return "\n".join(out)
+
+
+def _indent(text: str, indent: str) -> str:
+    return "\n".join(indent + line if line else line for line in text.split("\n"))
 
 
 def _class_name(name: str) -> str:

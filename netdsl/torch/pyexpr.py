@@ -76,7 +76,8 @@ def fold(expr: ast.Expr) -> ast.Expr:
         cond = fold(expr.cond)
         if isinstance(cond, ast.Literal) and isinstance(cond.value, bool):
             return fold(expr.then if cond.value else expr.otherwise)
-        return ast.Conditional(fold(expr.then), cond, fold(expr.otherwise))
+        then, otherwise = fold(expr.then), fold(expr.otherwise)
+        return then if then == otherwise else ast.Conditional(then, cond, otherwise)
     if isinstance(expr, ast.BinOp):
         left, right = fold(expr.left), fold(expr.right)
         if expr.op in ("+", "-") and isinstance(right, ast.Literal) and right.value == 0 and not isinstance(right.value, bool):

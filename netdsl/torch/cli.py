@@ -1,0 +1,95 @@
+"""`netdsl compile` and `netdsl port`. torch is imported only when a command needs it."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["add_torch_commands"]
+
+
+def add_torch_commands(sub, spec_args) -> None:
+    p = sub.add_parser("compile", help="write the spec as a standalone PyTorch module")
+    spec_args(p)
+    p.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
+    p.set_defaults(run=cmd_compile)
+    p = sub.add_parser("port", help="port a checkpoint of the same architecture to the spec's layer names")
+    spec_args(p)
+    p.add_argument("checkpoint", help="a state_dict saved with torch.save (read with weights_only=True) or .safetensors")
+    p.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
+    p.set_defaults(run=cmd_port)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"netdsl: error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_compile(args) -> int:
+    from ..cli import EXIT_OK, EXIT_USAGE, _analyze, _print_failure
+    from ..diagnostics import NetdslError, format_diagnostics
+    from ..files import WriteError, write_atomic
+    from .codegen import generate
+
+    result = _analyze(args)
+    if not result.ok:
+        return _print_failure(result)
+    try:
+        code = generate(result.program, result.graph)
+    except NetdslError as err:
+        print(format_diagnostics(err.diagnostics, result.sources), file=sys.stderr)
+        return 1
+    if not args.output:
+        sys.stdout.write(code.source)
+        return EXIT_OK
+    try:
+        write_atomic(args.output, code.source)
+    except WriteError as err:
+        return _fail(str(err), EXIT_USAGE)
+    return EXIT_OK
+
+
+def _read_checkpoint(path: str):
+    import torch
+
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ValueError("the checkpoint holds no state_dict")
+    return state
+
+
+def cmd_port(args) -> int:
+    from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE
+    from ..diagnostics import NetdslError, format_diagnostics
+    from ..files import WriteError, write_atomic
+    from .build import build_model
+    from .port import PortError, port_weights
+
+    try:
+        state = _read_checkpoint(args.checkpoint)
+    except (OSError, ValueError, RuntimeError) as err:
+        return _fail(f"cannot read {args.checkpoint}: {err}", EXIT_USAGE)
+    try:
+        model = build_model(args.file, dict(args.sets), root=args.root)
+    except NetdslError as err:
+        print(format_diagnostics(err.diagnostics, getattr(err.partial, "sources", None)), file=sys.stderr)
+        return EXIT_SPEC
+    try:
+        port_weights(model, state)
+    except PortError as err:
+        return _fail(str(err), EXIT_SPEC)
+    from safetensors.torch import save
+
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    try:
+        write_atomic(args.output, save(tensors, metadata={"netdsl_spec": args.file}))
+    except WriteError as err:
+        return _fail(str(err), EXIT_USAGE)
+    print(f"ported {len(tensors)} tensors into {args.output}")
+    return EXIT_OK
