@@ -392,7 +392,7 @@ class _Elaborator:
                       f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
         x = self.need_input(ctx, rep.span)
         single = single_call(rep.body)
-        key = call_key(single, self.program) if single else "repeat"
+        key = (call_key(single, self.program) if single else None) or "repeat"  # an unknown op is reported below
         local = self.local_name(ctx.names, label, key, rep.span, ctx)
         path = ctx.names.full(local)
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
