@@ -127,6 +127,7 @@ def test_cli_returns_0_1_or_2(workdir, data):
     "network N() {\n input [3, 99999999999999999999, 8]\n}\n",  # an absurd dimension
     "network N() {\n input [3, 8, 8]\n conv(8, 1e999)\n}\n",  # an infinite float
     'import "\x00common.net"\nnetwork N() {\n input [3, 8, 8]\n}\n',  # NUL in an import path (crashed resolve())
+    "network N() {\n input [3, 8, 8]\n 2x x Unit(64)\n}\n",  # a repeat of an unknown op (crashed naming)
 ])
 def test_regressions(text):
     result = netdsl.analyze(text)
