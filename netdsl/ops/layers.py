@@ -36,7 +36,8 @@ class BatchNorm(Op):
         return "BatchNorm"
 
     def torch_module(self, a, in_channels):
-        return f"nn.BatchNorm2d({keyword_args(in_channels, a, eps=1e-5, momentum=0.1, affine=True)})"
+        dims = 1 if "rank" in a and a["rank"].value == 1 else 2  # after a flatten: BatchNorm1d
+        return f"nn.BatchNorm{dims}d({keyword_args(in_channels, a, eps=1e-5, momentum=0.1, affine=True)})"
 
 
 @register
@@ -151,8 +152,10 @@ def _activation(name: str, title: str, module_src: str, doc: str) -> None:
     register(cls)
 
 
-_activation("relu", "Relu", "nn.ReLU(inplace=True)", "max(x, 0).")
-_activation("relu6", "Relu6", "nn.ReLU6(inplace=True)", "min(max(x, 0), 6) (MobileNet).")
+# Not in place: the generated code may still read an activation's input elsewhere (a
+# residual shortcut, a sibling branch); the optimizer decides where in place is safe.
+_activation("relu", "Relu", "nn.ReLU()", "max(x, 0).")
+_activation("relu6", "Relu6", "nn.ReLU6()", "min(max(x, 0), 6) (MobileNet).")
 _activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
 _activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
 _activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")

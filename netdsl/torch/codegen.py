@@ -113,7 +113,11 @@ class _Generator:
         self.blocks: dict[str, _BlockInfo] = {}
         self.order: list[str] = []
         self.flat_sizes = _flatten_sizes(graph)
+        self.ranks = {n.span: len(graph.nodes[n.inputs[0]].shape)
+                      for n in graph.nodes if n.inputs and graph.nodes[n.inputs[0]].shape}
         self.uses_ordered_dict = False
+        self.network_scope: _Scope | None = None
+        self.train_only: set[str] = set()
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
@@ -208,8 +212,12 @@ class _Generator:
         if isinstance(stmt, ast.AssignStmt):
             target = py_name(stmt.name)
             scope.locals.add(target)
+            mark = len(scope.fwd)
             result = self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target)
             values[stmt.name] = result
+            if scope is self.network_scope and stmt.name in self.train_only:
+                # an auxiliary head: computed only when training, when it is returned
+                scope.fwd[mark:] = [f"{indent}if self.training:"] + ["    " + ln for ln in scope.fwd[mark:]]
             return result
         if isinstance(stmt, ast.IfStmt):
             return self.if_statement(stmt, scope, names, cur, prefix, values, indent, var)
@@ -297,6 +305,8 @@ class _Generator:
                 self.emit(scope, step.span, indent, fwd=f"{target} = {src[len(_EXPR):].replace(_INPUT, cur.var)}")
             else:
                 self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
+            if channels == _OPAQUE:
+                channels = ast.Name(f"{prefix}{attr}.out_channels")
             return _Value(target, channels)
         if isinstance(kind, ast.Concat):
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
@@ -311,6 +321,7 @@ class _Generator:
             args = self.bind(op.params, call, scope)
             low = {p.name: self.lowered(args[p.name]) if p.name in args else Lowered(self.src(literal(p.default)) if p.default is not None else "None", p.default)
                    for p in op.params}
+            low["rank"] = Lowered(str(self.ranks.get(call.span, 3)), self.ranks.get(call.span, 3))
             if call.name == "flatten":
                 size = self.flat_sizes.get(call.span)
                 if size is None:
@@ -339,6 +350,8 @@ class _Generator:
         return fold(subst(formula, dict(zip(holders, inputs))))
 
     def block_channels(self, info: _BlockInfo, args: dict[str, ast.Expr], in_ch: ast.Expr) -> ast.Expr:
+        if _opaque(info.out_channels):
+            return _OPAQUE  # known only to the built module: the caller reads .out_channels
         env: dict[str, ast.Expr] = {"in_channels": in_ch}
         for p in info.decl.params:
             if p.name in args:
@@ -383,6 +396,9 @@ class _Generator:
             for s in steps:
                 local = names.local(s.label, _key(s.kind, self.program))
                 src, channels = self.module_for(s.kind, scope, channels)
+                if channels == _OPAQUE:
+                    raise CodegenError("this block's output channels are only known at run time; the PyTorch back "
+                                       "end cannot chain it inside a branch yet", s.span)
                 items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
@@ -440,8 +456,13 @@ class _Generator:
                 f"{prefix}{attr} = nn.Sequential(*layers)"]
         self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(loop)))
         self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
-        last = {"channels": cur.channels, "i": ast.BinOp("-", ast.Name(count), literal(1))}
-        channels = ast.Name(f"{prefix}{attr}[-1].out_channels") if block else fold(subst(out, last))
+        last = fold(subst(out, {"i": ast.BinOp("-", ast.Name(count), literal(1))}))
+        if "channels" not in free_names(last) and not _opaque(last):
+            channels = last  # the last iteration's output does not depend on its input
+        elif fold(subst(out, {"channels": cur.channels})) == fold(cur.channels):
+            channels = cur.channels
+        else:
+            channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
         return _Value(target, channels)
 
     def repeat_body(self, rep, attr, scope, inner, cur, prefix, indent, target, count, index) -> _Value:
@@ -469,6 +490,9 @@ class _Generator:
         decl = self.program.network
         env = {p.name: literal(self.graph.args[p.name]) for p in decl.params}
         scope = _Scope(env)
+        self.network_scope = scope
+        consumed = {i for n in self.graph.nodes for i in n.inputs}
+        self.train_only = {o.name for o in self.graph.outputs if o.train_only and o.node not in consumed}
         in_shape = self.graph.input_shape
         start = _Value("x", literal(in_shape[0]))
         values: dict[str, _Value] = {}
@@ -522,6 +546,14 @@ def _layout(stmt: str, base: str = "        ") -> str:
         bare = line.lstrip(" ")
         out.append(layout(bare, base + line[: len(line) - len(bare)]) if bare else "")
     return "\n".join(out)
+
+
+_OPAQUE = ast.Name("@opaque")
+
+
+def _opaque(expr: ast.Expr) -> bool:
+    """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
+    return any(name.startswith("self.") for name in free_names(expr))
 
 
 def _indent(text: str, indent: str) -> str:

@@ -114,7 +114,7 @@ def port_weights(model: nn.Module, source: nn.Module | dict, *, example: torch.T
     graph: Graph | None = getattr(model, "netdsl_graph", None)
     if example is None and graph is not None and graph.input_shape:
         example = torch.zeros(1, *graph.input_shape)
-    ours = module_groups(model, None if graph is not None else example)  # generated code registers in order of use
+    ours = module_groups(model, example)
     if isinstance(source, nn.Module):
         theirs = module_groups(source, example)
     else:
