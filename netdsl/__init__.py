@@ -5,5 +5,23 @@ from .diagnostics import Diagnostic, NetdslError
 from .ir import Graph, Limits
 from .render import render
 
-__all__ = ["analyze", "check", "render", "Analysis", "Graph", "Limits", "Diagnostic", "NetdslError"]
+__all__ = ["analyze", "check", "render", "build", "port_weights", "Analysis", "Graph", "Limits", "Diagnostic",
+           "NetdslError"]
 __version__ = "0.1.0"
+
+_BACK_END = {"build": ("netdsl.torch.build", "build"), "port_weights": ("netdsl.torch.port", "port_weights")}
+
+
+def __getattr__(name: str):
+    """The PyTorch back end loads on first use, so `import netdsl` (and `netdsl check`)
+    never imports torch."""
+    if name in _BACK_END:
+        import importlib
+
+        module, attr = _BACK_END[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in ("cli", "torch"):
+        import importlib
+
+        return importlib.import_module(f"netdsl.{name}")
+    raise AttributeError(f"module 'netdsl' has no attribute {name!r}")

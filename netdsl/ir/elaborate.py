@@ -15,6 +15,7 @@ from ..diagnostics import Note, Reporter, Span
 from ..ops import OPS
 from ..ops.base import REQUIRED
 from ..syntax import ast
+from ..syntax.format import format_expr
 from .expr import Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, single_call, snake_case
@@ -316,7 +317,9 @@ class _Elaborator:
         local = forced or self.local_name(ctx.names, label, op.short, call.span, ctx)
         attrs = {k: b.value for k, b in bound.items()}
         sym = {k: b.sym for k, b in bound.items() if k in spans}
-        return self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
+        node = self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
+        self.nodes[node].written = _written(op.params, call)
+        return node
 
     def merge_call(self, op, call: ast.Call, label, ctx: _Ctx) -> int:
         inputs = []
@@ -342,7 +345,7 @@ class _Elaborator:
         path = ctx.names.full(local)
         values = {k: b.value for k, b in bound.items()}
         frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
-                               sym={k: b.sym for k, b in bound.items()})
+                               sym={k: b.sym for k, b in bound.items()}, written=_written(block.params, call))
         shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
         inner = _Ctx(dict(bound), {}, ctx.current, Names(path, count_kinds(block.body, self.program)), frame,
                      (*ctx.calls, _CallSite(block.name, call.span, shown)))
@@ -410,6 +413,14 @@ class _Elaborator:
                 ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
+
+
+def _written(params, call: ast.Call) -> dict[str, str]:
+    """The arguments of a call as the spec writes them, by parameter name."""
+    positional = [a for a in call.args if a.name is None]
+    out = {p.name: format_expr(a.value) for p, a in zip(params, positional)}
+    out.update({a.name: format_expr(a.value) for a in call.args if a.name is not None})
+    return out
 
 
 def _expr_size(expr) -> int:

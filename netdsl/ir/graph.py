@@ -29,7 +29,8 @@ class Frame(BaseModel):
     span: Span
     block: str | None = None  # the block's name, for kind == "block"
     args: dict[str, Any] = Field(default_factory=dict)
-    sym: dict[str, str] = Field(default_factory=dict)  # arguments as written
+    sym: dict[str, str] = Field(default_factory=dict)  # arguments in terms of the root's parameters
+    written: dict[str, str] = Field(default_factory=dict)  # arguments as written at the call site
     count: int = 0  # for kind == "repeat"
 
 
@@ -38,7 +39,8 @@ class Node(BaseModel):
     name: str  # dotted layer name: the state_dict prefix
     op: str
     attrs: dict[str, Any] = Field(default_factory=dict)
-    sym: dict[str, str] = Field(default_factory=dict)  # attributes as written, for symbolic labels
+    sym: dict[str, str] = Field(default_factory=dict)  # attributes in terms of the root's parameters (labels)
+    written: dict[str, str] = Field(default_factory=dict)  # attributes as written in the call
     inputs: list[int] = Field(default_factory=list)
     frame: int | None = None
     span: Span

@@ -87,19 +87,27 @@ def _where(graph: Graph | None, module: str) -> str:
     if node is None:
         return f"layer '{module}'"
     where = f"{node.op} '{module}' at {node.span.file}:{node.span.line}"
-    chain = [f for f in graph.frame_chain(node.frame) if f.kind == "block" and f.args]
-    if chain:
-        f = chain[0]
-        args = ", ".join(f"{k}={format_value(v)}" for k, v in f.args.items())
-        where += f" (in {f.block} with {args})"
     return where
+
+
+def _because(graph: Graph, node: Node, param: str) -> str:
+    """` (m=256)`: the outermost block parameter that set this argument, if any."""
+    text = node.written.get(param)
+    named = None
+    for frame in graph.frame_chain(node.frame):
+        if frame.kind != "block":
+            continue  # branches, repeats: no parameters of their own
+        if text not in frame.args:
+            break
+        named, text = (text, frame.args[text]), frame.written.get(text)
+    return f" ({named[0]}={format_value(named[1])})" if named else ""
 
 
 def _describe(graph, module: str, key: str, ours: torch.Tensor, theirs: torch.Tensor, their_key: str) -> str:
     node = _node_for(graph, module)
     role = key.rsplit(".", 1)[-1]
     if node is not None and node.op in ("conv", "sepconv") and role == "weight" and ours.shape[0] != theirs.shape[0]:
-        what = f"expects {ours.shape[0]} filters, checkpoint has {theirs.shape[0]}"
+        what = f"expects {ours.shape[0]} filters{_because(graph, node, 'filters')}, checkpoint has {theirs.shape[0]}"
     elif node is not None and node.op == "linear" and role == "weight" and ours.shape[0] != theirs.shape[0]:
         what = f"expects {ours.shape[0]} outputs, checkpoint has {theirs.shape[0]}"
     else:
