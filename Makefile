@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e '.[test]'
-	# these two pin old torch releases in their metadata: take the code, not the pins
+	# these two pin old torch releases in their metadata: take the code, not the pins,
+	# plus what they really import
 	$(PY) -m pip install -q --no-deps facenet-pytorch pretrainedmodels munch
+	$(PY) -m pip install -q six requests
 	touch $@
 
 # Graphviz's `dot` renders the diagrams (DOT output works without it).
