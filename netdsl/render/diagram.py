@@ -10,12 +10,11 @@ from __future__ import annotations
 import difflib
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import graphviz
 
-from .. import api
+from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
 from ..ir.elaborate import elaborate_block
@@ -68,18 +67,11 @@ class Diagram:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """netdsl.files.write_atomic, failing as a RenderError."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise RenderError(f"cannot write {path}: {err.strerror or err}", "io") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise RenderError(f"cannot write {path}: {err.strerror or err}", "io") from None
+        files.write_atomic(path, data)
+    except files.WriteError as err:
+        raise RenderError(str(err), "io") from None
 
 
 # ---- the whole network -------------------------------------------------------------------
