@@ -105,9 +105,17 @@ HAND = {"mini_inception.net": (HandMini, (3, 32, 32)), "resnet_stage.net": (Hand
         "aux_heads.net": (HandAux, (4, 12, 12))}
 
 
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # spec paths, and so the generated comments, are relative to the checkout
+
+
+REL = DATA.relative_to(ROOT)
+
+
 @pytest.mark.parametrize("name", sorted(HAND))
 def test_golden_source(name):
-    code, _ = compile_spec(DATA / name)
+    code, _ = compile_spec(REL / name)
     golden = GOLDEN / (Path(name).stem + ".py")
     if UPDATE:
         golden.write_text(code.source)
@@ -123,7 +131,7 @@ def test_golden_module_equals_hand_written(name):
         for t in hand.state_dict().values():
             if t.is_floating_point():
                 t.copy_(torch.randn_like(t) * 0.3 + (1.0 if t.dim() == 1 else 0.0))
-    code = compile_spec(DATA / name)[0]
+    code = compile_spec(REL / name)[0]
     assert code.source == (GOLDEN / (Path(name).stem + ".py")).read_text()  # the golden source is what runs
     model = load_module(code)[code.class_name]()
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in hand.parameters())
