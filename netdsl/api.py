@@ -87,6 +87,15 @@ def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limi
     """Run the whole front end and keep going as far as it can; never raises for a
     problem in the spec (those are `Analysis.diagnostics`)."""
     try:
+        return _analyze(spec, params, limits, root)
+    except RecursionError:  # only reachable with --max-nesting / --max-depth raised far past their defaults
+        message = (f"the spec nests too deeply to process; keep {Limits.OVERRIDES['max_nesting']} and "
+                   f"{Limits.OVERRIDES['max_depth']} near their defaults ({Limits().max_nesting}, {Limits().max_depth})")
+        return Analysis(None, None, [Diagnostic("limit", message, None)])
+
+
+def _analyze(spec, params, limits: Limits, root) -> Analysis:
+    try:
         program = load_spec(spec, limits, root)
         overrides = parse_overrides(params)
     except NetdslError as err:

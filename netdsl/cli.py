@@ -39,11 +39,12 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-depth", type=int, default=defaults.max_depth, help="block nesting limit")
     p.add_argument("--max-file-size", type=int, default=defaults.max_file_bytes, help="bytes per spec file")
     p.add_argument("--max-expr-size", type=int, default=defaults.max_expr_nodes, help="terms per expression")
+    p.add_argument("--max-nesting", type=int, default=defaults.max_nesting, help="levels of nested syntax")
 
 
 def _limits(args) -> Limits:
     return Limits(max_file_bytes=args.max_file_size, max_layers=args.max_layers, max_params=args.max_params,
-                  max_depth=args.max_depth, max_expr_nodes=args.max_expr_size)
+                  max_depth=args.max_depth, max_expr_nodes=args.max_expr_size, max_nesting=args.max_nesting)
 
 
 def _analyze(args) -> api.Analysis:

@@ -15,8 +15,9 @@ from ..diagnostics import Note, Reporter, Span
 from ..ops import OPS
 from ..ops.base import REQUIRED
 from ..syntax import ast
+from ..syntax.nesting import walk
 from ..syntax.format import format_expr
-from .expr import Bound, EvalError, evaluate
+from .expr import CONSTANTS, Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, single_call, snake_case
 from .program import Limits, Program
@@ -200,8 +201,24 @@ class _Elaborator:
                 self.fail("type-error", f"the condition of `if` must be a bool, got {format_value(b.value)}", cond.span, ctx)
             if b.value:
                 self.body(body, ctx)
+                for _, other in stmt.arms[stmt.arms.index((cond, body)) + 1:]:
+                    self.unreached(other, ctx)
+                self.unreached(stmt.otherwise, ctx)
                 return
+            self.unreached(body, ctx)
         self.body(stmt.otherwise, ctx)
+
+    def unreached(self, stmts: tuple, ctx: _Ctx) -> None:
+        """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
+        names only ops, blocks and values: the back end lowers it all the same."""
+        known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
+        nodes = [n for stmt in stmts for n in walk(stmt)]
+        known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
+        for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
+            self.reporter.error("unknown-op", _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+        names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
+            self.reporter.error("unknown-name", _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
@@ -400,6 +417,8 @@ class _Elaborator:
         path = ctx.names.full(local)
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
         current = x
+        if count == 0:
+            self.unreached(rep.body, ctx)
         for k in range(count):
             env = dict(ctx.env)
             if rep.index:

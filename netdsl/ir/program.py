@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, NetdslError, Note, Reporter, SourceMap, Span
 from ..syntax import ast, parse
+from ..syntax.nesting import MAX_NESTING
 
 __all__ = ["Limits", "Program", "load", "load_text", "decode"]
 
@@ -25,6 +26,7 @@ class Limits:
     max_params: int = 10_000_000_000  # --max-params
     max_depth: int = 64  # --max-depth: nested block instantiations
     max_expr_nodes: int = 10_000  # --max-expr-size
+    max_nesting: int = MAX_NESTING  # --max-nesting: levels of syntax (groups, brackets, operators)
 
     OVERRIDES = {
         "max_file_bytes": "--max-file-size",
@@ -32,6 +34,7 @@ class Limits:
         "max_params": "--max-params",
         "max_depth": "--max-depth",
         "max_expr_nodes": "--max-expr-size",
+        "max_nesting": "--max-nesting",
     }
 
 
@@ -111,7 +114,7 @@ def load_text(text: str, file: str = "<string>", limits: Limits = Limits(), root
         raise NetdslError([Diagnostic("limit", f"{file} is over the size limit of {limits.max_file_bytes:,} bytes "
                                       f"(raise it with {Limits.OVERRIDES['max_file_bytes']})", None)])
     sources = SourceMap({file: text})
-    entry = parse(text, file)
+    entry = parse(text, file, limits.max_nesting)
     program = Program(entry, {file: entry}, {}, sources, limits)
     reporter = Reporter()
     root_dir = Path(root).resolve() if root is not None else None
@@ -154,7 +157,7 @@ def _resolve(program: Program, module: ast.Module, base: Path, stack: list[Path]
         try:
             text = _read(target, shown, program.limits, imp.span)
             program.sources[shown] = text
-            sub = parse(text, shown)
+            sub = parse(text, shown, program.limits.max_nesting)
         except NetdslError as err:
             reporter.diagnostics.extend(err.diagnostics)
             continue

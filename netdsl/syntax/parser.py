@@ -5,15 +5,18 @@ was expected (Lark's ``UnexpectedInput`` turned into words)."""
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..diagnostics import Diagnostic, NetdslError, Note, Span
 from . import ast
+from .nesting import MAX_NESTING, deepest
 
 __all__ = ["parse", "parse_expression", "grammar_path"]
 
@@ -38,13 +41,25 @@ def _parser() -> Lark:
     )
 
 
+MAX_DIGITS = 19  # 2**62, the evaluator's bound, has 19 digits
+
+
+def _integer(digits: str, span: Span) -> int:
+    """An integer literal; a thousand-digit one is an error, not a ValueError from int()."""
+    if len(str(digits).lstrip("0")) > MAX_DIGITS:
+        shown = str(digits)[:12] + "..."
+        raise NetdslError([Diagnostic("value-too-large", f"the number {shown} has {len(str(digits))} digits; "
+                                      f"integers have at most {MAX_DIGITS}", span)])
+    return int(digits)
+
+
 # ---- tree -> AST ------------------------------------------------------------------------
 def _unescape(token: str) -> str:
     body = token[1:-1]
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
-class _Builder(Transformer):
+class _Builder(Transformer_NonRecursive):  # 10,000 nested brackets must not recurse
     def __init__(self, file: str):
         super().__init__()
         self.file = file
@@ -172,7 +187,8 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def repeat_sugar(self, meta, c):
-        count = ast.Literal(int(c[0]), Span.from_meta(self.file, c[0]))
+        span = Span.from_meta(self.file, c[0])
+        count = ast.Literal(_integer(c[0], span), span)
         call = c[1]
         body = (ast.ChainStmt(ast.Chain((ast.Step(None, call, call.span),), call.span), call.span),)
         return ast.Repeat(count, None, body, True, self._s(meta))
@@ -194,11 +210,15 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def int_lit(self, meta, c):
-        return ast.Literal(int(c[0]), self._s(meta))
+        return ast.Literal(_integer(c[0], self._s(meta)), self._s(meta))
 
     @v_args(meta=True)
     def float_lit(self, meta, c):
-        return ast.Literal(float(c[0]), self._s(meta))
+        value = float(c[0])
+        if not math.isfinite(value):  # 1e999: `inf` is no literal of the language
+            raise NetdslError([Diagnostic("value-too-large", f"the number {str(c[0])[:20]} is too large",
+                                          self._s(meta))])
+        return ast.Literal(value, self._s(meta))
 
     @v_args(meta=True)
     def str_lit(self, meta, c):
@@ -207,7 +227,8 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def kernel_lit(self, meta, c):
         h, w = str(c[0]).split("x")
-        return ast.Literal((int(h), int(w)), self._s(meta))
+        span = self._s(meta)
+        return ast.Literal((_integer(h, span), _integer(w, span)), span)
 
     @v_args(meta=True)
     def name_ref(self, meta, c):
@@ -358,27 +379,33 @@ _HINTS = {
 }
 
 
-def _parse(text: str, file: str, start: str):
+def _too_deep(file: str, span: Span | None, limit: int) -> NetdslError:
+    span = span or Span(file, 1, 1, 1, 2)
+    return NetdslError([Diagnostic("limit", f"the spec nests more than {limit} levels deep here (groups, brackets "
+                                   "and operators; raise the limit with --max-nesting)", span)])
+
+
+def _parse(text: str, file: str, start: str, max_nesting: int = MAX_NESTING):
     text = text.removeprefix("\ufeff")  # a byte order mark is not part of the spec
     try:
         tree = _parser().parse(text, start=start)
     except UnexpectedInput as err:
         raise NetdslError([_syntax_diagnostic(err, file, text)]) from None
-    except RecursionError:
-        span = Span(file, 1, 1, 1, 2)
-        raise NetdslError([Diagnostic("too-deep", "the input nests too deeply to parse", span)]) from None
+    except RecursionError:  # Lark's LALR parser is iterative; kept as a safety net
+        raise _too_deep(file, None, max_nesting) from None
     try:
-        return _Builder(file).transform(tree)
+        result = _Builder(file).transform(tree)
     except VisitError as err:
         raise err.orig_exc from None
-    except RecursionError:
-        span = Span(file, 1, 1, 1, 2)
-        raise NetdslError([Diagnostic("too-deep", "the input nests too deeply to parse", span)]) from None
+    too_deep = deepest(result, max_nesting)
+    if too_deep is not None:
+        raise _too_deep(file, too_deep.span, max_nesting)
+    return result
 
 
-def parse(text: str, file: str = "<string>") -> ast.Module:
+def parse(text: str, file: str = "<string>", max_nesting: int = MAX_NESTING) -> ast.Module:
     """Parse the text of a .net file into an :class:`ast.Module`."""
-    return _parse(text, file, "start")
+    return _parse(text, file, "start", max_nesting)
 
 
 def parse_expression(text: str, file: str = "<set>") -> ast.Expr:
