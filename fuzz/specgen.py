@@ -1,0 +1,250 @@
+"""Hypothesis strategies for netdsl specs: *valid* specs drawn from the grammar (blocks,
+branches, residuals, repeats, named values, expressions), with shapes kept consistent
+most of the time, and mutations of them (dropped, duplicated, swapped tokens, bytes).
+
+The generator tracks the (channels, size) each statement produces, so most specs
+shape-check; `sloppy=True` lets some choices ignore the shape (a residual whose body
+changes channels, a kernel larger than its input) so that failures are drawn too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+__all__ = ["valid_specs", "mutated_specs", "tokens", "Spec"]
+
+_TOKEN = re.compile(r"\s+|#[^\n]*|[A-Za-z_0-9.]+|->|//|==|!=|<=|>=|\"[^\"\n]*\"|.", re.S)
+
+
+def tokens(text: str) -> list[str]:
+    """Words, operators, strings, comments and white space; joined they give the text."""
+    return _TOKEN.findall(text)
+
+
+@dataclass
+class Spec:
+    """A generated spec and what the generator expects of it."""
+
+    text: str
+    consistent: bool  # every choice respected the shapes
+    blocks: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # Hypothesis prints the text of a failing example
+        return f"Spec(consistent={self.consistent}):\n{self.text}"
+
+
+@dataclass
+class _State:
+    channels: int
+    size: int
+    consistent: bool = True
+    names: int = 0
+
+
+def _same(size: int, stride: int) -> int:
+    return -(-size // stride)
+
+
+class _Gen:
+    def __init__(self, draw, sloppy: bool):
+        self.draw, self.sloppy = draw, sloppy
+        self.blocks: list[str] = []
+        self.decls: list[str] = []
+
+    def coin(self, p_true: int = 1, of: int = 2) -> bool:
+        return self.draw(st.integers(0, of - 1)) < p_true
+
+    def expr(self, value: int) -> str:
+        """An expression that evaluates to `value` (an int >= 1)."""
+        kind = self.draw(st.integers(0, 6))
+        if kind == 1:
+            return f"{value - 1} + 1"
+        if kind == 2 and value % 2 == 0:
+            return f"2 * {value // 2}"
+        if kind == 3:
+            return f"max({value}, 1)"
+        if kind == 4:
+            return f"({value * 4} // 4)"
+        if kind == 5:
+            return f"{value} if true else {value + 1}"
+        return str(value)
+
+    def conv(self, s: _State, stride_ok: bool = True, channels: int | None = None) -> str:
+        filters = channels or self.draw(st.integers(1, 12))
+        kernel = self.draw(st.sampled_from([1, 3, 5, "1x3", "3x1"]))
+        stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
+        op = "sepconv" if self.coin(1, 6) and channels is None else "conv"
+        text = f"{op}({self.expr(filters)}, {kernel}"
+        if stride > 1:
+            text += f", stride={stride}"
+        if self.coin(1, 4):
+            text += f", bias={self.draw(st.sampled_from(['true', 'false']))}"
+        s.channels, s.size = filters, _same(s.size, stride)
+        return text + ")"
+
+    def pool(self, s: _State) -> str:
+        kernel = self.draw(st.integers(1, 3))
+        if self.coin() and s.size >= kernel:
+            s.size = (s.size - kernel) // kernel + 1
+            return f"{self.draw(st.sampled_from(['maxpool', 'avgpool']))}({kernel})"
+        s.size = _same(s.size, 2)
+        return f"maxpool({kernel | 1}, stride=2, padding=same)"
+
+    def simple(self, s: _State, stride_ok: bool = True) -> str:
+        kind = self.draw(st.integers(0, 9))
+        if kind <= 3:
+            return self.conv(s, stride_ok)
+        if kind == 4:
+            return "batchnorm" if self.coin() else "batchnorm(eps=0.001)"
+        if kind == 5 and stride_ok and s.size >= 2:
+            return self.pool(s)
+        if kind == 6 and self.blocks:
+            return self.block_call(s)
+        if kind == 7 and self.sloppy and self.coin(1, 4):
+            s.consistent = False
+            return f"conv(4, {s.size + 2}, padding=valid)"  # a kernel larger than its input
+        return self.draw(st.sampled_from(["relu", "relu6", "sigmoid", "identity", "dropout(0.1)"]))
+
+    def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False) -> str:
+        steps = []
+        for _ in range(self.draw(st.integers(1, 3))):
+            kind = self.draw(st.integers(0, 7)) if depth > 0 else 0
+            if kind == 5:
+                steps.append(self.concat(s, depth - 1, stride_ok))
+            elif kind == 6:
+                steps.append(self.residual(s, depth - 1, stride_ok))
+            elif kind == 7:
+                steps.append(self.repeat(s, depth - 1, stride_ok))
+            else:
+                steps.append(self.simple(s, stride_ok))
+        return " -> ".join(steps) if arrows or self.coin() else "\n    ".join(steps)
+
+    def concat(self, s: _State, depth: int, stride_ok: bool) -> str:
+        stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
+        total, branches = 0, []
+        for _ in range(self.draw(st.integers(2, 4))):
+            b = _State(s.channels, s.size)
+            text = self.chain(b, depth, stride_ok=False, arrows=True)
+            if stride > 1:
+                text += f" -> maxpool(1, stride={stride}, padding=same)"
+                b.size = _same(b.size, stride)
+            total += b.channels
+            s.consistent &= b.consistent
+            branches.append(f"| {text}")
+        s.channels, s.size = total, _same(s.size, stride)
+        return "concat {\n      " + "\n      ".join(branches) + "\n    }"
+
+    def residual(self, s: _State, depth: int, stride_ok: bool) -> str:
+        c = s.channels
+        head = f"residual(scale={self.draw(st.sampled_from(['0.1', '0.5', '2']))}) " if self.coin(1, 3) else "residual "
+        if self.coin(1, 3):  # a projection shortcut: new channels and stride
+            filters, stride = self.draw(st.integers(1, 12)), self.draw(st.sampled_from([1, 2])) if stride_ok else 1
+            body = f"conv({filters}, 3, stride={stride})"
+            short = f" shortcut {{ conv({filters}, 1, stride={stride}) }}"
+            s.channels, s.size = filters, _same(s.size, stride)
+        else:
+            inner = _State(c, s.size)
+            body = self.chain(inner, depth, stride_ok=False)
+            if inner.channels != c:
+                if self.sloppy and self.coin(1, 4):
+                    s.consistent = False
+                else:
+                    body += f" -> conv({c}, 1)"
+            short = ""
+        return head + "{\n      " + body.replace("\n", "\n  ") + "\n    }" + short
+
+    def repeat(self, s: _State, depth: int, stride_ok: bool) -> str:
+        count = self.draw(st.integers(0, 3))
+        if stride_ok and self.coin():  # the first iteration strides, as in a ResNet stage
+            if count:
+                s.size = _same(s.size, 2)
+            count_text = self.expr(count) if count else "0"
+            return f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> relu }}"
+        body = _State(s.channels, s.size)
+        text = self.chain(body, depth, stride_ok=False)
+        if count and body.channels != s.channels:
+            text += f" -> conv({s.channels}, 1)"
+        s.consistent &= body.consistent
+        return f"repeat({count}) {{\n      {text}\n    }}"
+
+    def block_call(self, s: _State) -> str:
+        name = self.draw(st.sampled_from(self.blocks))
+        filters = self.draw(st.integers(2, 12))
+        s.channels = filters
+        if name.endswith("Keep"):
+            return f"{name}({filters})"
+        return f"{name}({self.expr(filters)}, k={self.draw(st.sampled_from([1, 3]))})"
+
+    def block_decls(self) -> str:
+        out = []
+        if self.coin():
+            self.blocks.append("ConvUnit")
+            out.append("block ConvUnit(filters: int, k: int = 3, stride: int = 1) {\n"
+                       "    conv: conv(filters, k, stride=stride, bias=false)\n    bn: batchnorm\n    relu\n}\n")
+        if self.coin():
+            self.blocks.append("MixKeep")
+            out.append("block MixKeep(filters: int) {\n    concat {\n      | conv(filters // 2, 1)\n"
+                       "      | conv(filters - filters // 2, 3)\n    }\n    relu\n}\n")
+        return "\n".join(out)
+
+    def network(self) -> tuple[str, bool]:
+        channels, size = self.draw(st.integers(1, 4)), self.draw(st.integers(4, 24))
+        s = _State(channels, size)
+        decls = self.block_decls()
+        lines = [f"    input [{channels}, {size}, {size}]"]
+        for _ in range(self.draw(st.integers(1, 4))):
+            text = self.chain(s, depth=2)
+            if self.coin(1, 4):
+                s.names += 1
+                lines.append(f"    v{s.names} = {text}")
+            else:
+                lines.append(f"    {text}")
+        if self.coin():
+            lines.append(f"    global_avgpool -> flatten -> linear({self.draw(st.integers(1, 10))})")
+        body = "\n".join(lines)
+        return f"# generated\n{decls}\nnetwork Net(width: int = 8) {{\n{body}\n}}\n", s.consistent
+
+
+@st.composite
+def valid_specs(draw, sloppy: bool = False) -> Spec:
+    gen = _Gen(draw, sloppy)
+    text, consistent = gen.network()
+    return Spec(text, consistent, gen.blocks)
+
+
+@st.composite
+def _mutation(draw, toks: list[str]) -> list[str]:
+    if not toks:
+        return [draw(st.text(max_size=4))]
+    i = draw(st.integers(0, len(toks) - 1))
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return toks[:i] + toks[i + 1:]
+    if kind == 1:
+        return toks[:i] + [toks[i]] + toks[i:]
+    if kind == 2:
+        j = draw(st.integers(0, len(toks) - 1))
+        toks = list(toks)
+        toks[i], toks[j] = toks[j], toks[i]
+        return toks
+    if kind == 3:
+        words = ["(", ")", "{", "}", "[", "]", "|", "->", "x", "0", "-1", "1e999", "99999999999", "concat",
+                 "residual", "repeat", "block", "network", "input", "output", "import", '"a.net"', ",", "=", ":"]
+        return toks[:i] + [draw(st.sampled_from(words))] + toks[i:]
+    return toks[:i] + [draw(st.text(min_size=1, max_size=3))] + toks[i + 1:]
+
+
+@st.composite
+def mutated_specs(draw) -> bytes:
+    """A valid spec with 1-4 token mutations, and sometimes raw bytes or a cut."""
+    toks = tokens(draw(valid_specs(sloppy=True)).text)
+    for _ in range(draw(st.integers(1, 4))):
+        toks = draw(_mutation(toks))
+    data = "".join(toks).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 3)) == 0:
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(min_size=1, max_size=6)) + data[at:]
+    return data
