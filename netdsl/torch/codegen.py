@@ -478,7 +478,7 @@ class _Generator:
         self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(
             [*head, *inner.init, *tail])))
         loop = f"for {index}, block in enumerate({prefix}{attr}):" if index == "i" else f"for block in {prefix}{attr}:"
-        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate([loop, *inner.fwd])))
+        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate([loop, *(inner.fwd or ['    pass'])])))  # an empty body loops over nothing
         scope.stored.update(inner.stored)
         if out.var != target:
             self.emit(scope, rep.span, indent, fwd=f"{target} = {out.var}")
