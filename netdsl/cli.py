@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import api
 from .diagnostics import Diagnostic, format_diagnostics
@@ -48,7 +49,8 @@ def _limits(args) -> Limits:
 
 
 def _analyze(args) -> api.Analysis:
-    return api.analyze(args.file, dict(args.sets), limits=_limits(args), root=args.root)
+    # a Path: a file name holding a newline or a brace is still a file name, never spec text
+    return api.analyze(Path(args.file), dict(args.sets), limits=_limits(args), root=args.root)
 
 
 def _is_usage_error(diags: list[Diagnostic]) -> bool:

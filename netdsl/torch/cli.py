@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 __all__ = ["add_torch_commands"]
 
@@ -76,7 +77,7 @@ def cmd_port(args) -> int:
     except (OSError, ValueError, RuntimeError) as err:
         return _fail(f"cannot read {args.checkpoint}: {err}", EXIT_USAGE)
     try:
-        model = build_model(args.file, dict(args.sets), root=args.root)
+        model = build_model(Path(args.file), dict(args.sets), root=args.root)
     except NetdslError as err:
         print(format_diagnostics(err.diagnostics, getattr(err.partial, "sources", None)), file=sys.stderr)
         return EXIT_SPEC
