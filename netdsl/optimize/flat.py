@@ -1,0 +1,208 @@
+"""A (possibly optimized) graph as ONE readable nn.Module: a module per layer, named
+after its node (`inception_a.0.b1.conv` -> `self.inception_a_0_b1_conv`), and a forward
+that is straight-line code over the nodes in order, each statement under a `# file:line`
+comment pointing at the spec. Variables are reused once their value is dead, so a chain
+reads `x = self.conv(x)` and tensors are freed as soon as possible.
+
+Every op is lowered by its own `torch_module` / `torch_expr` (netdsl/ops), given the
+concrete values the graph holds. The file also carries how to make its weights from the
+unoptimized network's state_dict (`STATE_ORIGINS` and the functions of :mod:`.weights`),
+so it needs only torch."""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+from dataclasses import dataclass, field
+from pprint import pformat
+
+from ..ir.graph import Graph, Node
+from ..ops import OPS
+from ..ops.base import Lowered
+from ..torch.pyformat import layout
+from .rewrite import origin_of
+from .weights import WEIGHT_FUNCTIONS
+
+__all__ = ["generate_flat", "FlatCode", "STATEFUL_OPS"]
+
+STATEFUL_OPS = frozenset({"conv", "dwconv", "sepconv", "batchnorm", "linear"})
+_INPLACE_MODULES = {"relu": "nn.ReLU(inplace=True)", "relu6": "nn.ReLU6(inplace=True)"}
+_RESERVED = set(keyword.kwlist) | {"self", "torch", "nn", "cls", "state_dict", "model"}
+
+
+@dataclass
+class FlatCode:
+    source: str
+    class_name: str
+    filename: str
+
+
+@dataclass
+class _Writer:
+    graph: Graph
+    init: list[str] = field(default_factory=list)
+    fwd: list[str] = field(default_factory=list)
+    attrs: dict[int, str] = field(default_factory=dict)  # node id -> module attribute
+    vars: dict[int, str] = field(default_factory=dict)  # node id -> forward variable
+    free: list[str] = field(default_factory=list)
+    count: int = 0
+    last_comment: str = ""
+
+    def attribute(self, node: Node) -> str:
+        base = node.name.replace(".", "_")
+        base = base + "_" if base in _RESERVED or not base.isidentifier() else base
+        name, n = base, 1
+        while name in self.attrs.values():
+            n += 1
+            name = f"{base}_{n}"
+        self.attrs[node.id] = name
+        return name
+
+    def new_var(self, prefer: list[str]) -> str:
+        for name in prefer:
+            if name in self.free:
+                self.free.remove(name)
+                return name
+        if self.free:
+            return self.free.pop(0)
+        name = "x" if self.count == 0 else f"x{self.count}"
+        self.count += 1
+        return name
+
+    def statement(self, node: Node, text: str) -> None:
+        """`text` with its spec line; a header comment where a new top-level block instance starts."""
+        block = _top_block(self.graph, node)
+        if block is not None and block.path != self.last_comment:
+            self.fwd.append(f"# {block.path}: {block.block} ({block.span.file}:{block.span.line})")
+            self.last_comment = block.path
+        self.fwd.append(f"{text}  # {node.span.file}:{node.span.line}")
+
+
+def _top_block(graph: Graph, node: Node):
+    """The outermost block instance the node belongs to (None at the network's top level)."""
+    blocks = [f for f in graph.frame_chain(node.frame) if f.kind == "block"]
+    return blocks[-1] if blocks else None
+
+
+def _lowered_args(node: Node, graph: Graph) -> dict[str, Lowered]:
+    op = OPS[node.op]
+    args = {p.name: Lowered(repr(node.attrs.get(p.name, p.default)), node.attrs.get(p.name, p.default)) for p in op.params}
+    rank = len(graph.nodes[node.inputs[0]].shape) if node.inputs else 3
+    args["rank"] = Lowered(str(rank), rank)
+    if node.op == "flatten":
+        args["flat_features"] = Lowered(str(node.shape[0]), node.shape[0])
+    return args
+
+
+def _module_source(node: Node, graph: Graph) -> str | None:
+    if node.attrs.get("inplace") is True and node.op in _INPLACE_MODULES:
+        return _INPLACE_MODULES[node.op]
+    in_channels = str(graph.nodes[node.inputs[0]].shape[0])
+    return OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
+
+
+def _last_uses(graph: Graph) -> dict[int, int]:
+    last = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            last[i] = n.id
+    for o in graph.outputs:
+        last[o.node] = len(graph.nodes)
+    return last
+
+
+def _expression(node: Node, graph: Graph, ins: list[str]) -> str:
+    if node.op == "add" and "inplace" in node.attrs:
+        k = node.attrs["inplace"]
+        alpha = f", alpha={node.attrs['alpha']!r}" if "alpha" in node.attrs else ""
+        return f"{ins[k]}.add_({ins[1 - k]}{alpha})"
+    if node.op == "add" and "alpha" in node.attrs:
+        return f"torch.add({ins[0]}, {ins[1]}, alpha={node.attrs['alpha']!r})"
+    return OPS[node.op].torch_expr(_lowered_args(node, graph), ins)
+
+
+def _write_node(w: _Writer, node: Node, last: dict[int, int], slices: dict[int, list[Node]]) -> None:
+    graph = w.graph
+    ins = [w.vars[i] for i in node.inputs]
+    for i in dict.fromkeys(node.inputs):
+        if last.get(i) == node.id:
+            w.free.append(w.vars[i])
+    if node.op == "slice":
+        if node.id in w.vars:
+            return  # written with its siblings by the first slice
+        parts = slices[node.inputs[0]]
+        names = [w.new_var(ins) for _ in parts]
+        w.vars.update({p.id: v for p, v in zip(parts, names)})
+        sizes = [p.attrs["stop"] - p.attrs["start"] for p in parts]
+        w.statement(node, f"{', '.join(names)} = torch.split({ins[0]}, {sizes}, 1)")
+        for p in parts:
+            if p.id not in last:
+                w.free.append(w.vars[p.id])
+        return
+    src = _module_source(node, graph)
+    out = w.new_var(ins)
+    w.vars[node.id] = out
+    if node.id not in last:  # read by nobody (a train-only head kept in eval)
+        w.free.append(out)
+    if src is not None:
+        attr = w.attribute(node)
+        w.init.append(f"self.{attr} = {src}")
+        w.statement(node, f"{out} = self.{attr}({', '.join(ins)})")
+    else:
+        w.statement(node, f"{out} = {_expression(node, graph, ins)}")
+
+
+def _forward(graph: Graph) -> _Writer:
+    w = _Writer(graph)
+    last = _last_uses(graph)
+    slices: dict[int, list[Node]] = {}
+    for n in graph.nodes:
+        if n.op == "slice":
+            slices.setdefault(n.inputs[0], []).append(n)
+    for node in graph.nodes:
+        if node.op == "input":
+            w.vars[node.id] = w.new_var([])
+            if node.attrs.get("memory_format") == "channels_last":
+                w.statement(node, f"{w.vars[node.id]} = {w.vars[node.id]}.contiguous(memory_format=torch.channels_last)")
+            continue
+        _write_node(w, node, last, slices)
+    always = [w.vars[o.node] for o in graph.outputs if not o.train_only]
+    w.fwd.append(f"return {', '.join(always)}")
+    return w
+
+
+def _origins(graph: Graph, w: _Writer) -> dict[str, dict]:
+    return {w.attrs[n.id]: origin_of(n) for n in graph.nodes if n.op in STATEFUL_OPS and n.id in w.attrs}
+
+
+def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, ...]) -> str:
+    layout_name = "channels_last" if graph.nodes and graph.nodes[0].attrs.get("memory_format") else None
+    lines = [f"class {class_name}(nn.Module):",
+             f'    """{graph.name}{graph.args!r} ({graph.file}), for inference: {", ".join(passes) or "no passes"}."""',
+             "", f"    memory_format = {'torch.channels_last' if layout_name else None}", "",
+             "    def __init__(self):", "        super().__init__()"]
+    lines += [layout(s, "        ") for s in w.init]
+    lines += ["", f"    def forward(self, {w.vars[graph.nodes[0].id]}):"]
+    lines += [layout(s, "        ") for s in w.fwd]
+    lines += ["", "    @classmethod", "    def from_state_dict(cls, state_dict):",
+              '        """This network with weights made from the unoptimized network\'s state_dict."""',
+              '        with torch.device("meta"):',
+              "            model = cls()",
+              "        state = convert_state_dict(STATE_ORIGINS, state_dict)",
+              "        model.load_state_dict(state, assign=True)",
+              "        if cls.memory_format is not None:",
+              "            model = model.to(memory_format=cls.memory_format)",
+              "        return model.eval()"]
+    return "\n".join(lines)
+
+
+def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
+    """Python source of the graph as one module class (deterministic)."""
+    w = _forward(graph)
+    class_name = f"{graph.name}Inference"
+    header = [f"# Generated by netdsl from {graph.file} ({', '.join(passes) or 'no passes'}): edit the spec, "
+              "not this file.", "", "import torch", "from torch import nn"]
+    functions = [inspect.getsource(f).rstrip() for f in WEIGHT_FUNCTIONS]
+    origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
+    parts = ["\n".join(header), *functions, origins, _class_source(graph, w, class_name, passes)]
+    return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)

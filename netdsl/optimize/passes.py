@@ -1,0 +1,245 @@
+"""Inference passes over the graph IR: each a pure function `Graph -> Graph` (the input
+graph is never modified), run in the order of :data:`PASSES` and switchable by name.
+
+Rewritten nodes carry their provenance in `attrs["origin"]` (see :mod:`.rewrite`), so
+the weights of the optimized network can be computed from the original state_dict."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from ..ir.graph import Graph, Node
+from ..ops.geometry import pair, resolve_padding
+from .rewrite import VIEW_OPS, consumers, drop_dead, origin_of, rebuild, with_attrs
+
+__all__ = ["PASSES", "PASS_NAMES", "run_passes", "drop_train_only", "expand_sepconv", "fold_batchnorm",
+           "fuse_sibling_convs", "fuse_scale_add", "mark_inplace", "channels_last"]
+
+_NO_OPS = ("dropout", "identity")  # the identity in eval mode
+_FOLDS_INTO = ("conv", "dwconv", "linear")  # ops whose output channels a batchnorm can scale
+_INPLACE_ACTS = ("relu", "relu6")
+
+
+def drop_train_only(graph: Graph) -> Graph:
+    """Inference: no auxiliary heads (train-only outputs), no dropout, no identities,
+    nothing that no output needs."""
+    kept = graph.model_copy(update={"outputs": [o for o in graph.outputs if not o.train_only]})
+    alias = {n.id: n.inputs[0] for n in kept.nodes if n.op in _NO_OPS}
+    nodes = [n for n in kept.nodes if n.id not in alias]
+    return drop_dead(rebuild(kept, nodes, alias))
+
+
+def expand_sepconv(graph: Graph) -> Graph:
+    """A separable conv as what it is: a depthwise conv, then a 1x1 conv (so that a
+    following batchnorm folds into the 1x1 conv)."""
+    nodes, alias, next_id = [], {}, len(graph.nodes)
+    for n in graph.nodes:
+        if n.op != "sepconv":
+            nodes.append(n)
+            continue
+        a = n.attrs
+        dw_attrs = {k: a[k] for k in ("kernel", "stride", "padding", "dilation", "bias")}
+        dw_shape = (graph.nodes[n.inputs[0]].shape[0], *n.shape[1:])
+        dw = n.model_copy(update={"id": next_id, "name": f"{n.name}.0", "op": "dwconv", "sym": {}, "shape": dw_shape,
+                                  "attrs": {**dw_attrs, "multiplier": 1, "origin": {"kind": "copy", "from": f"{n.name}.0"}}})
+        pw_attrs = {"filters": a["filters"], "kernel": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1,
+                    "bias": a["bias"], "origin": {"kind": "copy", "from": f"{n.name}.1"}}
+        pw = n.model_copy(update={"name": f"{n.name}.1", "op": "conv", "sym": {}, "attrs": pw_attrs, "inputs": [next_id]})
+        nodes += [dw, pw]
+        next_id += 1
+    return rebuild(graph, nodes, alias)
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """A batchnorm right after a conv (or linear) that nothing else reads becomes that
+    layer's weights and bias: w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g / sqrt(var + eps)."""
+    users = consumers(graph)
+    outputs = {o.node for o in graph.outputs}
+    folded: dict[int, Node] = {}  # conv id -> the conv with the bn folded in
+    alias: dict[int, int] = {}
+    for n in graph.nodes:
+        if n.op != "batchnorm" or len(n.inputs) != 1:
+            continue
+        src = graph.nodes[n.inputs[0]]
+        if src.op in _FOLDS_INTO and users[src.id] == [n.id] and src.id not in outputs:
+            origin = {"kind": "fold_bn", "conv": origin_of(src), "bn": n.name, "eps": n.attrs["eps"],
+                      "affine": n.attrs["affine"]}
+            folded[src.id] = with_attrs(src, bias=True, origin=origin).model_copy(update={"params": src.params + n.params})
+            alias[n.id] = src.id
+    nodes = [folded.get(n.id, n) for n in graph.nodes if n.id not in alias]
+    return rebuild(graph, nodes, alias)
+
+
+def _window_key(n: Node) -> tuple:
+    a = n.attrs
+    k, d = pair(a["kernel"]), pair(a["dilation"])
+    return n.inputs[0], k, pair(a["stride"]), resolve_padding(a["padding"], k, d), d
+
+
+def _sibling_groups(graph: Graph) -> list[list[Node]]:
+    """Convs (groups=1) reading the same tensor with the same window, two or more."""
+    outputs = {o.node for o in graph.outputs}
+    groups: dict[tuple, list[Node]] = defaultdict(list)
+    for n in graph.nodes:
+        if n.op == "conv" and n.attrs["groups"] == 1 and n.id not in outputs:
+            groups[_window_key(n)].append(n)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _common_prefix(names: Iterable[str]) -> str:
+    parts = [name.split(".") for name in names]
+    common = []
+    for bits in zip(*parts):
+        if len(set(bits)) != 1:
+            break
+        common.append(bits[0])
+    return ".".join(common)
+
+
+def _shared_activation(group: list[Node], graph: Graph, users: dict[int, list[int]]) -> list[Node] | None:
+    """The activation each member feeds, when every member feeds exactly one and they
+    are all the same (it can then run once, on the fused output, before the split)."""
+    acts = [graph.nodes[users[m.id][0]] if len(users[m.id]) == 1 else None for m in group]
+    if any(a is None for a in acts):
+        return None
+    outputs = {o.node for o in graph.outputs}
+    first = acts[0]
+    same = all(a.op == first.op and a.attrs == first.attrs and a.inputs == [m.id] and a.id not in outputs
+               for a, m in zip(acts, group))
+    return acts if same and first.op in ("relu", "relu6", "sigmoid", "tanh") else None
+
+
+def _fused_nodes(group: list[Node], graph: Graph, users, taken: set[str], next_id: int) -> tuple[list[Node], dict[int, int]]:
+    """The fused conv (+ the shared activation) and one `slice` per member."""
+    first, a = group[0], group[0].attrs
+    k = pair(a["kernel"])
+    base = _common_prefix(m.name for m in group)
+    stem = f"{base}.conv{k[0]}x{k[1]}_fused" if base else f"conv{k[0]}x{k[1]}_fused"
+    name, count = stem, 1
+    while name in taken:
+        count += 1
+        name = f"{stem}{count}"
+    taken.add(name)
+    _, _, stride, padding, dilation = _window_key(first)
+    filters = [m.attrs["filters"] for m in group]
+    attrs = {"filters": sum(filters), "kernel": a["kernel"], "stride": stride, "padding": padding, "dilation": dilation,
+             "groups": 1, "bias": any(m.attrs["bias"] for m in group),
+             "origin": {"kind": "concat_filters", "parts": [origin_of(m) for m in group]}}
+    shape = (sum(filters), *first.shape[1:])
+    fused = first.model_copy(update={"id": next_id, "name": name, "attrs": attrs, "sym": {}, "shape": shape,
+                                     "params": sum(m.params for m in group), "macs": sum(m.macs for m in group)})
+    made, alias, source = [fused], {}, next_id
+    acts = _shared_activation(group, graph, users)
+    if acts is not None:
+        made.append(acts[0].model_copy(update={"id": next_id + 1, "name": f"{name}.{acts[0].op}", "inputs": [next_id],
+                                               "shape": shape}))
+        source = next_id + 1
+        alias.update({act.id: m.id for act, m in zip(acts, group)})
+    start = 0
+    for m, f in zip(group, filters):
+        made.append(m.model_copy(update={"op": "slice", "attrs": {"start": start, "stop": start + f}, "sym": {},
+                                         "inputs": [source], "params": 0, "macs": 0}))
+        start += f
+    return made, alias
+
+
+def fuse_sibling_convs(graph: Graph) -> Graph:
+    """Horizontal fusion: sibling convs reading the same tensor with the same kernel,
+    stride, padding and dilation (the 1x1 convs opening Inception branches) become one
+    conv with all their filters, whose output is split along channels."""
+    users = consumers(graph)
+    taken = {n.name for n in graph.nodes}
+    at_first: dict[int, list[Node]] = {}
+    members: set[int] = set()
+    alias: dict[int, int] = {}
+    next_id = len(graph.nodes)
+    for group in _sibling_groups(graph):
+        made, more = _fused_nodes(group, graph, users, taken, next_id)
+        next_id += 2
+        at_first[group[0].id] = made
+        members |= {m.id for m in group} | set(more)
+        alias.update(more)
+    nodes: list[Node] = []
+    for n in graph.nodes:
+        if n.id in at_first:
+            nodes += at_first[n.id]
+        elif n.id not in members:
+            nodes.append(n)
+    return rebuild(graph, nodes, alias)
+
+
+def fuse_scale_add(graph: Graph) -> Graph:
+    """`shortcut + scale(body)` (Inception-ResNet's scaled residual) as one
+    `torch.add(shortcut, body, alpha=factor)`."""
+    users = consumers(graph)
+    outputs = {o.node for o in graph.outputs}
+    alias, changed = {}, {}
+    for n in graph.nodes:
+        if n.op != "add" or len(n.inputs) != 2:
+            continue
+        scaled = [i for i in n.inputs if graph.nodes[i].op == "scale" and users[i] == [n.id] and i not in outputs]
+        if len(scaled) == 1 and n.inputs[0] != n.inputs[1]:
+            s = graph.nodes[scaled[0]]
+            other = next(i for i in n.inputs if i != s.id)
+            changed[n.id] = with_attrs(n, alpha=s.attrs["factor"]).model_copy(update={"inputs": [other, s.id]})
+            alias[s.id] = s.inputs[0]
+    nodes = [changed.get(n.id, n) for n in graph.nodes if n.id not in alias]
+    return rebuild(graph, nodes, alias)
+
+
+def _writable(graph: Graph, node_id: int, reader: int, users, outputs: set[int]) -> bool:
+    """Whether `reader` may overwrite the tensor of `node_id`: nobody else reads it, nor
+    the storage it may share with its inputs (through views), and it is not the network's input."""
+    while True:
+        n = graph.nodes[node_id]
+        if users[node_id] != [reader] or node_id in outputs or n.op == "input":
+            return False
+        if n.op not in VIEW_OPS:
+            return True
+        if n.op == "slice":  # the slices of one fused output are disjoint: its other readers are slices
+            src = n.inputs[0]
+            return src not in outputs and all(graph.nodes[u].op == "slice" for u in users[src])
+        reader, node_id = node_id, n.inputs[0]
+
+
+def mark_inplace(graph: Graph) -> Graph:
+    """ReLUs (and residual sums) that may overwrite their input: nothing else reads it."""
+    users = consumers(graph)
+    outputs = {o.node for o in graph.outputs}
+    nodes = []
+    for n in graph.nodes:
+        if n.op in _INPLACE_ACTS and _writable(graph, n.inputs[0], n.id, users, outputs):
+            n = with_attrs(n, inplace=True)
+        elif n.op == "add" and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
+            into = [k for k, i in enumerate(n.inputs) if _writable(graph, i, n.id, users, outputs)]
+            if into and (into[0] == 0 or "alpha" not in n.attrs):
+                n = with_attrs(n, inplace=into[0])
+        nodes.append(n)
+    return rebuild(graph, nodes)
+
+
+def channels_last(graph: Graph) -> Graph:
+    """Run the whole network in channels_last (NHWC) memory format."""
+    first = graph.nodes[0] if graph.nodes else None
+    if first is None or first.op != "input" or len(first.shape or ()) != 3:
+        return graph
+    return rebuild(graph, [with_attrs(first, memory_format="channels_last"), *graph.nodes[1:]])
+
+
+PASSES: tuple[Callable[[Graph], Graph], ...] = (
+    drop_train_only, expand_sepconv, fold_batchnorm, fuse_sibling_convs, fuse_scale_add, mark_inplace, channels_last,
+)
+PASS_NAMES = tuple(p.__name__ for p in PASSES)
+
+
+def run_passes(graph: Graph, skip: Iterable[str] = ()) -> Graph:
+    """The graph after every pass of PASSES, in order, except those named in `skip`."""
+    skip = set(skip)
+    unknown = skip - set(PASS_NAMES)
+    if unknown:
+        raise ValueError(f"unknown pass(es) {sorted(unknown)}; the passes are {', '.join(PASS_NAMES)}")
+    for p in PASSES:
+        if p.__name__ not in skip:
+            graph = p(graph)
+    return graph

@@ -1,0 +1,59 @@
+"""Weights of an optimized network from the state_dict of the unoptimized one, following
+each layer's provenance (an `origin`, see :mod:`.rewrite`).
+
+These functions are copied verbatim into the generated optimized module (so that a
+file written by `netdsl compile --optimize inference` needs only torch): they may use
+nothing but torch and each other."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["convert_state_dict", "layer_tensors", "fold_batchnorm_tensors", "WEIGHT_FUNCTIONS"]
+
+
+def layer_tensors(origin, state):
+    """The tensors of one layer (name -> tensor, e.g. weight, bias), made as `origin` says."""
+    kind = origin["kind"]
+    if kind == "copy":
+        prefix = origin["from"] + "."
+        return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+    if kind == "fold_bn":
+        return fold_batchnorm_tensors(layer_tensors(origin["conv"], state), origin, state)
+    if kind == "concat_filters":
+        parts = [layer_tensors(part, state) for part in origin["parts"]]
+        out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
+        if any("bias" in p for p in parts):
+            out["bias"] = torch.cat([p.get("bias", torch.zeros_like(p["weight"][:, 0, 0, 0])) for p in parts], 0)
+        return out
+    raise ValueError(f"unknown origin {kind!r}")
+
+
+def fold_batchnorm_tensors(conv, origin, state):
+    """A conv (or linear) followed by an eval-mode batchnorm, as one layer:
+    w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g / sqrt(var + eps)
+    (computed in float64, returned in the weight's dtype)."""
+    bn = origin["bn"] + "."
+    weight = conv["weight"].double()
+    mean, var = state[bn + "running_mean"].double(), state[bn + "running_var"].double()
+    gamma = state[bn + "weight"].double() if origin["affine"] else torch.ones_like(mean)
+    beta = state[bn + "bias"].double() if origin["affine"] else torch.zeros_like(mean)
+    scale = gamma / torch.sqrt(var + origin["eps"])
+    bias = conv["bias"].double() if "bias" in conv else torch.zeros_like(mean)
+    folded_weight = weight * scale.reshape(-1, *[1] * (weight.dim() - 1))
+    folded_bias = beta + (bias - mean) * scale
+    dtype = conv["weight"].dtype
+    return {"weight": folded_weight.to(dtype), "bias": folded_bias.to(dtype)}
+
+
+def convert_state_dict(origins, state):
+    """The optimized module's state_dict: for each of its layers (attribute name ->
+    origin), the layer's tensors."""
+    out = {}
+    for attr, origin in origins.items():
+        for key, tensor in layer_tensors(origin, state).items():
+            out[f"{attr}.{key}"] = tensor
+    return out
+
+
+WEIGHT_FUNCTIONS = (layer_tensors, fold_batchnorm_tensors, convert_state_dict)
