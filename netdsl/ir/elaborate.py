@@ -15,8 +15,8 @@ from ..diagnostics import Note, Reporter, Span
 from ..ops import OPS
 from ..ops.base import REQUIRED
 from ..syntax import ast
-from ..syntax.nesting import walk
 from ..syntax.format import format_expr
+from ..syntax.nesting import walk
 from .expr import CONSTANTS, Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, single_call, snake_case
@@ -137,8 +137,7 @@ class _Elaborator:
         for p in decl.params:
             try:
                 if p.name in overrides:
-                    b = overrides[p.name]
-                    args[p.name] = Bound(self.typed(b.value, p.type, p.name, p.span, root), p.name)
+                    args[p.name] = Bound(self.override(overrides[p.name].value, p), p.name)
                 elif p.default is None:
                     self.fail("missing-argument", f"network parameter '{p.name}' has no default; give it with --set {p.name}=...", p.span, root)
                 else:
@@ -157,6 +156,14 @@ class _Elaborator:
         if self.input_node is not None:
             g.input_shape = tuple(self.nodes[self.input_node].attrs["shape"])
         return g
+
+    def override(self, value, p: ast.Param):
+        """A `--set` value: a wrong type is a command-line error (no span, exit 2)."""
+        got = check_value(value, p.type)
+        if got is None:
+            self.reporter.error("bad-set", f"--set {p.name}={format_value(value)}: '{p.name}' is {type_name(p.type)}", None)
+            raise _Abort
+        return got
 
     def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
         if self.input_node is None:

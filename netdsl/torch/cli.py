@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
@@ -56,7 +57,11 @@ def _read_checkpoint(path: str):
         from safetensors.torch import load_file
 
         return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -74,8 +79,12 @@ def cmd_port(args) -> int:
 
     try:
         state = _read_checkpoint(args.checkpoint)
-    except (OSError, ValueError, RuntimeError) as err:
-        return _fail(f"cannot read {args.checkpoint}: {err}", EXIT_USAGE)
+    except Exception as err:  # noqa: BLE001 - an untrusted file: any failure to read it is one line, exit 2
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if isinstance(err, pickle.UnpicklingError):
+            first = "it holds pickled objects other than tensors"
+        return _fail(f"cannot read {args.checkpoint}: {first} (checkpoints are read with torch.load(weights_only=True) "
+                     "or safetensors; pickled code is refused)", EXIT_USAGE)
     try:
         model = build_model(Path(args.file), dict(args.sets), root=args.root)
     except NetdslError as err:
