@@ -23,7 +23,8 @@ EXPECTED = {
     "repeat0-unknown-op.net": "unknown-op",  # codegen KeyError: an unknown op inside `repeat(0)`
     "float-literal-inf.net": "value-too-large",  # `1e999` became inf and formatted as the name `inf`
     "int-literal-5000-digits.net": "value-too-large",  # int() refused 5000 digits with a ValueError
-    "repeat0-unknown-op-2.net": "unknown-op",  # the same, in a branch of a concat
+    "repeat0-unknown-op-2.net": "unknown-op",
+    "repeat0-missing-argument.net": "missing-argument",  # codegen TypeError: `conv` without arguments in repeat(0)  # the same, in a branch of a concat
     # a repeat whose body holds only a comment: the generated `for` loop had no body
     "repeat-empty-body-codegen.net": None,
     "repeat-empty-body-codegen-2.net": None,

@@ -165,6 +165,21 @@ class _Elaborator:
             raise _Abort
         return got
 
+    def unreached_arguments(self, call: ast.Call, ctx: _Ctx) -> None:
+        """The arguments of a call that is not elaborated name real parameters and give the required ones."""
+        op, block = OPS.get(call.name), self.program.blocks.get(call.name)
+        if (op is None and block is None) or (op is not None and op.multi_input):
+            return
+        params = [(p.name, p.default is REQUIRED) for p in op.params] if op else \
+            [(p.name, p.default is None) for p in block.params]
+        given = {name for (name, _), a in zip(params, [a for a in call.args if a.name is None])}
+        given |= {a.name for a in call.args if a.name is not None}
+        for name in given - {n for n, _ in params}:
+            self.reporter.error("unknown-parameter", _no_parameter_msg(f"'{call.name}'", name, [n for n, _ in params]),
+                                call.span, self.notes(ctx))
+        for name in (n for n, required in params if required and n not in given):
+            self.reporter.error("missing-argument", f"'{call.name}' needs argument '{name}'", call.span, self.notes(ctx))
+
     def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
         if self.input_node is None:
             if any(isinstance(s, ast.InputStmt) for s in decl.body):
@@ -223,6 +238,8 @@ class _Elaborator:
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
             self.reporter.error("unknown-op", _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+        for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
+            self.unreached_arguments(call, ctx)
         names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
             self.reporter.error("unknown-name", _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
