@@ -98,7 +98,7 @@ def _py_literal(value) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, str):
-        return json.dumps(value)  # double quotes, every special character escaped
+        return json.dumps(value, ensure_ascii=False)  # double quotes, control characters escaped; 😀 stays one character
     if isinstance(value, tuple):
         inner = ", ".join(_py_literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"

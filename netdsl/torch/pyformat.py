@@ -14,8 +14,8 @@ WIDTH = 88
 
 def layout(stmt: str, indent: str) -> str:
     """One simple statement at `indent`, split if it is too long."""
-    if "\n" in stmt or len(indent) + len(stmt) <= WIDTH:
-        return indent + stmt
+    if "\n" in stmt or len(indent) + len(stmt) <= WIDTH or stmt.startswith("#") or stmt.endswith(":"):
+        return indent + stmt  # a comment (a long path) or the header of an `if`/`for`: left whole
     node = pyast.parse(stmt).body[0]
     value = getattr(node, "value", None)
     if isinstance(node, pyast.Assign) and isinstance(value, pyast.Call):
