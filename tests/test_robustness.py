@@ -254,7 +254,7 @@ def injection_spec() -> str:
     return (f'block Evil(mode: str = "{s}", k: int = 3) {{\n'
             f'    if mode == "{s}" {{ conv(4, k) }} else {{ relu }}\n}}\n'
             f'network __import__(tag: str = "{s}") {{\n'
-            f'    input [3, 8, 8]\n    __init__: Evil()\n    Evil("{s}\\n", k=1)\n}}\n')
+            f'    input [3, 8, 8]\n    eval_: Evil()\n    Evil("{s}\\n", k=1)\n}}\n')
 
 
 @pytest.mark.parametrize("file_name", ["evil.net", 'evil"""\nimport os\n#\\.net'])
@@ -354,3 +354,19 @@ def test_weights_are_only_read_safely():
                     kw = {k.arg: getattr(k.value, "value", None) for k in node.keywords}
                     loads.append((path.name, owner, kw.get("weights_only")))
     assert loads and all(owner == "torch" and safe is True for _, owner, safe in loads), loads
+
+
+@pytest.mark.parametrize("label", ["__init__", "forward", "_modules", "training", "state_dict"])
+def test_layer_names_that_would_hide_module_attributes_are_refused(tmp_path, label):
+    rc, _, err = cli("check", _write(tmp_path / "l.net", net(f"  {label}: conv(8, 3)")))
+    assert rc == 1 and f"error: a layer cannot be named '{label}'" in err and "[reserved-name]" in err
+
+
+def test_reserved_names_cover_every_module_attribute():
+    from torch import nn
+
+    from netdsl.ir.naming import MODULE_ATTRIBUTES, reserved_label
+
+    public = {n for n in dir(nn.Module) if not n.startswith("_")} | set(vars(nn.Module()))
+    assert all(reserved_label(n) for n in public), sorted(n for n in public if not reserved_label(n))
+    assert "conv" not in MODULE_ATTRIBUTES and not reserved_label("stem")

@@ -19,7 +19,7 @@ from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from .expr import CONSTANTS, Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
-from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, single_call, snake_case
+from .naming import DuplicateName, Names, reserved_label, call_key, count_chain, count_kinds, single_call, snake_case
 from .program import Limits, Program
 from ..values import FLOAT, check_value, format_value, type_name
 
@@ -122,6 +122,9 @@ class _Elaborator:
         return self.poison
 
     def local_name(self, names: Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
+        if label is not None and reserved_label(label):
+            self.fail("reserved-name", f"a layer cannot be named '{label}': PyTorch modules use that name "
+                      "(names starting with '_' and torch.nn.Module's attributes are reserved)", span, ctx)
         try:
             return names.local(label, key)
         except DuplicateName:

@@ -18,6 +18,27 @@ from ..syntax import ast
 __all__ = ["Names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds"]
 
 
+# Names a layer label cannot take: attributes of torch.nn.Module (a layer named `forward`
+# or `__init__` would hide the module's own method in the generated code). Written out
+# so that the front end does not import torch; tests/test_robustness.py keeps it complete.
+MODULE_ATTRIBUTES = frozenset({
+    'add_module', 'apply', 'bfloat16', 'buffers', 'call_super_init', 'children', 'compile', 'cpu', 'cuda',
+    'double', 'dump_patches', 'eval', 'extra_repr', 'float', 'forward', 'get_buffer', 'get_extra_state',
+    'get_parameter', 'get_submodule', 'half', 'ipu', 'load_state_dict', 'modules', 'mtia', 'named_buffers',
+    'named_children', 'named_modules', 'named_parameters', 'parameters', 'register_backward_hook',
+    'register_buffer', 'register_forward_hook', 'register_forward_pre_hook', 'register_full_backward_hook',
+    'register_full_backward_pre_hook', 'register_load_state_dict_post_hook',
+    'register_load_state_dict_pre_hook', 'register_module', 'register_parameter',
+    'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_', 'set_extra_state',
+    'set_submodule', 'share_memory', 'state_dict', 'to', 'to_empty', 'train', 'training', 'type', 'xpu',
+    'zero_grad', 'T_destination'
+})
+
+
+def reserved_label(label: str) -> bool:
+    return label.startswith("_") or label in MODULE_ATTRIBUTES
+
+
 class DuplicateName(Exception):
     pass
 
