@@ -5,11 +5,12 @@ from .diagnostics import Diagnostic, NetdslError
 from .ir import Graph, Limits
 from .render import render
 
-__all__ = ["analyze", "check", "render", "build", "port_weights", "Analysis", "Graph", "Limits", "Diagnostic",
-           "NetdslError"]
+__all__ = ["analyze", "check", "render", "build", "port_weights", "optimize", "Analysis", "Graph", "Limits",
+           "Diagnostic", "NetdslError"]
 __version__ = "0.1.0"
 
-_BACK_END = {"build": ("netdsl.torch.build", "build"), "port_weights": ("netdsl.torch.port", "port_weights")}
+_BACK_END = {"build": ("netdsl.torch.build", "build"), "port_weights": ("netdsl.torch.port", "port_weights"),
+             "optimize": ("netdsl.optimizer.api", "optimize")}
 
 
 def __getattr__(name: str):

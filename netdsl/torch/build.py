@@ -40,7 +40,13 @@ def build_model(spec: str | os.PathLike, params: dict | None = None, *, limits: 
     return model
 
 
-def build(spec: str | os.PathLike, **params) -> torch.nn.Module:
+def build(spec: str | os.PathLike, *, optimize: str | None = None, **params) -> torch.nn.Module:
     """The network of `spec` (a path or spec text) as an nn.Module, with network
-    parameters overridden by keyword (`build("mobilenet_v1.net", alpha=0.5)`)."""
-    return build_model(spec, params)
+    parameters overridden by keyword (`build("mobilenet_v1.net", alpha=0.5)`);
+    `optimize="inference"` returns it optimized for inference (netdsl.optimize)."""
+    model = build_model(spec, params)
+    if optimize is None:
+        return model
+    from ..optimizer.api import optimize as optimized
+
+    return optimized(model, optimize)

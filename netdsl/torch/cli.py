@@ -13,6 +13,8 @@ def add_torch_commands(sub, spec_args) -> None:
     p = sub.add_parser("compile", help="write the spec as a standalone PyTorch module")
     spec_args(p)
     p.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
+    p.add_argument("--optimize", choices=("inference",), help="write one flat module optimized for inference "
+                   "instead (its from_state_dict() takes the unoptimized network's state_dict)")
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("port", help="port a checkpoint of the same architecture to the spec's layer names")
     spec_args(p)
@@ -36,7 +38,7 @@ def cmd_compile(args) -> int:
     if not result.ok:
         return _print_failure(result)
     try:
-        code = generate(result.program, result.graph)
+        code = _optimized(result.graph, args.optimize) if args.optimize else generate(result.program, result.graph)
     except NetdslError as err:
         print(format_diagnostics(err.diagnostics, result.sources), file=sys.stderr)
         return 1
@@ -48,6 +50,12 @@ def cmd_compile(args) -> int:
     except WriteError as err:
         return _fail(str(err), EXIT_USAGE)
     return EXIT_OK
+
+
+def _optimized(graph, mode: str):
+    from ..optimizer.api import compile_optimized
+
+    return compile_optimized(graph, mode)[0]
 
 
 def _read_checkpoint(path: str):

@@ -188,23 +188,24 @@ def fuse_scale_add(graph: Graph) -> Graph:
     return rebuild(graph, nodes, alias)
 
 
-def _writable(graph: Graph, node_id: int, reader: int, users, outputs: set[int]) -> bool:
-    """Whether `reader` may overwrite the tensor of `node_id`: nobody else reads it, nor
-    the storage it may share with its inputs (through views), and it is not the network's input."""
+def _writable(graph: Graph, node_id: int, writer: int, users, outputs: set[int]) -> bool:
+    """Whether `writer` may overwrite the tensor of `node_id`: the forward is straight-line
+    code in node order, so it may when every other reader of that tensor (and of the
+    tensors it is a view of) runs before it, and it is neither an output nor the input."""
     while True:
         n = graph.nodes[node_id]
-        if users[node_id] != [reader] or node_id in outputs or n.op == "input":
+        if node_id in outputs or n.op == "input" or any(u > writer for u in users[node_id]):
             return False
         if n.op not in VIEW_OPS:
             return True
         if n.op == "slice":  # the slices of one fused output are disjoint: its other readers are slices
             src = n.inputs[0]
             return src not in outputs and all(graph.nodes[u].op == "slice" for u in users[src])
-        reader, node_id = node_id, n.inputs[0]
+        node_id = n.inputs[0]
 
 
 def mark_inplace(graph: Graph) -> Graph:
-    """ReLUs (and residual sums) that may overwrite their input: nothing else reads it."""
+    """ReLUs (and residual sums) that may overwrite their input: nothing reads it later."""
     users = consumers(graph)
     outputs = {o.node for o in graph.outputs}
     nodes = []

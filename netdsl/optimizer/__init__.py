@@ -11,4 +11,4 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
-    raise AttributeError(f"module 'netdsl.optimize' has no attribute {name!r}")
+    raise AttributeError(f"module 'netdsl.optimizer' has no attribute {name!r}")

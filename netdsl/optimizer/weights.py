@@ -32,18 +32,17 @@ def layer_tensors(origin, state):
 def fold_batchnorm_tensors(conv, origin, state):
     """A conv (or linear) followed by an eval-mode batchnorm, as one layer:
     w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g / sqrt(var + eps)
-    (computed in float64, returned in the weight's dtype)."""
+    (the per-channel factors in float64, the weights multiplied once in their dtype)."""
     bn = origin["bn"] + "."
-    weight = conv["weight"].double()
+    weight = conv["weight"]
     mean, var = state[bn + "running_mean"].double(), state[bn + "running_var"].double()
     gamma = state[bn + "weight"].double() if origin["affine"] else torch.ones_like(mean)
     beta = state[bn + "bias"].double() if origin["affine"] else torch.zeros_like(mean)
     scale = gamma / torch.sqrt(var + origin["eps"])
     bias = conv["bias"].double() if "bias" in conv else torch.zeros_like(mean)
-    folded_weight = weight * scale.reshape(-1, *[1] * (weight.dim() - 1))
     folded_bias = beta + (bias - mean) * scale
-    dtype = conv["weight"].dtype
-    return {"weight": folded_weight.to(dtype), "bias": folded_bias.to(dtype)}
+    folded_weight = weight * scale.to(weight.dtype).reshape(-1, *[1] * (weight.dim() - 1))
+    return {"weight": folded_weight, "bias": folded_bias.to(weight.dtype)}
 
 
 def convert_state_dict(origins, state):

@@ -1,0 +1,264 @@
+"""The inference optimizer: every spec's optimized module computes what the unoptimized
+one does (relative 1e-4, float32); each pass on tiny graphs, its structure and its
+numbers checked against formulas written here."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import netdsl
+from netdsl.optimizer import PASS_NAMES, run_passes
+from netdsl.optimizer.api import compile_optimized
+from netdsl.optimizer.passes import drop_train_only, fold_batchnorm, fuse_scale_add, fuse_sibling_convs, mark_inplace
+from netdsl.torch.build import build_model, load_module
+from references import randomize
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted(p for p in (ROOT / "specs").rglob("*.net") if "network " in p.read_text())
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+def random_model(spec, **params) -> nn.Module:
+    """The spec's module with seeded random weights (allocated without the default
+    initialisation, which randomize overwrites anyway)."""
+    with torch.device("meta"):
+        model = build_model(spec, params)
+    graph = model.netdsl_graph
+    model = model.to_empty(device="cpu")
+    model.netdsl_graph = graph
+    return randomize(model).eval()
+
+
+def outputs(model, x) -> tuple:
+    with torch.no_grad():
+        out = model(x)
+    return out if isinstance(out, tuple) else (out,)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_optimized_equals_unoptimized(spec):
+    model = random_model(spec)
+    fast = netdsl.optimize(model, "inference")
+    x = torch.randn(1, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(1))
+    want, got = outputs(model, x), outputs(fast, x)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        assert rel_err(a, b) <= 1e-4
+    assert not fast.training
+
+
+# ---- tiny graphs -------------------------------------------------------------------------
+CONV_BN = """
+network ConvBN() {
+    input [3, 9, 9]
+    conv(5, 3, bias=false)
+    batchnorm(eps=0.001)
+    relu
+}
+"""
+
+SIBLINGS = """
+network Siblings() {
+    input [6, 8, 8]
+    concat {
+        | conv(4, 1) -> relu
+        | conv(3, 1) -> relu -> conv(2, 3) -> relu
+        | conv(5, 3) -> relu
+        | maxpool(3, stride=1, padding=same) -> conv(2, 1) -> relu
+    }
+}
+"""
+
+RESIDUAL = """
+network Res() {
+    input [4, 6, 6]
+    conv(4, 1, bias=false)
+    batchnorm
+    relu
+    residual(scale=0.5) {
+        conv(4, 3)
+    }
+    relu
+}
+"""
+
+AUX = """
+block Head(n: int) {
+    global_avgpool -> flatten
+    dropout(0.5)
+    linear(n)
+}
+
+network Aux() {
+    input [3, 8, 8]
+    x = conv(4, 3) -> relu
+    aux = x -> aux: Head(7)
+    logits = x -> head: Head(5)
+    output logits
+    output aux when training
+}
+"""
+
+
+def ops(graph) -> list[str]:
+    return [n.op for n in graph.nodes]
+
+
+def test_fold_batchnorm_matches_the_formula():
+    model = random_model(CONV_BN)
+    graph = fold_batchnorm(model.netdsl_graph)
+    assert ops(graph) == ["input", "conv", "relu"]
+    assert graph.nodes[1].attrs["bias"] is True
+    assert graph.nodes[1].attrs["origin"] == {"kind": "fold_bn", "conv": {"kind": "copy", "from": "conv"},
+                                               "bn": "bn", "eps": 0.001, "affine": True}
+    fast = netdsl.optimize(model)
+    x = torch.randn(2, 3, 9, 9)
+    s = model.state_dict()
+    bn = (F.conv2d(x, s["conv.weight"], padding=1) - s["bn.running_mean"][:, None, None]) / torch.sqrt(
+        s["bn.running_var"][:, None, None] + 0.001) * s["bn.weight"][:, None, None] + s["bn.bias"][:, None, None]
+    assert rel_err(outputs(fast, x)[0], bn.clamp(min=0)) < 1e-5
+    conv = next(m for m in fast.modules() if isinstance(m, nn.Conv2d))
+    g = s["bn.weight"] / torch.sqrt(s["bn.running_var"] + 0.001)
+    assert torch.allclose(conv.bias, s["bn.bias"] - s["bn.running_mean"] * g, atol=1e-6)
+
+
+def test_batchnorm_is_not_folded_into_a_conv_someone_else_reads():
+    spec = """
+network Shared() {
+    input [3, 6, 6]
+    x = conv(3, 1)
+    y = x -> batchnorm
+    add(x, y)
+}
+"""
+    graph = fold_batchnorm(netdsl.check(spec))
+    assert "batchnorm" in ops(graph)
+
+
+def test_sibling_convs_become_one_conv_and_a_split():
+    model = random_model(SIBLINGS)
+    graph = fuse_sibling_convs(model.netdsl_graph)
+    convs = [n for n in graph.nodes if n.op == "conv"]
+    fused = [n for n in convs if n.attrs["filters"] == 4 + 3]
+    assert len(fused) == 1  # the two 1x1 convs on the input; not the 3x3, not the one after the pool
+    assert [n.attrs["filters"] for n in convs if n is not fused[0]] == [2, 5, 2]
+    after = [graph.nodes[i].op for i in range(fused[0].id + 1, fused[0].id + 4)]
+    assert after == ["relu", "slice", "slice"]  # the shared ReLU runs once, before the split
+    assert [n.attrs for n in graph.nodes if n.op == "slice"] == [{"start": 0, "stop": 4}, {"start": 4, "stop": 7}]
+    fast = netdsl.optimize(model)
+    x = torch.randn(2, 6, 8, 8)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+    assert "torch.split(" in fast.netdsl_source
+
+
+def test_scaled_residual_sum_is_one_add_and_runs_in_place():
+    model = random_model(RESIDUAL)
+    graph = mark_inplace(fuse_scale_add(fold_batchnorm(model.netdsl_graph)))
+    add = next(n for n in graph.nodes if n.op == "add")
+    assert "scale" not in ops(graph)
+    assert add.attrs["alpha"] == 0.5 and add.attrs["inplace"] == 0
+    relus = [n for n in graph.nodes if n.op == "relu"]
+    # the first ReLU's output is the shortcut: the residual conv reads it first, then the
+    # sum, its last reader, accumulates into it
+    assert [r.attrs.get("inplace") for r in relus] == [True, True]
+    x = torch.randn(3, 4, 6, 6)
+    assert rel_err(outputs(netdsl.optimize(model), x)[0], outputs(model, x)[0]) < 1e-5
+
+
+def test_a_relu_never_overwrites_a_tensor_read_elsewhere():
+    spec = """
+network Fork() {
+    input [3, 6, 6]
+    x = conv(3, 1)
+    a = x -> relu
+    b = x -> conv(3, 1)
+    add(a, b)
+}
+"""
+    graph = mark_inplace(netdsl.check(spec))
+    assert "inplace" not in next(n for n in graph.nodes if n.op == "relu").attrs
+    graph = mark_inplace(netdsl.check(CONV_BN.replace("input [3, 9, 9]\n    conv(5, 3, bias=false)\n    batchnorm(eps=0.001)", "input [3, 9, 9]")))
+    assert "inplace" not in graph.nodes[-1].attrs  # never the caller's input
+
+
+def test_train_only_heads_and_dropout_are_dropped():
+    model = random_model(AUX)
+    before = model.netdsl_graph
+    graph = drop_train_only(before)
+    assert "dropout" not in ops(graph)
+    assert not any(n.name.startswith("aux.") for n in graph.nodes)
+    assert [o.name for o in graph.outputs] == ["logits"]
+    assert len(graph.nodes) == len(before.nodes) - 5  # aux: pool, flatten, dropout, linear; head's dropout
+    x = torch.randn(2, 3, 8, 8)
+    assert rel_err(outputs(netdsl.optimize(model), x)[0], outputs(model, x)[0]) < 1e-6
+
+
+def test_passes_do_not_modify_their_input():
+    graph = netdsl.check(SIBLINGS)
+    before = graph.model_dump()
+    run_passes(graph)
+    assert graph.model_dump() == before
+
+
+def test_passes_are_switchable_by_name():
+    graph = netdsl.check(CONV_BN)
+    assert "batchnorm" in ops(run_passes(graph, skip=["fold_batchnorm"]))
+    assert graph.nodes[0].attrs.get("memory_format") is None
+    assert run_passes(graph).nodes[0].attrs["memory_format"] == "channels_last"
+    assert "memory_format" not in run_passes(graph, skip=["channels_last"]).nodes[0].attrs
+    with pytest.raises(ValueError, match="fold_batchnorm"):
+        run_passes(graph, skip=["fold_bn"])
+    model = random_model(SIBLINGS)
+    x = torch.randn(1, 6, 8, 8)
+    for name in PASS_NAMES:  # each pass off in turn: still the same network
+        assert rel_err(outputs(netdsl.optimize(model, skip=[name]), x)[0], outputs(model, x)[0]) < 1e-5
+
+
+def test_generated_source_is_deterministic_and_reads_like_pytorch(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    a, _ = compile_optimized(netdsl.check("specs/inception_v4.net"))
+    b, _ = compile_optimized(netdsl.check("specs/inception_v4.net"))
+    assert a.source == b.source
+    assert "import torch\nfrom torch import nn\n" in a.source
+    assert "x = self.stem_conv_bn1_conv(x)  # specs/common.net:" in a.source
+    assert "# inception_a.0: InceptionA (specs/inception_v4.net:" in a.source
+    assert "torch.split(" in a.source and "torch.cat([" in a.source
+    assert "nn.ReLU(inplace=True)" in a.source and "BatchNorm" not in a.source
+    compile(a.source, "generated", "exec")
+
+
+def test_build_with_optimize_and_the_compile_command(tmp_path):
+    fast = netdsl.build(SIBLINGS, optimize="inference")
+    assert not fast.training and fast.netdsl_graph.nodes[0].attrs["memory_format"] == "channels_last"
+    spec = tmp_path / "siblings.net"
+    spec.write_text(SIBLINGS)
+    out = tmp_path / "fast.py"
+    assert netdsl.cli.main(["compile", str(spec), "--optimize", "inference", "-o", str(out)]) == 0
+    namespace = load_module(type("Code", (), {"source": out.read_text(), "filename": str(out)})())
+    model = random_model(SIBLINGS)
+    flat = namespace["SiblingsInference"].from_state_dict(model.state_dict())
+    x = torch.randn(2, 6, 8, 8)
+    assert rel_err(outputs(flat, x)[0], outputs(model, x)[0]) < 1e-5
+    with pytest.raises(ValueError, match="inference"):
+        netdsl.optimize(model, "training")
+
+
+def test_fold_is_exact_for_a_batchnorm_without_affine_parameters():
+    spec = CONV_BN.replace("batchnorm(eps=0.001)", "batchnorm(eps=0.001, affine=false)")
+    model = random_model(spec)
+    x = torch.randn(1, 3, 9, 9)
+    s = model.state_dict()
+    want = (F.conv2d(x, s["conv.weight"], padding=1) - s["bn.running_mean"][:, None, None]) / torch.sqrt(
+        s["bn.running_var"][:, None, None] + 0.001)
+    assert rel_err(outputs(netdsl.optimize(model), x)[0], want.clamp(min=0)) < 1e-5
+    assert math.isclose(rel_err(outputs(model, x)[0], want.clamp(min=0)), 0.0, abs_tol=1e-6)
