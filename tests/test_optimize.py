@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 import netdsl
 from netdsl.optimizer import PASS_NAMES, run_passes
-from netdsl.optimizer.api import compile_optimized
+from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import drop_train_only, fold_batchnorm, fuse_scale_add, fuse_sibling_convs, mark_inplace
 from netdsl.torch.build import build_model, load_module
 from references import randomize

@@ -7,8 +7,12 @@ __all__ = ["PASSES", "PASS_NAMES", "run_passes", "optimize", "compile_optimized"
 
 
 def __getattr__(name: str):
-    if name in ("optimize", "compile_optimized"):  # these import torch
-        from . import api
+    if name == "optimize":  # imports torch
+        from .api import optimize
 
-        return getattr(api, name)
+        return optimize
+    if name == "compile_optimized":
+        from .flat import compile_optimized
+
+        return compile_optimized
     raise AttributeError(f"module 'netdsl.optimizer' has no attribute {name!r}")

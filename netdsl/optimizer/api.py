@@ -7,29 +7,16 @@ from typing import Iterable
 
 import torch
 
-from ..ir.graph import Graph
 from ..torch.build import load_module
-from .flat import FlatCode, generate_flat
-from .passes import PASS_NAMES, run_passes
+from .flat import MODES, compile_optimized
 
 __all__ = ["optimize", "compile_optimized", "MODES"]
-
-MODES = ("inference",)
-
-
-def compile_optimized(graph: Graph, mode: str = "inference", skip: Iterable[str] = ()) -> tuple[FlatCode, Graph]:
-    """(source of the optimized module, the optimized graph) for a checked graph."""
-    if mode not in MODES:
-        raise ValueError(f"unknown optimization mode {mode!r}; the modes are {', '.join(MODES)}")
-    skip = tuple(skip)
-    optimized = run_passes(graph, skip)
-    return generate_flat(optimized, tuple(p for p in PASS_NAMES if p not in skip)), optimized
 
 
 def optimize(model: torch.nn.Module, mode: str = "inference", *, skip: Iterable[str] = ()) -> torch.nn.Module:
     """An equivalent module, faster for `mode`, of a model built by `netdsl.build` (with
     any weights, e.g. ported from timm). Passes named in `skip` are not run. The result
-    is in eval mode; it owns new tensors (the model is not modified)."""
+    is in eval mode; the model is not modified (layers copied unchanged may share its tensors)."""
     graph = getattr(model, "netdsl_graph", None)
     if graph is None:
         raise TypeError("optimize() takes a model built by netdsl.build (it reads model.netdsl_graph)")

@@ -1,15 +1,15 @@
 """Weights of an optimized network from the state_dict of the unoptimized one, following
 each layer's provenance (an `origin`, see :mod:`.rewrite`).
 
-These functions are copied verbatim into the generated optimized module (so that a
-file written by `netdsl compile --optimize inference` needs only torch): they may use
-nothing but torch and each other."""
+Every function of this file is copied verbatim into the generated optimized module (so
+that a file written by `netdsl compile --optimize inference` needs only torch): they
+may use nothing but torch and each other."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["convert_state_dict", "layer_tensors", "fold_batchnorm_tensors", "WEIGHT_FUNCTIONS"]
+__all__ = ["convert_state_dict", "layer_tensors", "fold_batchnorm_tensors"]
 
 
 def layer_tensors(origin, state):
@@ -54,5 +54,3 @@ def convert_state_dict(origins, state):
             out[f"{attr}.{key}"] = tensor
     return out
 
-
-WEIGHT_FUNCTIONS = (layer_tensors, fold_batchnorm_tensors, convert_state_dict)

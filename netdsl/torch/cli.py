@@ -53,7 +53,7 @@ def cmd_compile(args) -> int:
 
 
 def _optimized(graph, mode: str):
-    from ..optimizer.api import compile_optimized
+    from ..optimizer.flat import compile_optimized
 
     return compile_optimized(graph, mode)[0]
 

@@ -1,0 +1,232 @@
+"""Inference speed: netdsl optimized vs netdsl plain vs the reference eager module vs
+torch.compile(reference), and the front end's speed at scale.
+
+    .venv/bin/python benchmarks/inference.py                  # everything (slow on 2 cores)
+    .venv/bin/python benchmarks/inference.py --quick          # inception_v4 only, 3 rounds
+    .venv/bin/python benchmarks/inference.py --no-compile --models resnet50 --batches 8
+
+All variants of a model get the same weights (the reference's, seeded random, ported) and
+the same input, and run in the same process, interleaved: each round runs every variant
+once, in a rotated order, so a busy spell of the machine hits all of them alike. Reported:
+median seconds per batch with the interquartile range and min-max, images/s, and the
+median of the per-round ratios against the reference (paired). The optimized outputs
+are checked against the reference's before timing. On a CUDA machine the same variants
+also run on the GPU under bf16 autocast (images/s); without one that part says so."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import netdsl  # noqa: E402
+
+MODELS = {  # name -> (spec, reference constructor, resolution)
+    "inception_v4": ("specs/inception_v4.net", ("timm", "inception_v4"), 299),
+    "inception_resnet_v2": ("specs/inception_resnet_v2.net", ("timm", "inception_resnet_v2"), 299),
+    "resnet50": ("specs/resnet50.net", ("torchvision", "resnet50"), 224),
+    "mobilenet_v1": ("specs/mobilenet_v1.net", ("timm", "mobilenetv1_100"), 224),
+}
+
+
+def reference(kind: str, name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if kind == "timm":
+        import timm
+
+        return timm.create_model(name, pretrained=False)
+    import torchvision
+
+    return getattr(torchvision.models, name)(weights=None)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def spread(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.3f}"
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return f"{statistics.median(values):.3f} (IQR {q1:.3f}-{q3:.3f}, {min(values):.3f}-{max(values):.3f})"
+
+
+def rel_err(a, b) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def variants(name: str, with_compile: bool) -> tuple[dict, dict]:
+    """name -> callable, and the warm-up seconds of each."""
+    spec, (kind, ref_name), _ = MODELS[name]
+    ref = reference(kind, ref_name).eval()
+    plain, t_build = timed(lambda: netdsl.build(ROOT / spec))
+    _, t_port = timed(lambda: netdsl.port_weights(plain, ref))
+    plain.eval()
+    fast, t_opt = timed(lambda: netdsl.optimize(plain, "inference"))
+    found = {"reference eager": ref, "netdsl plain": plain, "netdsl optimized": fast}
+    warm = {"netdsl build": t_build, "netdsl port_weights": t_port, "netdsl optimize": t_opt}
+    if with_compile:
+        found["torch.compile(reference)"] = torch.compile(ref)
+    return found, warm
+
+
+def check_outputs(found: dict, x) -> float:
+    with torch.inference_mode():
+        want = found["reference eager"](x)
+        return rel_err(found["netdsl optimized"](x), want)
+
+
+def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
+    names = list(found)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    with torch.inference_mode():
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for n in order:
+                _, t = timed(lambda: found[n](x))
+                times[n].append(t)
+    return times
+
+
+def compile_warmup(found: dict, x) -> float | None:
+    if "torch.compile(reference)" not in found:
+        return None
+    with torch.inference_mode():
+        _, t = timed(lambda: found["torch.compile(reference)"](x))
+    return t
+
+
+def cpu_table(name: str, batch: int, times: dict, err: float, warm: dict) -> list[str]:
+    ref = times["reference eager"]
+    lines = [f"### {name}, batch {batch}, float32, CPU", "",
+             f"optimized vs reference: relative output error {err:.1e}", "",
+             "| variant | s / batch: median (IQR, min-max) | images/s | paired speedup vs reference eager |",
+             "|---|---|---|---|"]
+    for n, ts in times.items():
+        ratios = [r / t for r, t in zip(ref, ts)]
+        lines.append(f"| {n} | {spread(ts)} | {batch / statistics.median(ts):.2f} | {statistics.median(ratios):.2f}x "
+                     f"({min(ratios):.2f}-{max(ratios):.2f}) |")
+    lines += ["", "warm-up (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warm.items()), ""]
+    return lines
+
+
+def cuda_lines(found: dict, x, rounds: int) -> list[str]:
+    if not torch.cuda.is_available():
+        return ["(no CUDA device: the bf16 autocast GPU runs were skipped)", ""]
+    x = x.cuda()
+    lines = ["| variant (CUDA, bf16 autocast) | images/s |", "|---|---|"]
+    for n, model in found.items():
+        model = model.cuda()
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            model(x)
+            torch.cuda.synchronize()
+            ts = []
+            for _ in range(rounds):
+                _, t = timed(lambda: (model(x), torch.cuda.synchronize()))
+                ts.append(t)
+        lines.append(f"| {n} | {x.shape[0] / statistics.median(ts):.1f} |")
+        model.cpu()
+    return [*lines, ""]
+
+
+def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool) -> list[str]:
+    found, warm = variants(name, with_compile)
+    lines = []
+    for batch in batches:
+        x = torch.randn(batch, 3, MODELS[name][2], MODELS[name][2], generator=torch.Generator().manual_seed(batch))
+        err = check_outputs(found, x)
+        w = dict(warm)
+        t = compile_warmup(found, x)
+        if t is not None:
+            w["torch.compile first call"] = t
+        times = interleaved(found, x, rounds)
+        lines += cpu_table(name, batch, times, err, w)
+        print("\n".join(lines[-len(times) - 8:]), flush=True)
+        if with_compile:  # recompile per input shape, as a user would see it
+            torch._dynamo.reset()
+    lines += cuda_lines(found, torch.randn(8, 3, MODELS[name][2], MODELS[name][2]), rounds)
+    return lines
+
+
+# ---- the front end at scale ------------------------------------------------------------
+def synthetic_spec(layers: int) -> str:
+    """A network of `layers` layers: conv -> batchnorm -> relu units, written out line by line."""
+    units = layers // 3
+    body = "\n".join(f"    u{i}: Unit()" for i in range(units))
+    return ("block Unit() {\n    conv(8, 3, bias=false)\n    batchnorm\n    relu\n}\n\n"
+            f"network Synthetic() {{\n    input [8, 16, 16]\n{body}\n}}\n")
+
+
+def front_end_lines(sizes: list[int]) -> list[str]:
+    lines = ["| layers | `netdsl check` (whole process) | in-process `netdsl.check` | per layer |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"synthetic_{n}.net"
+            path.write_text(synthetic_spec(n))
+            _, t_proc = timed(lambda: subprocess.run([sys.executable, "-m", "netdsl", "check", str(path)],
+                                                     cwd=ROOT, capture_output=True, check=True))
+            graph, t_in = timed(lambda: netdsl.check(path))
+            count = len(graph.nodes) - 1
+            lines.append(f"| {count:,} | {t_proc:.2f} s | {t_in:.2f} s | {t_in / count * 1e6:.0f} µs |")
+            print(lines[-1], flush=True)
+    return [*lines, ""]
+
+
+def machine_lines() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                   if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    import timm
+    import torchvision
+
+    return [f"- machine: {cpu}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+            f"load average at start {load[0]:.1f}",
+            f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+            f"timm {timm.__version__}, CUDA available: {torch.cuda.is_available()}", ""]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--no-compile", action="store_true", help="leave out torch.compile(reference) (minutes per model)")
+    p.add_argument("--quick", action="store_true", help="inception_v4 only, 3 rounds, front end up to 10k layers")
+    p.add_argument("--front-end", nargs="*", type=int, default=None, help="layer counts (default 1000 10000 100000)")
+    p.add_argument("--no-models", action="store_true", help="only the front-end timings")
+    p.add_argument("-o", "--output", help="also write the Markdown results here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.models, args.rounds = ["inception_v4"], 3
+    sizes = args.front_end if args.front_end is not None else ([1000, 10000] if args.quick else [1000, 10000, 100000])
+    lines = ["## Machine", "", *machine_lines(), "## Inference", ""]
+    if not args.no_models:
+        for name in args.models:
+            lines += bench_model(name, args.batches, args.rounds, not args.no_compile)
+    lines += ["## Front end at scale", "", *front_end_lines(sizes)]
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
