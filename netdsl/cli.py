@@ -115,13 +115,17 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; `check_only` registers just `netdsl check`, so that it
+    starts without importing the other commands' modules (networkx, graphviz, ...)."""
     parser = _Parser(prog="netdsl", description="Convolutional network specs: check, compile, render, summarise.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("check", help="parse, elaborate and shape-check a spec")
     _spec_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_check)
+    if check_only:
+        return parser
     from .summary.commands import add_summary_commands  # summary, compare (imported here: it uses our helpers)
     add_summary_commands(sub)
     from .render.cli import add_render_parser  # netdsl render (lives with the renderer)
@@ -132,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(check_only=argv[:1] == ["check"]).parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:
