@@ -161,6 +161,25 @@ def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool) 
     return lines
 
 
+def ablation_lines(name: str, batch: int, rounds: int) -> list[str]:
+    """What each pass is worth: the optimized module with one pass left out at a time."""
+    from netdsl.optimizer import PASS_NAMES
+
+    found, _ = variants(name, False)
+    plain = found["netdsl plain"]
+    runs = {"reference eager": found["reference eager"], "all passes": found["netdsl optimized"]}
+    runs.update({f"without {p}": netdsl.optimize(plain, skip=[p]) for p in PASS_NAMES})
+    x = torch.randn(batch, 3, MODELS[name][2], MODELS[name][2])
+    times = interleaved(runs, x, rounds)
+    full = times["all passes"]
+    lines = [f"### Passes, one left out at a time ({name}, batch {batch})", "",
+             "| variant | s / batch | paired time vs all passes |", "|---|---|---|"]
+    for n, ts in times.items():
+        lines.append(f"| {n} | {spread(ts)} | {statistics.median([t / f for t, f in zip(ts, full)]):.2f}x |")
+    print("\n".join(lines), flush=True)
+    return [*lines, ""]
+
+
 # ---- the front end at scale ------------------------------------------------------------
 def synthetic_spec(layers: int) -> str:
     """A network of `layers` layers: conv -> batchnorm -> relu units, written out line by line."""
@@ -211,6 +230,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="inception_v4 only, 3 rounds, front end up to 10k layers")
     p.add_argument("--front-end", nargs="*", type=int, default=None, help="layer counts (default 1000 10000 100000)")
     p.add_argument("--no-models", action="store_true", help="only the front-end timings")
+    p.add_argument("--ablation", action="store_true", help="also time inception_v4 (batch 8) with each pass left out")
     p.add_argument("-o", "--output", help="also write the Markdown results here")
     args = p.parse_args(argv)
     if args.quick:
@@ -220,6 +240,8 @@ def main(argv=None) -> int:
     if not args.no_models:
         for name in args.models:
             lines += bench_model(name, args.batches, args.rounds, not args.no_compile)
+    if args.ablation:
+        lines += ablation_lines("inception_v4", 8, args.rounds)
     lines += ["## Front end at scale", "", *front_end_lines(sizes)]
     text = "\n".join(lines)
     print(text)

@@ -194,10 +194,9 @@ def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, 
               '        """This network with weights made from the unoptimized network\'s state_dict."""',
               '        with torch.device("meta"):',
               "            model = cls()",
-              "        state = convert_state_dict(STATE_ORIGINS, state_dict)",
+              "        layout = cls.memory_format or torch.contiguous_format",
+              "        state = convert_state_dict(STATE_ORIGINS, state_dict, layout)",
               "        model.load_state_dict(state, assign=True)",
-              "        if cls.memory_format is not None:",
-              "            model = model.to(memory_format=cls.memory_format)",
               "        return model.eval()"]
     return "\n".join(lines)
 

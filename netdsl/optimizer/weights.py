@@ -12,16 +12,18 @@ import torch
 __all__ = ["convert_state_dict", "layer_tensors", "fold_batchnorm_tensors"]
 
 
-def layer_tensors(origin, state):
-    """The tensors of one layer (name -> tensor, e.g. weight, bias), made as `origin` says."""
+def layer_tensors(origin, state, memory_format=torch.contiguous_format):
+    """The tensors of one layer (name -> tensor, e.g. weight, bias), made as `origin` says
+    (new 4-D weights are laid out in `memory_format`)."""
     kind = origin["kind"]
     if kind == "copy":
         prefix = origin["from"] + "."
         return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
     if kind == "fold_bn":
-        return fold_batchnorm_tensors(layer_tensors(origin["conv"], state), origin, state)
+        conv = layer_tensors(origin["conv"], state, memory_format)
+        return fold_batchnorm_tensors(conv, origin, state, memory_format)
     if kind == "concat_filters":
-        parts = [layer_tensors(part, state) for part in origin["parts"]]
+        parts = [layer_tensors(part, state, memory_format) for part in origin["parts"]]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
         if any("bias" in p for p in parts):
             out["bias"] = torch.cat([p.get("bias", torch.zeros_like(p["weight"][:, 0, 0, 0])) for p in parts], 0)
@@ -29,7 +31,7 @@ def layer_tensors(origin, state):
     raise ValueError(f"unknown origin {kind!r}")
 
 
-def fold_batchnorm_tensors(conv, origin, state):
+def fold_batchnorm_tensors(conv, origin, state, memory_format=torch.contiguous_format):
     """A conv (or linear) followed by an eval-mode batchnorm, as one layer:
     w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g / sqrt(var + eps)
     (the per-channel factors in float64, the weights multiplied once in their dtype)."""
@@ -41,16 +43,19 @@ def fold_batchnorm_tensors(conv, origin, state):
     scale = gamma / torch.sqrt(var + origin["eps"])
     bias = conv["bias"].double() if "bias" in conv else torch.zeros_like(mean)
     folded_bias = beta + (bias - mean) * scale
-    folded_weight = weight * scale.to(weight.dtype).reshape(-1, *[1] * (weight.dim() - 1))
+    factor = scale.to(weight.dtype).reshape(-1, *[1] * (weight.dim() - 1))
+    layout = memory_format if weight.dim() == 4 else torch.contiguous_format
+    folded_weight = torch.mul(weight, factor, out=torch.empty_like(weight, memory_format=layout))
     return {"weight": folded_weight, "bias": folded_bias.to(weight.dtype)}
 
 
-def convert_state_dict(origins, state):
+def convert_state_dict(origins, state, memory_format=torch.contiguous_format):
     """The optimized module's state_dict: for each of its layers (attribute name ->
-    origin), the layer's tensors."""
+    origin), the layer's tensors; 4-D weights laid out in `memory_format`."""
     out = {}
     for attr, origin in origins.items():
-        for key, tensor in layer_tensors(origin, state).items():
+        for key, tensor in layer_tensors(origin, state, memory_format).items():
+            if tensor.dim() == 4:
+                tensor = tensor.contiguous(memory_format=memory_format)
             out[f"{attr}.{key}"] = tensor
     return out
-
