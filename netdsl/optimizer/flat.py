@@ -69,8 +69,10 @@ class _Writer:
             if name in self.free:
                 self.free.remove(name)
                 return name
-        if self.free:
-            return self.free.pop(0)
+        if self.free:  # the lowest-numbered free name, so that names stay small and stable
+            name = min(self.free, key=lambda v: int(v[1:] or 0))
+            self.free.remove(name)
+            return name
         name = "x" if self.count == 0 else f"x{self.count}"
         self.count += 1
         return name
