@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 from frontend import ROOT, netdsl_command
-from timing import Sample, paired, process
+from timing import Sample, Timing, paired, process
 
-__all__ = ["forward_pair", "build_pair", "compile_process"]
+__all__ = ["build_pair", "compile_process", "forward_pair"]
 
 SPEC = str(ROOT / "specs" / "inception_v4.net")
 
@@ -67,7 +67,7 @@ def build_pair(n: int, warmup: int = 1) -> tuple[Sample, Sample, Sample]:
     return paired(ours, reference, n, warmup)
 
 
-def compile_process(n: int) -> Sample:
+def compile_process(n: int) -> Timing:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "inception_v4.py"
         sample = process([*netdsl_command(), "compile", "specs/inception_v4.net", "-o", str(out)], n, cwd=str(ROOT))

@@ -3,13 +3,14 @@ the number of layers (a generated chain of convolutions)."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
 
-from timing import Sample, process, repeat
+from timing import Timing, process, repeat
 
-__all__ = ["netdsl_command", "check_process", "python_startup", "chain_spec", "chain_scaling"]
+__all__ = ["chain_scaling", "chain_spec", "check_process", "netdsl_command", "python_startup"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,11 +21,11 @@ def netdsl_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "netdsl"]
 
 
-def check_process(n: int) -> Sample:
+def check_process(n: int) -> Timing:
     return process([*netdsl_command(), "check", "specs/inception_v4.net"], n, cwd=str(ROOT))
 
 
-def python_startup(n: int) -> Sample:
+def python_startup(n: int) -> Timing:
     """The floor under every whole-process number: an interpreter that does nothing."""
     return process([sys.executable, "-c", "pass"], n)
 
@@ -49,13 +50,13 @@ def _check_once(text: str, layers: int) -> None:
         raise RuntimeError(f"expected {layers} layers, the graph has {len(graph.nodes)}")
 
 
-def chain_scaling(sizes: list[int], runs: dict[int, int], written_out: bool = True) -> dict[int, Sample]:
+def chain_scaling(sizes: list[int], runs: dict[int, int], written_out: bool = True) -> dict[int, Timing]:
     """In-process `netdsl.check` of each chain (spec text -> shape-checked graph)."""
     out = {}
     for size in sizes:
         text = chain_spec(size, written_out)
         n = runs.get(size, 1)
-        out[size] = repeat(lambda: _check_once(text, size), n, warmup=1 if n > 1 else 0)
+        out[size] = repeat(functools.partial(_check_once, text, size), n, warmup=1 if n > 1 else 0)
     return out
 
 
