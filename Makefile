@@ -43,5 +43,11 @@ docs: setup
 bench: setup
 	$(PY) benchmarks/run.py
 
+# Fuzz the front end + code generation (docs/robustness.md): atheris and Hypothesis,
+# FUZZ_RUNS executions in total over 2 low-priority processes; findings in fuzz/out/.
+FUZZ_RUNS ?= 100000
+fuzz: setup
+	nice -n 19 $(PY) fuzz/run.py --runs $(FUZZ_RUNS) --jobs 2
+
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

@@ -17,7 +17,7 @@ from harness import exercise  # noqa: E402
 
 import netdsl  # noqa: E402
 
-CASES = sorted((ROOT / "tests" / "data" / "fuzz").glob("*"))
+CASES = sorted(p for p in (ROOT / "tests" / "data" / "fuzz").glob("*") if p.is_file())  # open/: not fixed yet
 # what each input was, and the diagnostic code it gets now
 EXPECTED = {
     "repeat0-unknown-op.net": "unknown-op",  # codegen KeyError: an unknown op inside `repeat(0)`
