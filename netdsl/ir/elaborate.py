@@ -233,7 +233,7 @@ class _Elaborator:
             self.unreached(body, ctx)
         self.body(stmt.otherwise, ctx)
 
-    def unreached(self, stmts: tuple, ctx: _Ctx) -> None:
+    def unreached(self, stmts: tuple, ctx: _Ctx, index: str | None = None) -> None:
         """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
         names only ops, blocks and values: the back end lowers it all the same."""
         known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
@@ -243,7 +243,7 @@ class _Elaborator:
             self.reporter.error("unknown-op", _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        names = {*ctx.env, *CONSTANTS, index, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
             self.reporter.error("unknown-name", _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
 
@@ -445,7 +445,7 @@ class _Elaborator:
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
         current = x
         if count == 0:
-            self.unreached(rep.body, ctx)
+            self.unreached(rep.body, ctx, rep.index)
         for k in range(count):
             env = dict(ctx.env)
             if rep.index:
