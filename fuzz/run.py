@@ -56,7 +56,7 @@ def _corpus(out: Path, seeds: int = 60) -> Path:
 
 
 def _atheris(runs: int, out: Path, cwd: Path) -> subprocess.Popen:
-    cmd = [sys.executable, str(HERE / "atheris_target.py"), f"-runs={runs}", f"-max_len={MAX_LEN}", "-timeout=20",
+    cmd = [sys.executable, str(HERE / "atheris_target.py"), f"-runs={runs}", f"-max_len={MAX_LEN}", "-timeout=120",
            "-rss_limit_mb=3000", f"-artifact_prefix={out}/", "--out", str(out), str(_corpus(out))]
     log = open(out / f"atheris-{os.getpid()}-{len(list(out.glob('atheris-*.log')))}.log", "w")
     return subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
