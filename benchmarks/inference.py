@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import netdsl  # noqa: E402
+import netdsl
 
 MODELS = {  # name -> (spec, reference constructor, resolution)
     "inception_v4": ("specs/inception_v4.net", ("timm", "inception_v4"), 299),
@@ -41,14 +41,19 @@ MODELS = {  # name -> (spec, reference constructor, resolution)
 
 
 def reference(kind: str, name: str) -> torch.nn.Module:
+    """The reference module with seeded random weights everywhere (batch-norm statistics
+    and the classifier included: a default-initialised head can make every output equal)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from references import randomize
+
     torch.manual_seed(0)
     if kind == "timm":
         import timm
 
-        return timm.create_model(name, pretrained=False)
+        return randomize(timm.create_model(name, pretrained=False))
     import torchvision
 
-    return getattr(torchvision.models, name)(weights=None)
+    return randomize(getattr(torchvision.models, name)(weights=None))
 
 
 def timed(fn):
@@ -96,8 +101,10 @@ def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
         for r in range(rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for n in order:
-                _, t = timed(lambda: found[n](x))
-                times[n].append(t)
+                model = found[n]
+                start = time.perf_counter()
+                model(x)
+                times[n].append(time.perf_counter() - start)
     return times
 
 
@@ -135,8 +142,10 @@ def cuda_lines(found: dict, x, rounds: int) -> list[str]:
             torch.cuda.synchronize()
             ts = []
             for _ in range(rounds):
-                _, t = timed(lambda: (model(x), torch.cuda.synchronize()))
-                ts.append(t)
+                start = time.perf_counter()
+                model(x)
+                torch.cuda.synchronize()
+                ts.append(time.perf_counter() - start)
         lines.append(f"| {n} | {x.shape[0] / statistics.median(ts):.1f} |")
         model.cpu()
     return [*lines, ""]
@@ -195,9 +204,13 @@ def front_end_lines(sizes: list[int]) -> list[str]:
         for n in sizes:
             path = Path(tmp) / f"synthetic_{n}.net"
             path.write_text(synthetic_spec(n))
-            _, t_proc = timed(lambda: subprocess.run([sys.executable, "-m", "netdsl", "check", str(path)],
-                                                     cwd=ROOT, capture_output=True, check=True))
-            graph, t_in = timed(lambda: netdsl.check(path))
+            command = [sys.executable, "-m", "netdsl", "check", str(path)]
+            start = time.perf_counter()
+            subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+            t_proc = time.perf_counter() - start
+            start = time.perf_counter()
+            graph = netdsl.check(path)
+            t_in = time.perf_counter() - start
             count = len(graph.nodes) - 1
             lines.append(f"| {count:,} | {t_proc:.2f} s | {t_in:.2f} s | {t_in / count * 1e6:.0f} µs |")
             print(lines[-1], flush=True)
@@ -215,10 +228,10 @@ def machine_lines() -> list[str]:
     import timm
     import torchvision
 
-    return [f"- machine: {cpu}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-            f"load average at start {load[0]:.1f}",
-            f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
-            f"timm {timm.__version__}, CUDA available: {torch.cuda.is_available()}", ""]
+    return [(f"- machine: {cpu}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+             f"load average at start {load[0]:.1f}"),
+            (f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+             f"timm {timm.__version__}, CUDA available: {torch.cuda.is_available()}"), ""]
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from references import randomize
 from torch import nn
 from torch.nn import functional as F
 
@@ -17,7 +18,6 @@ from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import drop_train_only, fold_batchnorm, fuse_scale_add, fuse_sibling_convs, mark_inplace
 from netdsl.torch.build import build_model, load_module
-from references import randomize
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted(p for p in (ROOT / "specs").rglob("*.net") if "network " in p.read_text())

@@ -3,7 +3,7 @@ optimized graph, and `optimize(model)` that applies both to a built model with w
 
 from .passes import PASS_NAMES, PASSES, run_passes
 
-__all__ = ["PASSES", "PASS_NAMES", "run_passes", "optimize", "compile_optimized"]
+__all__ = ["PASSES", "PASS_NAMES", "compile_optimized", "optimize", "run_passes"]
 
 
 def __getattr__(name: str):

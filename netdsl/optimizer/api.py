@@ -3,14 +3,14 @@ the optimized graph, and its weights computed from the model's state_dict."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
 from ..torch.build import load_module
 from .flat import MODES, compile_optimized
 
-__all__ = ["optimize", "compile_optimized", "MODES"]
+__all__ = ["MODES", "compile_optimized", "optimize"]
 
 
 def optimize(model: torch.nn.Module, mode: str = "inference", *, skip: Iterable[str] = ()) -> torch.nn.Module:

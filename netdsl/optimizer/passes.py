@@ -7,14 +7,24 @@ the weights of the optimized network can be computed from the original state_dic
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ir.graph import Graph, Node
 from ..ops.geometry import pair, resolve_padding
 from .rewrite import VIEW_OPS, consumers, drop_dead, origin_of, rebuild, with_attrs
 
-__all__ = ["PASSES", "PASS_NAMES", "run_passes", "drop_train_only", "expand_sepconv", "fold_batchnorm",
-           "fuse_sibling_convs", "fuse_scale_add", "mark_inplace", "channels_last"]
+__all__ = [
+    "PASSES",
+    "PASS_NAMES",
+    "channels_last",
+    "drop_train_only",
+    "expand_sepconv",
+    "fold_batchnorm",
+    "fuse_scale_add",
+    "fuse_sibling_convs",
+    "mark_inplace",
+    "run_passes",
+]
 
 _NO_OPS = ("dropout", "identity")  # the identity in eval mode
 _FOLDS_INTO = ("conv", "dwconv", "linear")  # ops whose output channels a batchnorm can scale

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Node
 
-__all__ = ["consumers", "rebuild", "origin_of", "with_attrs", "VIEW_OPS"]
+__all__ = ["VIEW_OPS", "consumers", "drop_dead", "origin_of", "rebuild", "with_attrs"]
 
 # ops whose output may share storage with their input (in eval): an in-place write to
 # their output writes to their input too

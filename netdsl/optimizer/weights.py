@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["convert_state_dict", "layer_tensors", "fold_batchnorm_tensors"]
+__all__ = ["convert_state_dict", "fold_batchnorm_tensors", "layer_tensors"]
 
 
 def layer_tensors(origin, state, memory_format=torch.contiguous_format):
