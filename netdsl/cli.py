@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def _limits(args) -> Limits:
 
 
 def _analyze(args) -> api.Analysis:
-    # a Path: a file name holding a newline or a brace is still a file name, never spec text
-    return api.analyze(Path(args.file), dict(args.sets), limits=_limits(args), root=args.root)
+    # an existing file is a file even if its name holds a newline or a brace (never spec text)
+    spec = Path(args.file) if os.path.lexists(args.file) else args.file
+    return api.analyze(spec, dict(args.sets), limits=_limits(args), root=args.root)
 
 
 def _is_usage_error(diags: list[Diagnostic]) -> bool:
