@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "out")
     p.add_argument("--report", action="store_true", help="only sum up earlier runs")
     args = p.parse_args(argv)
+    args.out = args.out.resolve()  # the fuzzers run in a copy of specs/
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report:
         engines = ["atheris", "hypothesis"] if args.engine == "both" else [args.engine]
