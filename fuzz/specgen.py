@@ -49,11 +49,10 @@ def _same(size: int, stride: int) -> int:
 
 
 class _Gen:
-    def __init__(self, draw, sloppy: bool, backend_safe: bool = False):
-        self.draw, self.sloppy, self.backend_safe = draw, sloppy, backend_safe
+    def __init__(self, draw, sloppy: bool):
+        self.draw, self.sloppy = draw, sloppy
         self.blocks: list[str] = []
         self.decls: list[str] = []
-        self.in_repeat = self.in_branch = 0
 
     def coin(self, p_true: int = 1, of: int = 2) -> bool:
         return self.draw(st.integers(0, of - 1)) < p_true
@@ -115,9 +114,9 @@ class _Gen:
             kind = self.draw(st.integers(0, 7)) if depth > 0 else 0
             if kind == 5:
                 steps.append(self.concat(s, depth - 1, stride_ok))
-            elif kind == 6 and not (self.backend_safe and self.in_branch):
+            elif kind == 6:
                 steps.append(self.residual(s, depth - 1, stride_ok))
-            elif kind == 7 and not (self.backend_safe and self.in_repeat):
+            elif kind == 7:
                 steps.append(self.repeat(s, depth - 1, stride_ok))
             else:
                 steps.append(self.simple(s, stride_ok))
@@ -128,9 +127,7 @@ class _Gen:
         total, branches = 0, []
         for _ in range(self.draw(st.integers(2, 4))):
             b = _State(s.channels, s.size)
-            self.in_branch += 1
             text = self.chain(b, depth, stride_ok=False, arrows=True)
-            self.in_branch -= 1
             if stride > 1:
                 text += f" -> maxpool(1, stride={stride}, padding=same)"
                 b.size = _same(b.size, stride)
@@ -161,16 +158,14 @@ class _Gen:
         return head + "{\n      " + body.replace("\n", "\n  ") + "\n    }" + short
 
     def repeat(self, s: _State, depth: int, stride_ok: bool) -> str:
-        count = self.draw(st.integers(1 if self.backend_safe else 0, 3))
+        count = self.draw(st.integers(0, 3))
         if stride_ok and self.coin():  # the first iteration strides, as in a ResNet stage
             if count:
                 s.size = _same(s.size, 2)
             count_text = self.expr(count) if count else "0"
             return f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> relu }}"
         body = _State(s.channels, s.size)
-        self.in_repeat += 1
         text = self.chain(body, depth, stride_ok=False)
-        self.in_repeat -= 1
         if count and body.channels != s.channels:
             text += f" -> conv({s.channels}, 1)"
         s.consistent &= body.consistent
@@ -203,7 +198,7 @@ class _Gen:
         lines = [f"    input [{channels}, {size}, {size}]"]
         for _ in range(self.draw(st.integers(1, 4))):
             text = self.chain(s, depth=2)
-            if self.coin(1, 4) and not self.backend_safe:
+            if self.coin(1, 4):
                 s.names += 1
                 lines.append(f"    v{s.names} = {text}")
             else:
@@ -215,12 +210,9 @@ class _Gen:
 
 
 @st.composite
-def valid_specs(draw, sloppy: bool = False, backend_safe: bool = False) -> Spec:
-    """`backend_safe` leaves out two constructs the PyTorch back end still gets wrong
-    (docs/robustness.md, open findings): a repeat inside a repeat of several statements,
-    a residual inside a concat branch, a repeat of 0 whose body changes the channels, and
-    named values followed by more statements."""
-    gen = _Gen(draw, sloppy, backend_safe)
+def valid_specs(draw, sloppy: bool = False) -> Spec:
+    """A spec drawn from the grammar; `sloppy` also lets channel counts disagree."""
+    gen = _Gen(draw, sloppy)
     text, consistent = gen.network()
     return Spec(text, consistent, gen.blocks)
 

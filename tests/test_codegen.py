@@ -183,7 +183,7 @@ def test_same_source_in_another_process(monkeypatch):
                     reason="ruff is part of the test extra")
 def test_generated_code_passes_ruff_check_and_format(tmp_path):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    for spec in SPECS + sorted(DATA.glob("*.net")):
+    for spec in SPECS + sorted(DATA.rglob("*.net")):
         (tmp_path / (spec.stem + ".py")).write_text(compile_spec(spec)[0].source)
     check = subprocess.run([ruff, "check", "--isolated", str(tmp_path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
@@ -239,3 +239,17 @@ def test_port_rejects_extra_and_missing_tensors():
     missing = dict(list(state.items())[:-1])
     with pytest.raises(netdsl.torch.port.PortError):
         port_weights(model, missing)
+
+
+@pytest.mark.parametrize("spec", sorted((DATA / "wiring").glob("*.net")), ids=lambda p: p.stem)
+def test_tricky_wiring_runs_to_the_inferred_shape(spec):
+    """Loops nested in loops and branches, residuals over an `if`, repeats of 0, channels
+    known only at run time: a mis-wired module fails in its first conv or gives another
+    shape (these broke before; see docs/robustness.md)."""
+    graph = netdsl.check(spec)
+    model = build(spec).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, *graph.input_shape))
+    assert tuple(out.shape) == (2, *graph.nodes[graph.outputs[0].node].shape)
+    source = compile_spec(spec)[0].source
+    assert "block2" in source or "out_channels" in source

@@ -33,7 +33,7 @@ def test_generated_spec_checks_or_gets_diagnostics(spec):
 
 
 @PROPERTY
-@given(valid_specs(backend_safe=True))  # two open back-end bugs left out: docs/robustness.md
+@given(valid_specs())
 def test_checked_spec_builds_and_runs_to_the_inferred_shape(spec):
     graph = netdsl.check(spec.text)
     model = build(spec.text).eval()

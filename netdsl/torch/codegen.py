@@ -10,6 +10,7 @@ module's state_dict keys are the graph's layer names. Every statement carries a
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, NetdslError, Span
@@ -29,6 +30,9 @@ _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins
     "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_",
     "l", "O", "I",  # ambiguous names (ruff E741)
 }
+# loop variables of generated repeats: `block`, `channels`, `layers`, `i` at the outermost
+# level, `block2`, `channels2`, ... one level down; spec names of this form are renamed
+_LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
 _EXPR, _INPUT = "=", "@input"  # module_for's mark for forward expressions, and their input
 _STORED = "@"  # marks a stored parameter until the class's attribute names are all known
 _HELPERS = {
@@ -66,9 +70,19 @@ class GeneratedCode:
     filename: str
 
 
+def _reserved(name: str) -> bool:
+    return name in _RESERVED or _LOOP_VAR.fullmatch(name) is not None
+
+
 def py_name(name: str) -> str:
-    """A spec identifier as a Python local that shadows nothing the generated code uses."""
-    return name + "_" if name in _RESERVED else name
+    """A spec identifier as a Python local that shadows nothing the generated code uses.
+    Reserved names get a trailing `_`, and so do names that already end in one, so two
+    spec names never become the same Python name."""
+    return name + "_" if _reserved(name) or name.endswith("_") else name
+
+
+def _loop_var(base: str, depth: int) -> str:
+    return base if depth == 0 else f"{base}{depth + 1}"
 
 
 @dataclass
@@ -99,7 +113,7 @@ class _Scope:
 
     def var(self, hint: str) -> str:
         name, n = hint, 1
-        while name in self.locals or name in _RESERVED - {"x"}:
+        while name in self.locals or (name != "x" and _reserved(name)):
             n += 1
             name = f"{hint}{n}"
         self.locals.add(name)
@@ -118,6 +132,7 @@ class _Generator:
         self.uses_ordered_dict = False
         self.network_scope: _Scope | None = None
         self.train_only: set[str] = set()
+        self.depth = 0  # how many generated repeat loops enclose the code being written
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
@@ -250,17 +265,20 @@ class _Generator:
                 scope.init.append(indent + init_head)
                 scope.fwd.append(indent + fwd_head)
             marks = (len(scope.init), len(scope.fwd))
-            out = self.body(body, scope, names, cur, prefix, values, indent + "    ", cur.var)
-            if out.var != cur.var:
-                self.emit(scope, stmt.span, indent + "    ", fwd=f"{cur.var} = {out.var}")
+            out = self.body(body, scope, names, cur, prefix, values, indent + "    ", var)
+            if out.var != var:
+                self.emit(scope, stmt.span, indent + "    ", fwd=f"{var} = {out.var}")
             for lines, mark in zip((scope.init, scope.fwd), marks):
                 if all(ln.lstrip().startswith("#") for ln in lines[mark:]):
                     lines.append(f"{indent}    pass")
             outs.append((cond, out.channels))
-        channels = outs.pop()[1] if isinstance(live[-1][0], ast.Literal) else cur.channels
+        final = isinstance(live[-1][0], ast.Literal)
+        if not final and var != cur.var:  # no arm taken: the input passes through
+            scope.fwd += [f"{indent}else:", f"{indent}    {var} = {cur.var}"]
+        channels = outs.pop()[1] if final else cur.channels
         for cond, ch in reversed(outs):
             channels = ast.Conditional(ch, cond, channels)
-        return _Value(cur.var, fold(channels))
+        return _Value(var, fold(channels))
 
     def forward_expr(self, expr: ast.Expr, scope: _Scope) -> ast.Expr:
         """An expression over constructor parameters, as forward reads it (self.<param>)."""
@@ -350,7 +368,8 @@ class _Generator:
         return fold(subst(formula, dict(zip(holders, inputs))))
 
     def block_channels(self, info: _BlockInfo, args: dict[str, ast.Expr], in_ch: ast.Expr) -> ast.Expr:
-        if _opaque(info.out_channels):
+        known = {"in_channels"} | {py_name(p.name) for p in info.decl.params}
+        if _opaque(info.out_channels) or not free_names(info.out_channels) <= known:
             return _OPAQUE  # known only to the built module: the caller reads .out_channels
         env: dict[str, ast.Expr] = {"in_channels": in_ch}
         for p in info.decl.params:
@@ -390,16 +409,18 @@ class _Generator:
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
+        items, channels = [], cur.channels
+        if simple:
+            probe = Names("", _count_chain(br.chain, self.program))
+            for s in steps:
+                local = probe.local(s.label, _key(s.kind, self.program))
+                src, channels = self.module_for(s.kind, scope, channels)
+                if channels == _OPAQUE:  # read from the built module: needs an attribute per step
+                    simple = False
+                    break
+                items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
         if simple:
             self.uses_ordered_dict = True
-            items, channels = [], cur.channels
-            for s in steps:
-                local = names.local(s.label, _key(s.kind, self.program))
-                src, channels = self.module_for(s.kind, scope, channels)
-                if channels == _OPAQUE:
-                    raise CodegenError("this block's output channels are only known at run time; the PyTorch back "
-                                       "end cannot chain it inside a branch yet", s.span)
-                items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
@@ -412,7 +433,7 @@ class _Generator:
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
         shortcut = scope.var("shortcut")
         self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
-        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, cur.var)
+        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
         if res.shortcut:
             local = names.local(res.shortcut_label, "shortcut")
@@ -425,41 +446,60 @@ class _Generator:
                 self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
         args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
         scale = args.get("scale", literal(1.0))
+        scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
             names.local(None, "scale")
-            factor = self.src(self.forward_expr(scale, scope))
-            self.emit(scope, res.span, indent, fwd=f"{body_var} = {body_var} * {factor}")
+            scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
         names.local(label, "add")
-        self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {body_var}")
+        self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
         return _Value(target, body_out.channels)
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
         attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
-        count = self.src(self.expr(rep.count, scope))
+        count_expr = self.expr(rep.count, scope)
+        count = self.src(count_expr)
         inner = _Scope(dict(scope.env))
-        index = "i" if rep.index else "_"
+        depth = self.depth
+        index = _loop_var("i", depth) if rep.index else "_"
+        channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
         if rep.index:
-            inner.env[rep.index] = ast.Name("i")
-        if single is None:
-            return self.repeat_body(rep, attr, scope, inner, cur, prefix, indent, target, count, index)
-        src, out = self.module_for(single, inner, ast.Name("channels"))
-        if fold(subst(out, {"channels": cur.channels})) == fold(cur.channels) and not rep.index:
+            inner.env[rep.index] = ast.Name(index)
+        self.depth += 1
+        try:
+            if single is None:
+                out = self.repeat_body(rep, attr, scope, inner, cur, prefix, indent, target, count, index)
+            else:
+                out = self.repeat_call(single, rep, attr, scope, inner, cur, prefix, indent, target, count_expr,
+                                       index, channels_var, layers)
+        finally:
+            self.depth = depth
+        if fold(out.channels) == fold(cur.channels):
+            return out
+        # a repeat of 0 passes its input through unchanged
+        return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", count_expr, literal(0)), cur.channels)))
+
+    def repeat_call(self, single, rep, attr, scope, inner, cur, prefix, indent, target, count_expr, index,
+                    channels_var, layers) -> _Value:
+        """A repeat of one op or block: an nn.Sequential."""
+        count = self.src(count_expr)
+        src, out = self.module_for(single, inner, ast.Name(channels_var))
+        if fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels) and not rep.index:
             src0, _ = self.module_for(single, inner, cur.channels)
             self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({count})])",
                       f"{target} = {prefix}{attr}({cur.var})")
             return _Value(target, cur.channels)
         block = single.name not in OPS
-        loop = ["layers = []", f"channels = {self.src(cur.channels)}", f"for {index} in range({count}):",
-                f"    layers.append({src})",
-                "    channels = layers[-1].out_channels" if block else f"    channels = {self.src(out)}",
-                f"{prefix}{attr} = nn.Sequential(*layers)"]
+        loop = [f"{layers} = []", f"{channels_var} = {self.src(cur.channels)}", f"for {index} in range({count}):",
+                f"    {layers}.append({src})",
+                f"    {channels_var} = {layers}[-1].out_channels" if block else f"    {channels_var} = {self.src(out)}",
+                f"{prefix}{attr} = nn.Sequential(*{layers})"]
         self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(loop)))
         self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
-        last = fold(subst(out, {"i": ast.BinOp("-", ast.Name(count), literal(1))}))
-        if "channels" not in free_names(last) and not _opaque(last):
+        last = fold(subst(out, {index: fold(ast.BinOp("-", count_expr, literal(1)))}))
+        if channels_var not in free_names(last) and not _opaque(last):
             channels = last  # the last iteration's output does not depend on its input
-        elif fold(subst(out, {"channels": cur.channels})) == fold(cur.channels):
+        elif fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels):
             channels = cur.channels
         else:
             channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
@@ -468,22 +508,36 @@ class _Generator:
     def repeat_body(self, rep, attr, scope, inner, cur, prefix, indent, target, count, index) -> _Value:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
+        depth = self.depth - 1
+        block, channels_var = _loop_var("block", depth), _loop_var("channels", depth)
         inner.locals = scope.locals
         names = Names("", count_kinds(rep.body, self.program))
-        start = _Value(cur.var, ast.Name("channels"))
-        out = self.body(rep.body, inner, names, start, "block.", {}, "    ", cur.var)
-        head = [f"{prefix}{attr} = nn.ModuleList()", f"channels = {self.src(cur.channels)}",
-                f"for {index} in range({count}):", "    block = nn.Module()"]
-        tail = [f"    {prefix}{attr}.append(block)", f"    channels = {self.src(out.channels)}"]
+        if target != cur.var:  # the loop updates `target` in place; its input stays readable
+            self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
+        start = _Value(target, ast.Name(channels_var))
+        out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
+                f"for {index} in range({count}):", f"    {block} = nn.Module()"]
+        tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
         self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(
             [*head, *inner.init, *tail])))
-        loop = f"for {index}, block in enumerate({prefix}{attr}):" if index == "i" else f"for block in {prefix}{attr}:"
-        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate([loop, *(inner.fwd or ['    pass'])])))  # an empty body loops over nothing
-        scope.stored.update(inner.stored)
+        loop = (f"for {index}, {block} in enumerate({prefix}{attr}):" if index != "_"
+                else f"for {block} in {prefix}{attr}:")
+        fwd = [*inner.fwd]
         if out.var != target:
-            self.emit(scope, rep.span, indent, fwd=f"{target} = {out.var}")
-        iterated = fold(subst(out.channels, {"channels": cur.channels}))
-        return _Value(target, cur.channels if iterated == fold(cur.channels) else ast.Name("channels"))
+            fwd.append(f"    {target} = {out.var}")
+        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate(
+            [loop, *(fwd or ["    pass"])])))  # an empty body loops over nothing
+        scope.stored.update(inner.stored)
+        iterated = fold(subst(out.channels, {channels_var: cur.channels}))
+        if iterated == fold(cur.channels):
+            return _Value(target, cur.channels)
+        if not free_names(out.channels) & {channels_var, index} and not _opaque(out.channels):
+            return _Value(target, out.channels)  # each iteration ends with the same channels
+        # known only after the loop in __init__: keep it in a variable no later loop reuses
+        snapshot = scope.var(f"{attr}_channels")
+        self.emit(scope, rep.span, indent, init=f"{snapshot} = {channels_var}")
+        return _Value(target, ast.Name(snapshot))
 
     # -- the network ----------------------------------------------------------------------------
     def network(self) -> str:
@@ -559,7 +613,7 @@ def _inert(text: str) -> str:
 
 def _opaque(expr: ast.Expr) -> bool:
     """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
-    return any(name.startswith("self.") for name in free_names(expr))
+    return expr == _OPAQUE or any(name.startswith("self.") for name in free_names(expr))
 
 
 def _indent(text: str, indent: str) -> str:
@@ -567,7 +621,7 @@ def _indent(text: str, indent: str) -> str:
 
 
 def _class_name(name: str) -> str:
-    return name + "_" if name in _RESERVED else name
+    return py_name(name)
 
 
 def _key(call: ast.Call, program: Program) -> str:

@@ -21,6 +21,10 @@ def layout(stmt: str, indent: str) -> str:
     if isinstance(node, pyast.Assign) and isinstance(value, pyast.Call):
         target = " = ".join(_unparse(t) for t in node.targets)
         return f"{indent}{target} = {split_call(value, indent)}"
+    if isinstance(node, pyast.Assign) and _fits(_unparse(value), indent + "    "):
+        # any other long right-hand side: wrapped in parentheses on a line of its own
+        target = " = ".join(_unparse(t) for t in node.targets)
+        return f"{indent}{target} = (\n{indent}    {_unparse(value)}\n{indent})"
     if isinstance(node, (pyast.Expr, pyast.Return)) and isinstance(value, pyast.Call):
         head = "return " if isinstance(node, pyast.Return) else ""
         return f"{indent}{head}{split_call(value, indent)}"

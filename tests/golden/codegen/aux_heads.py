@@ -55,13 +55,13 @@ class Aux(nn.Module):
             # tests/data/codegen/aux_heads.net:9
             aux = self.head1(x1)
         # tests/data/codegen/aux_heads.net:10
+        x = x1
         for block in self.repeat:
             # tests/data/codegen/aux_heads.net:11
-            x1 = block.conv(x1)
-            x1 = block.relu(x1)
+            x = block.conv(x)
+            x = block.relu(x)
             # tests/data/codegen/aux_heads.net:12
-            x1 = block.dwconv(x1)
-        x = x1
+            x = block.dwconv(x)
         # tests/data/codegen/aux_heads.net:14
         logits = self.head2(x)
         if self.training:

@@ -116,8 +116,7 @@ class Res(nn.Module):
         x = self.conv_bn(x)
         x = self.conv(x)
         # tests/data/codegen/mini_inception.net:18
-        x = x * self.scale
-        x = shortcut + x
+        x = shortcut + x * self.scale
         # tests/data/codegen/mini_inception.net:21
         x = self.relu(x)
         return x
