@@ -34,6 +34,10 @@ EXPECTED = {
     "residual-in-concat-codegen.net": None,  # the residual overwrote `x`, the other branches' input
     "repeat0-changes-channels-codegen.net": None,  # took the channels of a body that never runs
     "named-values-codegen.net": None,  # the same residual-in-concat bug, found first
+    # an unknown name in a repeat(0) nested in a repeat(0): the suggestion code sorted None with str
+    "repeat0-unknown-name-nested-repeat.net": "unknown-name",
+    # a block called only inside repeat(0) was never checked; codegen KeyError on its unknown op
+    "block-only-in-repeat0-unknown-op.net": "unknown-op",
 }
 
 

@@ -78,6 +78,7 @@ class _Elaborator:
         self.frames: list[Frame] = []
         self.outputs: list[Output] = []
         self.poison: int | None = None
+        self.instantiated: set[str] = set()  # blocks elaborated at least once
         self.input_node: int | None = None
 
     # -- errors ----------------------------------------------------------------------------
@@ -154,6 +155,7 @@ class _Elaborator:
         if len(args) == len(decl.params):
             result = self.body(decl.body, root)
             self.finish_outputs(decl, root, result)
+            self.uninstantiated_blocks()
         g = self.graph
         g.nodes, g.frames, g.outputs = self.nodes, self.frames, self.outputs
         if self.input_node is not None:
@@ -167,6 +169,15 @@ class _Elaborator:
             self.reporter.error("bad-set", f"--set {p.name}={format_value(value)}: '{p.name}' is {type_name(p.type)}", None)
             raise _Abort
         return got
+
+    def uninstantiated_blocks(self) -> None:
+        """Blocks the network never instantiates (unused, or called only from code that
+        is not elaborated) still name only real ops, blocks, values and parameters: the
+        back end writes a class for every block it meets."""
+        for name, block in self.program.blocks.items():
+            if name not in self.instantiated:
+                ctx = _Ctx({p.name: None for p in block.params}, {}, None, Names(snake_case(name), Counter()), None, ())
+                self.unreached(block.body, ctx)
 
     def unreached_arguments(self, call: ast.Call, ctx: _Ctx) -> None:
         """The arguments of a call that is not elaborated name real parameters and give the required ones."""
@@ -243,7 +254,9 @@ class _Elaborator:
             self.reporter.error("unknown-op", _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, index, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        if index:
+            names.add(index)
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
             self.reporter.error("unknown-name", _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
 
@@ -383,6 +396,7 @@ class _Elaborator:
         if len(ctx.calls) >= self.limits.max_depth:
             self.fail("limit", f"blocks nest more than {self.limits.max_depth} deep "
                       f"(raise the limit with {Limits.OVERRIDES['max_depth']})", call.span, ctx)
+        self.instantiated.add(block.name)
         bound, _ = self.bind(block.params, call, f"block '{block.name}'", ctx)
         self.need_input(ctx, call.span)
         local = forced or self.local_name(ctx.names, label, snake_case(block.name), call.span, ctx)
