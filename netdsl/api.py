@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, Span, format_diagnostics
+from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics
 from .ir import Graph, Limits, Program, elaborate, load, load_text
-from .ir.program import decode
 from .ir.expr import Bound, EvalError, evaluate
+from .ir.program import decode
+from .nogc import paused_gc
 from .shapes import infer_shapes
 from .syntax import parse_expression
 
@@ -87,7 +88,8 @@ def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limi
     """Run the whole front end and keep going as far as it can; never raises for a
     problem in the spec (those are `Analysis.diagnostics`)."""
     try:
-        return _analyze(spec, params, limits, root)
+        with paused_gc():
+            return _analyze(spec, params, limits, root)
     except RecursionError:  # only reachable with --max-nesting / --max-depth raised far past their defaults
         message = (f"the spec nests too deeply to process; keep {Limits.OVERRIDES['max_nesting']} and "
                    f"{Limits.OVERRIDES['max_depth']} near their defaults ({Limits().max_nesting}, {Limits().max_depth})")

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
-from lark import Lark, Token, v_args
-from lark.visitors import Transformer_NonRecursive
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..diagnostics import Diagnostic, NetdslError, Note, Span
+from ..nogc import paused_gc
 from . import ast
 from .nesting import MAX_NESTING, deepest
 
@@ -31,14 +33,70 @@ def grammar_path() -> Path:
 
 @lru_cache(maxsize=None)
 def _parser() -> Lark:
-    return Lark(
+    lark = Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         start=["start", "expr_start"],
         propagate_positions=True,
         maybe_placeholders=True,
+        tree_class=_Node,
         cache=True,
     )
+    # A unit rule of the precedence ladder (`?sum: product`) hands its one child up
+    # unchanged; Lark would still run its position and filter wrappers on each of the
+    # ~10 levels every literal climbs. Passing the child straight through is the same
+    # result (its position already covers the rule) at a fraction of the cost.
+    callbacks = lark.parser.parser.parser.callbacks
+    for rule in callbacks:
+        if rule.options.expand1 and not rule.alias and len(rule.expansion) == 1 and not rule.expansion[0].is_term:
+            callbacks[rule] = itemgetter(0)
+    return lark
+
+
+_local = threading.local()  # the _Builder of the parse running in this thread
+
+
+class _Node(Tree):
+    """The parse tree node Lark builds for each reduced rule. Lark fills in its position
+    (`meta`) right after creating it, before its parent is reduced; so when a node is
+    created, its children are complete and are turned into AST values on the spot (one
+    builder call per node, bottom-up). Only the root is left to :func:`_value`.
+
+    `height` bounds the depth of the AST built below a node (see `_parse`)."""
+
+    __slots__ = ("value", "height", "built")
+
+    def __init__(self, data, children, meta=None):
+        self.data, self.children, self._meta = data, children, meta
+        self.built, self.height = False, 0
+        if data[0] == "_":  # an inlined helper (`stmt*`, `_step_kind`): the parent takes its children
+            return
+        height = 0
+        for child in children:
+            if type(child) is _Node:
+                if not child.built:
+                    _build(child)
+                if child.height > height:
+                    height = child.height
+        self.height = height + 1
+
+
+def _build(node: _Node) -> None:
+    method = getattr(_local.builder, node.data, None)
+    if method is not None:
+        values = [c.value if type(c) is _Node else c for c in node.children]
+        node.value = method(node.meta, values)
+    else:  # an inlined helper rule (`_step_kind`, `stmt*`): its parent splices its children
+        node.value = None
+    node.built = True
+
+
+def _value(node):
+    if type(node) is not _Node:
+        return node
+    if not node.built:
+        _build(node)
+    return node.value
 
 
 MAX_DIGITS = 19  # 2**62, the evaluator's bound, has 19 digits
@@ -59,133 +117,112 @@ def _unescape(token: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
-class _Builder(Transformer_NonRecursive):  # 10,000 nested brackets must not recurse
+class _Builder:
+    """One method per grammar rule (or alias): `(meta, children) -> AST value`, called by
+    :class:`_Node` while the LALR parser reduces, so no parse tree is kept and nothing
+    recurses (10,000 nested brackets included)."""
+
     def __init__(self, file: str):
-        super().__init__()
         self.file = file
 
     def _s(self, meta) -> Span:
         return Span.from_meta(self.file, meta)
 
     # declarations
-    @v_args(meta=True)
     def start(self, meta, items):
         imports = tuple(i for i in items if isinstance(i, ast.Import))
         blocks = tuple(i for i in items if isinstance(i, ast.BlockDecl) and not i.is_network)
         networks = tuple(i for i in items if isinstance(i, ast.BlockDecl) and i.is_network)
         return ast.Module(self.file, imports, blocks, networks, self._s(meta))
 
-    @v_args(meta=True)
     def import_decl(self, meta, c):
         return ast.Import(_unescape(c[0]), self._s(meta))
 
-    @v_args(meta=True)
     def block_decl(self, meta, c):
         return ast.BlockDecl(str(c[0]), c[1], c[2], False, self._s(meta))
 
-    @v_args(meta=True)
     def network_decl(self, meta, c):
         return ast.BlockDecl(str(c[0]), c[1], c[2], True, self._s(meta))
 
-    def params(self, c):
+    def params(self, meta, c):
         return tuple(p for p in c if p is not None)
 
-    @v_args(meta=True)
     def param(self, meta, c):
         return ast.Param(str(c[0]), c[1], c[2], self._s(meta))
 
     # types
-    @v_args(meta=True)
     def type(self, meta, c):
         return c[0] if len(c) == 1 else ast.UnionType(tuple(c), self._s(meta))
 
-    @v_args(meta=True)
     def named_type(self, meta, c):
         return ast.NamedType(str(c[0]), self._s(meta))
 
-    @v_args(meta=True)
     def literal_type(self, meta, c):
         return ast.LiteralType(_unescape(c[0]), self._s(meta))
 
-    @v_args(meta=True)
     def tuple_type(self, meta, c):
         return ast.TupleType(tuple(c), self._s(meta))
 
-    @v_args(meta=True)
     def list_type(self, meta, c):
         return ast.ListType(c[0], self._s(meta))
 
     # statements
-    def body(self, c):
+    def body(self, meta, c):
         return tuple(c)
 
-    @v_args(meta=True)
     def input_stmt(self, meta, c):
         return ast.InputStmt(tuple(c), self._s(meta))
 
-    @v_args(meta=True)
     def output_stmt(self, meta, c):
         train = c[-1] is not None
         return ast.OutputStmt(tuple(str(n) for n in c[:-1]), train, self._s(meta))
 
-    @v_args(meta=True)
     def assign_stmt(self, meta, c):
         return ast.AssignStmt(str(c[0]), c[1], self._s(meta))
 
-    @v_args(meta=True)
     def chain_stmt(self, meta, c):
         return ast.ChainStmt(c[0], self._s(meta))
 
-    @v_args(meta=True)
     def if_stmt(self, meta, c):
         arms = [(c[0], c[1])] + [arm for arm in c[2:-1]]
         return ast.IfStmt(tuple(arms), c[-1] or (), self._s(meta))
 
-    def elif_clause(self, c):
+    def elif_clause(self, meta, c):
         return (c[0], c[1])
 
-    @v_args(meta=True)
     def chain(self, meta, c):
         return ast.Chain(tuple(c), self._s(meta))
 
-    @v_args(meta=True)
     def step(self, meta, c):
         return ast.Step(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
 
-    @v_args(meta=True)
     def branch_chain(self, meta, c):
         first = ast.Step(None, c[0], c[0].span)
         return ast.Chain((first, *c[1:]), self._s(meta))
 
-    @v_args(meta=True)
     def call(self, meta, c):
         args = c[1]
         return ast.Call(str(c[0]), tuple(args) if args is not None else (), args is not None, self._s(meta))
 
-    @v_args(meta=True)
     def concat_call(self, meta, c):  # `concat` is a keyword, so its call form has its own rule
         return ast.Call("concat", tuple(c[0] or ()), True, self._s(meta))
 
-    @v_args(meta=True)
     def concat_group(self, meta, c):
         return ast.Concat(tuple(c), self._s(meta))
 
-    @v_args(meta=True)
     def branch(self, meta, c):
         if len(c) == 2:
             return ast.Branch(str(c[0]), c[1], self._s(meta))
         return ast.Branch(None, c[0], self._s(meta))
 
-    @v_args(meta=True)
     def residual_group(self, meta, c):
         args, body, shortcut = c
         label, sc_body = shortcut if shortcut is not None else (None, None)
         return ast.Residual(tuple(args or ()), body, sc_body, label, self._s(meta))
 
-    def shortcut(self, c):
+    def shortcut(self, meta, c):
         return (str(c[0]) if c[0] is not None else None, c[1])
 
-    @v_args(meta=True)
     def repeat_sugar(self, meta, c):
         span = Span.from_meta(self.file, c[0])
         count = ast.Literal(_integer(c[0], span), span)
@@ -193,26 +230,22 @@ class _Builder(Transformer_NonRecursive):  # 10,000 nested brackets must not rec
         body = (ast.ChainStmt(ast.Chain((ast.Step(None, call, call.span),), call.span), call.span),)
         return ast.Repeat(count, None, body, True, self._s(meta))
 
-    @v_args(meta=True)
     def repeat_group(self, meta, c):
         return ast.Repeat(c[0], str(c[1]) if c[1] is not None else None, c[2], False, self._s(meta))
 
-    def args(self, c):
+    def args(self, meta, c):
         return tuple(a for a in c if a is not None)
 
-    @v_args(meta=True)
     def arg(self, meta, c):
         return ast.Arg(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
 
     # expressions
-    def expr_start(self, c):
+    def expr_start(self, meta, c):
         return c[0]
 
-    @v_args(meta=True)
     def int_lit(self, meta, c):
         return ast.Literal(_integer(c[0], self._s(meta)), self._s(meta))
 
-    @v_args(meta=True)
     def float_lit(self, meta, c):
         value = float(c[0])
         if not math.isfinite(value):  # 1e999: `inf` is no literal of the language
@@ -220,38 +253,30 @@ class _Builder(Transformer_NonRecursive):  # 10,000 nested brackets must not rec
                                           self._s(meta))])
         return ast.Literal(value, self._s(meta))
 
-    @v_args(meta=True)
     def str_lit(self, meta, c):
         return ast.Literal(_unescape(c[0]), self._s(meta))
 
-    @v_args(meta=True)
     def kernel_lit(self, meta, c):
         h, w = str(c[0]).split("x")
         span = self._s(meta)
         return ast.Literal((_integer(h, span), _integer(w, span)), span)
 
-    @v_args(meta=True)
     def name_ref(self, meta, c):
         return ast.Name(str(c[0]), self._s(meta))
 
-    @v_args(meta=True)
     def func_call(self, meta, c):
         return ast.FuncCall(str(c[0]), c[1], self._s(meta))
 
-    @v_args(meta=True)
     def tuple_lit(self, meta, c):
         return ast.TupleExpr(tuple(x for x in c if x is not None), self._s(meta))
 
-    @v_args(meta=True)
     def list_lit(self, meta, c):
         return ast.ListExpr(tuple(x for x in c if x is not None), self._s(meta))
 
-    @v_args(meta=True)
     def cond(self, meta, c):
         return ast.Conditional(c[0], c[1], c[2], self._s(meta))
 
     def _bin(op):  # noqa: N805 - a factory used in the class body
-        @v_args(meta=True)
         def build(self, meta, c):
             return ast.BinOp(op, c[0], c[1], self._s(meta))
 
@@ -261,19 +286,15 @@ class _Builder(Transformer_NonRecursive):  # 10,000 nested brackets must not rec
     floordiv, mod = _bin("//"), _bin("%")
     or_op, and_op = _bin("or"), _bin("and")
 
-    @v_args(meta=True)
     def compare(self, meta, c):
         return ast.BinOp(str(c[1]), c[0], c[2], self._s(meta))
 
-    @v_args(meta=True)
     def neg(self, meta, c):
         return ast.UnaryOp("-", c[0], self._s(meta))
 
-    @v_args(meta=True)
     def pos(self, meta, c):
         return ast.UnaryOp("+", c[0], self._s(meta))
 
-    @v_args(meta=True)
     def not_op(self, meta, c):
         return ast.UnaryOp("not", c[0], self._s(meta))
 
@@ -385,21 +406,30 @@ def _too_deep(file: str, span: Span | None, limit: int) -> NetdslError:
                                    "and operators; raise the limit with --max-nesting)", span)])
 
 
+# The AST is at most this many times as deep as the parse tree (`repeat_sugar` builds
+# Repeat > ChainStmt > Chain > Step above its Call), so a parse tree no deeper than
+# limit // _AST_PER_RULE cannot hold an AST deeper than the limit.
+_AST_PER_RULE = 5
+
+
 def _parse(text: str, file: str, start: str, max_nesting: int = MAX_NESTING):
     text = text.removeprefix("\ufeff")  # a byte order mark is not part of the spec
+    outer = getattr(_local, "builder", None)
+    _local.builder = _Builder(file)
     try:
-        tree = _parser().parse(text, start=start)
+        with paused_gc():
+            tree = _parser().parse(text, start=start)
+            result = _value(tree)
     except UnexpectedInput as err:
         raise NetdslError([_syntax_diagnostic(err, file, text)]) from None
     except RecursionError:  # Lark's LALR parser is iterative; kept as a safety net
         raise _too_deep(file, None, max_nesting) from None
-    try:
-        result = _Builder(file).transform(tree)
-    except VisitError as err:
-        raise err.orig_exc from None
-    too_deep = deepest(result, max_nesting)
-    if too_deep is not None:
-        raise _too_deep(file, too_deep.span, max_nesting)
+    finally:
+        _local.builder = outer
+    if getattr(tree, "height", 0) * _AST_PER_RULE > max_nesting:  # only then walk the AST to find where
+        too_deep = deepest(result, max_nesting)
+        if too_deep is not None:
+            raise _too_deep(file, too_deep.span, max_nesting)
     return result
 
 
