@@ -434,7 +434,22 @@ def _parse(text: str, file: str, start: str, max_nesting: int = MAX_NESTING):
 
 
 def parse(text: str, file: str = "<string>", max_nesting: int = MAX_NESTING) -> ast.Module:
-    """Parse the text of a .net file into an :class:`ast.Module`."""
+    """Parse the text of a .net file into an :class:`ast.Module`.
+
+    Syntax trees are immutable, so the last few parses are kept by (text, file name):
+    building a model again in the same process (a notebook, a sweep, a test session)
+    does not parse `common.net` again. A file that changed is parsed anew; files over
+    64 KB (generated specs) are not kept."""
+    if len(text) > _CACHED_TEXT:
+        return _parse(text, file, "start", max_nesting)
+    return _parse_cached(text, file, max_nesting)
+
+
+_CACHED_TEXT = 64 * 1024
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(text: str, file: str, max_nesting: int) -> ast.Module:
     return _parse(text, file, "start", max_nesting)
 
 
