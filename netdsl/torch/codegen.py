@@ -18,7 +18,7 @@ from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
 from ..ops import OPS
-from ..ops.base import REQUIRED, UNKNOWN, Lowered
+from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
 from ..values import FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
@@ -347,7 +347,10 @@ class _Generator:
                                        "block; the PyTorch back end needs one", call.span)
                 low["flat_features"] = Lowered(str(size), size)
             in_src = self.src(in_ch)
-            src = op.torch_module(low, in_src)
+            try:
+                src = op.torch_module(low, in_src)
+            except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
+                raise CodegenError(f"{call.name}: {err}", call.span) from None
             if src is None:
                 src = _EXPR + op.torch_expr(low, [_INPUT])
             return src, self.op_channels(op, low, [in_ch])
@@ -494,7 +497,7 @@ class _Generator:
                 f"    {layers}.append({src})",
                 f"    {channels_var} = {layers}[-1].out_channels" if block else f"    {channels_var} = {self.src(out)}",
                 f"{prefix}{attr} = nn.Sequential(*{layers})"]
-        self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(loop)))
+        self.emit(scope, rep.span, indent, init=_nest(loop, indent))
         self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
         last = fold(subst(out, {index: fold(ast.BinOp("-", count_expr, literal(1)))}))
         if channels_var not in free_names(last) and not _opaque(last):
@@ -519,15 +522,13 @@ class _Generator:
         head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
                 f"for {index} in range({count}):", f"    {block} = nn.Module()"]
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
-        self.emit(scope, rep.span, indent, init="\n".join(indent + ln if k else ln for k, ln in enumerate(
-            [*head, *inner.init, *tail])))
+        self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
         loop = (f"for {index}, {block} in enumerate({prefix}{attr}):" if index != "_"
                 else f"for {block} in {prefix}{attr}:")
         fwd = [*inner.fwd]
         if out.var != target:
             fwd.append(f"    {target} = {out.var}")
-        self.emit(scope, rep.span, indent, fwd="\n".join(indent + ln if k else ln for k, ln in enumerate(
-            [loop, *(fwd or ["    pass"])])))  # an empty body loops over nothing
+        self.emit(scope, rep.span, indent, fwd=_nest([loop, *(fwd or ["    pass"])], indent))  # an empty body loops over nothing
         scope.stored.update(inner.stored)
         iterated = fold(subst(out.channels, {channels_var: cur.channels}))
         if iterated == fold(cur.channels):
@@ -614,6 +615,13 @@ def _inert(text: str) -> str:
 def _opaque(expr: ast.Expr) -> bool:
     """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
     return expr == _OPAQUE or any(name.startswith("self.") for name in free_names(expr))
+
+
+def _nest(parts: list[str], indent: str) -> str:
+    """Statements (each maybe several lines) as one emitted text at `indent`: emit
+    indents the first line, every later line gets `indent` here."""
+    lines = "\n".join(parts).split("\n")
+    return "\n".join([lines[0], *(indent + ln for ln in lines[1:])])
 
 
 def _indent(text: str, indent: str) -> str:
