@@ -42,6 +42,8 @@ EXPECTED = {
     "nested-repeat-4-deep.net": None,
     "nested-repeat-4-deep-2.net": None,
     "nested-repeat-4-deep-3.net": None,
+    "nested-repeat-4-deep-4.net": None,
+    "nested-repeat-empty-body-deep.net": None,  # the same, with an empty body: `for` without a body
     # `conv(6, 0)` inside repeat(0): the front end never elaborates it; codegen raised ShapeError
     "repeat0-kernel-0.net": "",
 }
