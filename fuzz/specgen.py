@@ -196,6 +196,8 @@ class _Gen:
         s = _State(channels, size)
         decls = self.block_decls()
         lines = [f"    input [{channels}, {size}, {size}]"]
+        if self.coin(1, 4):
+            lines.append("    " + self.draw(st.sampled_from(_INITS)))
         for _ in range(self.draw(st.integers(1, 4))):
             text = self.chain(s, depth=2)
             if self.coin(1, 4):
@@ -207,6 +209,10 @@ class _Gen:
             lines.append(f"    global_avgpool -> flatten -> linear({self.draw(st.integers(1, 10))})")
         body = "\n".join(lines)
         return f"# generated\n{decls}\nnetwork Net(width: int = 8) {{\n{body}\n}}\n", s.consistent
+
+
+_INITS = ['init conv: kaiming_normal(mode="fan_out", nonlinearity="relu")', "init linear: normal(std=0.01)",
+          "init conv: trunc_normal(std=0.02, zero_bias=false)", "init conv: xavier_uniform(gain=2.0)"]
 
 
 @st.composite

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from ..diagnostics import Note, Reporter, Span
+from ..init import LAYER_KINDS, SCHEMES
 from ..ops import OPS
 from ..ops.base import REQUIRED
 from ..syntax import ast
@@ -79,6 +80,7 @@ class _Elaborator:
         self.outputs: list[Output] = []
         self.poison: int | None = None
         self.instantiated: set[str] = set()  # blocks elaborated at least once
+        self.init: dict[str, dict] = {}  # `init` statements: layer kind -> scheme and arguments
         self.input_node: int | None = None
 
     # -- errors ----------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class _Elaborator:
             self.finish_outputs(decl, root, result)
             self.uninstantiated_blocks()
         g = self.graph
-        g.nodes, g.frames, g.outputs = self.nodes, self.frames, self.outputs
+        g.nodes, g.frames, g.outputs, g.init = self.nodes, self.frames, self.outputs, self.init
         if self.input_node is not None:
             g.input_shape = tuple(self.nodes[self.input_node].attrs["shape"])
         return g
@@ -229,6 +231,26 @@ class _Elaborator:
             self.input_statement(stmt, ctx)
         elif isinstance(stmt, ast.OutputStmt):
             self.output_statement(stmt, ctx)
+        elif isinstance(stmt, ast.InitStmt):
+            self.init_statement(stmt, ctx)
+
+    def init_statement(self, stmt: ast.InitStmt, ctx: _Ctx) -> None:
+        if not ctx.in_network or ctx.calls:
+            self.fail("bad-init", "`init` belongs in a network: it sets how the whole network initialises a layer kind",
+                      stmt.span, ctx)
+        if stmt.kind not in LAYER_KINDS:
+            self.fail("bad-init", _unknown_msg("layer kind", stmt.kind, LAYER_KINDS) + f" (one of {', '.join(LAYER_KINDS)})",
+                      stmt.span, ctx)
+        scheme = SCHEMES.get(stmt.scheme)
+        if scheme is None:
+            self.fail("bad-init", _unknown_msg("initialisation", stmt.scheme, SCHEMES) + f" (one of {', '.join(SCHEMES)})",
+                      stmt.span, ctx)
+        if stmt.kind in self.init:
+            self.fail("bad-init", f"`init {stmt.kind}` is given twice", stmt.span, ctx)
+        params = [_Param(p.name, p.type, p.default) for p in scheme.params]
+        bound, _ = self.bind(params, ast.Call(stmt.scheme, stmt.args, True, stmt.span), f"'{stmt.scheme}'", ctx)
+        self.init[stmt.kind] = {"scheme": scheme.name, "args": {k: b.value for k, b in bound.items()},
+                                "file": stmt.span.file, "line": stmt.span.line}
 
     def if_statement(self, stmt: ast.IfStmt, ctx: _Ctx) -> None:
         for cond, body in stmt.arms:

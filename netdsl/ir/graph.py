@@ -63,6 +63,8 @@ class Graph(BaseModel):
     nodes: list[Node] = Field(default_factory=list)
     frames: list[Frame] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
+    # `init` statements: layer kind -> {"scheme", "args", "file", "line"}; empty: PyTorch's own
+    init: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # -- questions ----------------------------------------------------------------------
     def frame_chain(self, frame: int | None) -> list[Frame]:

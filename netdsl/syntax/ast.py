@@ -205,7 +205,17 @@ class IfStmt:
     span: Span = _span()
 
 
-Stmt = Union[InputStmt, OutputStmt, AssignStmt, ChainStmt, IfStmt]
+@dataclass(frozen=True)
+class InitStmt:
+    """`init conv: kaiming_normal(mode="fan_out")`: how a network initialises a layer kind."""
+
+    kind: str
+    scheme: str
+    args: tuple[Arg, ...] = ()
+    span: Span = _span()
+
+
+Stmt = Union[InputStmt, OutputStmt, AssignStmt, ChainStmt, IfStmt, InitStmt]
 
 
 # ---- declarations ----------------------------------------------------------------------

@@ -157,6 +157,9 @@ def _stmt(stmt: ast.Stmt, depth: int) -> str:
         return f"{stmt.name} = {format_chain(stmt.chain, depth)}"
     if isinstance(stmt, ast.ChainStmt):
         return format_chain(stmt.chain, depth)
+    if isinstance(stmt, ast.InitStmt):
+        args = f"({format_args(stmt.args)})" if stmt.args else ""
+        return f"init {stmt.kind}: {stmt.scheme}{args}"
     return _if(stmt, depth)
 
 

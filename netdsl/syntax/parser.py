@@ -187,6 +187,9 @@ class _Builder:
         arms = [(c[0], c[1])] + [arm for arm in c[2:-1]]
         return ast.IfStmt(tuple(arms), c[-1] or (), self._s(meta))
 
+    def init_stmt(self, meta, c):
+        return ast.InitStmt(str(c[0]), str(c[1]), tuple(c[2] or ()), self._s(meta))
+
     def elif_clause(self, meta, c):
         return (c[0], c[1])
 
@@ -325,8 +328,8 @@ def _expected(expected) -> str:
     if "an operator" in words:  # `if`/`else` of a conditional expression are operators too
         words -= {"'if'", "'else'"}
     words = sorted(words, key=lambda w: (not w.startswith("'"), w))
-    if len(words) > 10:
-        words = words[:10] + ["..."]
+    if len(words) > 12:
+        return ", ".join(words[:11]) + " or another token"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 

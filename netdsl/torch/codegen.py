@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, NetdslError, Span
+from ..init import init_lines
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
@@ -27,7 +28,7 @@ from .pyformat import WIDTH, layout, layout_keyword
 __all__ = ["generate", "GeneratedCode"]
 
 _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
-    "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_",
+    "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_", "module",
     "l", "O", "I",  # ambiguous names (ruff E741)
 }
 # loop variables of generated repeats: `block`, `channels`, `layers`, `i` at the outermost
@@ -552,6 +553,9 @@ class _Generator:
         start = _Value("x", literal(in_shape[0]))
         values: dict[str, _Value] = {}
         out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.", values)
+        if self.graph.init:  # the network's `init` statements, applied once every layer exists
+            first = min(self.graph.init.values(), key=lambda choice: choice["line"])
+            self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
         returns = self.returns(decl, values, out)
         args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
         doc_sig = ("", [])

@@ -1,0 +1,76 @@
+"""Weight initialisation schemes a network can choose (`init conv: kaiming_normal(...)`).
+
+Without an `init` statement every layer keeps PyTorch's own initialisation (what
+`nn.Conv2d` and `nn.Linear` do when they are built; timm's Inception models rely on it).
+torchvision's ResNet, VGG and GoogLeNet re-initialise afterwards, walking
+`self.modules()`; an `init` statement generates exactly that loop. Each scheme is here
+once: its parameters (typed like an op's) and the `torch.nn.init` call it lowers to.
+The front end only reads this table; nothing here imports torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ops.base import OpParam as Param
+from .values import BOOL, FLOAT, one_of
+
+__all__ = ["Scheme", "SCHEMES", "LAYER_KINDS", "init_lines"]
+
+# the layer kinds an `init` statement names, and the PyTorch classes they cover
+LAYER_KINDS = {"conv": "nn.Conv2d", "linear": "nn.Linear"}
+
+_ZERO_BIAS = Param("zero_bias", BOOL, True)  # torchvision's VGG/ResNet zero the bias, GoogLeNet keeps it
+_FAN = [Param("mode", one_of("fan_in", "fan_out"), "fan_in"),
+        Param("nonlinearity", one_of("relu", "leaky_relu", "linear", "sigmoid", "tanh"), "leaky_relu"),
+        Param("a", FLOAT, 0.0)]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    function: str  # in torch.nn.init
+    params: tuple[Param, ...]
+    doc: str
+
+
+SCHEMES = {s.name: s for s in [
+    # defaults are torch.nn.init's own, so the generated call shows only what a spec changed
+    Scheme("kaiming_normal", "kaiming_normal_", (*_FAN, _ZERO_BIAS),
+           "He et al. 2015, normal; torchvision's ResNet and VGG convs use mode=\"fan_out\", nonlinearity=\"relu\""),
+    Scheme("kaiming_uniform", "kaiming_uniform_", (*_FAN, _ZERO_BIAS), "He et al. 2015, uniform"),
+    Scheme("xavier_normal", "xavier_normal_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, normal"),
+    Scheme("xavier_uniform", "xavier_uniform_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, uniform"),
+    Scheme("normal", "normal_", (Param("mean", FLOAT, 0.0), Param("std", FLOAT, 1.0), _ZERO_BIAS),
+           "N(mean, std^2); torchvision's VGG classifier uses std=0.01"),
+    Scheme("trunc_normal", "trunc_normal_", (Param("mean", FLOAT, 0.0), Param("std", FLOAT, 1.0),
+                                             Param("a", FLOAT, -2.0), Param("b", FLOAT, 2.0), _ZERO_BIAS),
+           "N(mean, std^2) cut to [a, b]; torchvision's GoogLeNet uses std=0.01, zero_bias=false"),
+]}
+
+
+def init_lines(chosen: dict[str, dict]) -> list[str]:
+    """The loop over `self.modules()` that applies `chosen` ({kind: {"scheme", "args"}}),
+    as lines of Python (no indentation), or [] when nothing is chosen. Kinds with the same
+    choice share one branch."""
+    groups: dict[tuple, list[str]] = {}
+    for kind in LAYER_KINDS:
+        if kind in chosen:
+            scheme = SCHEMES[chosen[kind]["scheme"]]
+            args = tuple((p.name, chosen[kind]["args"].get(p.name, p.default)) for p in scheme.params)
+            groups.setdefault((scheme.name, args), []).append(LAYER_KINDS[kind])
+    lines = ["for module in self.modules():"] if groups else []
+    for k, ((name, args), classes) in enumerate(groups.items()):
+        scheme, values = SCHEMES[name], dict(args)
+        shown = [f"{p.name}={_literal(values[p.name])}" for p in scheme.params
+                 if p is not _ZERO_BIAS and values[p.name] != p.default]
+        classes_src = classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
+        lines.append(f"    {'if' if k == 0 else 'elif'} isinstance(module, {classes_src}):")
+        lines.append(f"        nn.init.{scheme.function}({', '.join(['module.weight', *shown])})")
+        if values["zero_bias"]:
+            lines.append("        if module.bias is not None:")
+            lines.append("            nn.init.zeros_(module.bias)")
+    return lines
+
+
+def _literal(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
