@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from record import Recorder  # noqa: E402
 
 from fuzz.specgen import mutated_specs, valid_specs  # noqa: E402
-from record import Recorder  # noqa: E402
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ import io
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import api, cli
 from .summary import Summary, summarize

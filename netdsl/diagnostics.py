@@ -7,8 +7,8 @@ errors stop at the first one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 __all__ = ["Span", "Note", "Diagnostic", "NetdslError", "Reporter", "SourceMap", "format_diagnostics"]
 
@@ -27,7 +27,7 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
     @classmethod
-    def from_meta(cls, file: str, meta) -> "Span":
+    def from_meta(cls, file: str, meta) -> Span:
         if getattr(meta, "empty", True):
             return cls(file, 1, 1, 1, 1)
         return cls(file, meta.line, meta.column, meta.end_line, meta.end_column)

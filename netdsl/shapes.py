@@ -11,8 +11,8 @@ from .diagnostics import Note, Reporter
 from .ir.elaborate import INPUT, INVALID
 from .ir.graph import Graph, Node
 from .ir.program import Limits
-from .values import format_value
 from .ops import OPS, ShapeError
+from .values import format_value
 
 __all__ = ["infer_shapes", "expansion_notes"]
 

@@ -179,8 +179,6 @@ def test_same_source_in_another_process(monkeypatch):
     assert out.stdout == compile_spec("tests/data/codegen/mini_inception.net")[0].source
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
-                    reason="ruff is part of the test extra")
 def test_generated_code_passes_ruff_check_and_format(tmp_path):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     for spec in SPECS + sorted(DATA.rglob("*.net")):
@@ -253,3 +251,11 @@ def test_tricky_wiring_runs_to_the_inferred_shape(spec):
     assert tuple(out.shape) == (2, *graph.nodes[graph.outputs[0].node].shape)
     source = compile_spec(spec)[0].source
     assert "block2" in source or "out_channels" in source
+
+
+def test_project_code_passes_ruff_check():
+    """The project's own code under the rules of pyproject.toml ([tool.ruff.lint])."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    check = subprocess.run([ruff, "check", "netdsl", "fuzz", "benchmarks", "tests"], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from references import REFERENCES, randomize
 
 import netdsl
 from netdsl.torch.port import port_weights
-from references import REFERENCES, randomize
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from references import REFERENCES
 
 import netdsl
 from netdsl.torch.build import build, compile_spec
-from references import REFERENCES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAME_TENSORS = ["inception_v4.net", "inception_resnet_v2.net", "resnet18.net", "resnet50.net", "vgg16.net"]

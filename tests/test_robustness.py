@@ -261,10 +261,9 @@ def injection_spec() -> str:
 def test_spec_text_cannot_inject_code(tmp_path, file_name):
     import torch
 
+    import netdsl
     from netdsl.torch.build import load_module
     from netdsl.torch.codegen import generate
-
-    import netdsl
 
     spec = _write(tmp_path / file_name, injection_spec().encode())
     rc, source, err = cli("compile", spec)

@@ -243,7 +243,7 @@ def test_reduction_a_takes_table1_filter_banks():
     # Table 1 of the Inception-v4 paper: k, l, m, n per network.
     table1 = {"inception_v4": (192, 224, 256, 384), "inception_resnet_v1": (192, 192, 256, 384),
               "inception_resnet_v2": (256, 256, 384, 384)}
-    for spec, (k, l, m, n) in table1.items():
+    for spec, (k, l, m, n) in table1.items():  # noqa: E741 - the paper's k, l, m, n
         g = check(spec)
         frames = [f for f in g.frames if f.block == "ReductionA"]
         assert len(frames) == 1 and frames[0].args == {"k": k, "l": l, "m": m, "n": n}

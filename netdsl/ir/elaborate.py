@@ -18,11 +18,11 @@ from ..ops.base import REQUIRED
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
+from ..values import FLOAT, check_value, format_value, type_name
 from .expr import CONSTANTS, Bound, EvalError, evaluate
 from .graph import Frame, Graph, Node, Output
-from .naming import DuplicateName, Names, reserved_label, call_key, count_chain, count_kinds, single_call, snake_case
+from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
 from .program import Limits, Program
-from ..values import FLOAT, check_value, format_value, type_name
 
 __all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
@@ -62,7 +62,7 @@ class _Ctx:
     calls: tuple[_CallSite, ...]
     in_network: bool = False
 
-    def child(self, **changes) -> "_Ctx":
+    def child(self, **changes) -> _Ctx:
         new = replace(self, **changes)
         if "values" not in changes:
             new.values = dict(self.values)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..values import format_value
 from ..syntax import ast
+from ..values import format_value
 
 __all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "register", "OPS", "lookup"]
 
@@ -70,17 +70,17 @@ class Op:
         return self.name
 
     # -- PyTorch back end (source text only: the front end never imports torch) --------
-    def torch_module(self, args: dict[str, "Lowered"], in_channels: str) -> str | None:
+    def torch_module(self, args: dict[str, Lowered], in_channels: str) -> str | None:
         """Constructor expression of this op's nn.Module (None for ops that are
         expressions in forward, such as concat). Arguments come as Python source,
         with their constant value when the spec fixes it."""
         return None
 
-    def torch_expr(self, args: dict[str, "Lowered"], inputs: list[str]) -> str:
+    def torch_expr(self, args: dict[str, Lowered], inputs: list[str]) -> str:
         """The forward expression of an op without a module."""
         raise NotImplementedError(self.name)
 
-    def out_channels(self, args: dict[str, "Lowered"], inputs: list[str]) -> str:
+    def out_channels(self, args: dict[str, Lowered], inputs: list[str]) -> str:
         """Output channels as Python source, given the inputs' channels as source."""
         return inputs[0]
 

@@ -43,13 +43,13 @@ class Field:
     size: Pair = (1, 1)
     jump: Pair = (1, 1)
 
-    def through(self, kernel: Pair, stride: Pair, dilation: Pair = (1, 1)) -> "Field":
+    def through(self, kernel: Pair, stride: Pair, dilation: Pair = (1, 1)) -> Field:
         size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(self.size, kernel, dilation, self.jump))
         jump = tuple(j * s for j, s in zip(self.jump, stride))
         return Field(size, jump)
 
     @staticmethod
-    def widest(fields: list["Field"]) -> "Field":
+    def widest(fields: list[Field]) -> Field:
         size = tuple(max(f.size[a] for f in fields) for a in (0, 1))
         jump = tuple(max(f.jump[a] for f in fields) for a in (0, 1))
         return Field(size, jump)

@@ -4,7 +4,7 @@ All three come from the same cells, so they always agree."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..ops.merge import describe_shape
 from .receptive import Field

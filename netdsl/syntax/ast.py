@@ -30,19 +30,19 @@ class LiteralType:
 
 @dataclass(frozen=True)
 class TupleType:
-    items: tuple["Type", ...]
+    items: tuple[Type, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class ListType:
-    item: "Type"
+    item: Type
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class UnionType:
-    alternatives: tuple["Type", ...]
+    alternatives: tuple[Type, ...]
     span: Span = _span()
 
 
@@ -65,42 +65,42 @@ class Name:
 @dataclass(frozen=True)
 class BinOp:
     op: str  # + - * / // % == != < <= > >= and or
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class UnaryOp:
     op: str  # - + not
-    operand: "Expr"
+    operand: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Conditional:
-    then: "Expr"
-    cond: "Expr"
-    otherwise: "Expr"
+    then: Expr
+    cond: Expr
+    otherwise: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class FuncCall:
     func: str
-    args: tuple["Arg", ...]
+    args: tuple[Arg, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class TupleExpr:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class ListExpr:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span = _span()
 
 
@@ -128,7 +128,7 @@ class Call:
 @dataclass(frozen=True)
 class Branch:
     label: str | None
-    chain: "Chain"
+    chain: Chain
     span: Span = _span()
 
 
@@ -141,8 +141,8 @@ class Concat:
 @dataclass(frozen=True)
 class Residual:
     args: tuple[Arg, ...]
-    body: tuple["Stmt", ...]
-    shortcut: tuple["Stmt", ...] | None
+    body: tuple[Stmt, ...]
+    shortcut: tuple[Stmt, ...] | None
     shortcut_label: str | None = None
     span: Span = _span()
 
@@ -151,7 +151,7 @@ class Residual:
 class Repeat:
     count: Expr
     index: str | None
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
     sugar: bool = False  # written `4 x Block()`
     span: Span = _span()
 
@@ -200,8 +200,8 @@ class ChainStmt:
 
 @dataclass(frozen=True)
 class IfStmt:
-    arms: tuple[tuple[Expr, tuple["Stmt", ...]], ...]  # (condition, body) for if/elif
-    otherwise: tuple["Stmt", ...]
+    arms: tuple[tuple[Expr, tuple[Stmt, ...]], ...]  # (condition, body) for if/elif
+    otherwise: tuple[Stmt, ...]
     span: Span = _span()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from pathlib import Path
 
@@ -31,7 +31,7 @@ def grammar_path() -> Path:
     raise FileNotFoundError("netdsl.lark not found next to the package")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser() -> Lark:
     lark = Lark(
         grammar_path().read_text(encoding="utf-8"),
