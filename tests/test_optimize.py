@@ -16,7 +16,14 @@ from torch.nn import functional as F
 import netdsl
 from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
-from netdsl.optimizer.passes import drop_train_only, fold_batchnorm, fuse_scale_add, fuse_sibling_convs, mark_inplace
+from netdsl.optimizer.passes import (
+    drop_train_only,
+    fold_batchnorm,
+    fuse_conv_activation,
+    fuse_scale_add,
+    fuse_sibling_convs,
+    mark_inplace,
+)
 from netdsl.torch.build import build_model, load_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,8 +240,34 @@ def test_generated_source_is_deterministic_and_reads_like_pytorch(monkeypatch):
     assert "x = self.stem_conv_bn1_conv(x)  # specs/common.net:" in a.source
     assert "# inception_a.0: InceptionA (specs/inception_v4.net:" in a.source
     assert "torch.split(" in a.source and "torch.cat([" in a.source
-    assert "nn.ReLU(inplace=True)" in a.source and "BatchNorm" not in a.source
+    assert "ConvAct(" in a.source and 'activation="relu"' in a.source and "BatchNorm" not in a.source
     compile(a.source, "generated", "exec")
+
+
+def test_relu_after_a_conv_runs_inside_the_conv_on_the_cpu_and_as_two_ops_elsewhere():
+    spec = """
+network Acts() {
+    input [4, 9, 9]
+    x = conv(6, 3) -> relu
+    y = x -> dwconv(3) -> relu6
+    z = x -> conv(6, 1)
+    a = z -> relu
+    b = z -> sigmoid
+    concat(y, a, b)
+}
+"""
+    model = random_model(spec)
+    graph = fuse_conv_activation(fold_batchnorm(model.netdsl_graph))
+    acts = {n.name: n.attrs.get("activation") for n in graph.nodes if n.op in ("conv", "dwconv")}
+    # z is read twice (relu and sigmoid): its relu stays a node of its own
+    assert list(acts.values()) == ["relu", "relu6", None]
+    assert ops(graph).count("relu") == 1 and "relu6" not in ops(graph)
+    fast = netdsl.optimize(model)
+    assert fast.netdsl_source.count("ConvAct(") == 3  # the class and its two uses
+    x = torch.randn(2, 4, 9, 9)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+    # float64 takes the two-op path (as another device would): the same numbers
+    assert rel_err(outputs(fast.double(), x.double())[0], outputs(model.double(), x.double())[0]) < 1e-12
 
 
 def test_build_with_optimize_and_the_compile_command(tmp_path):

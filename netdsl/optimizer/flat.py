@@ -106,7 +106,35 @@ def _module_source(node: Node, graph: Graph) -> str | None:
     if node.attrs.get("inplace") is True and node.op in _INPLACE_MODULES:
         return _INPLACE_MODULES[node.op]
     in_channels = str(graph.nodes[node.inputs[0]].shape[0])
-    return OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
+    src = OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
+    if "activation" in node.attrs:  # fuse_conv_activation: the conv's own torch_module, as a ConvAct
+        assert src.startswith("nn.Conv2d(") and src.endswith(")"), src
+        src = f"ConvAct({src[len('nn.Conv2d('):-1]}, activation={node.attrs['activation']!r})".replace("'", '"')
+    return src
+
+
+# The module fuse_conv_activation lowers to; written into the generated file when used.
+_CONV_ACT = '''class ConvAct(nn.Conv2d):
+    """A convolution and the ReLU/ReLU6 after it. On the CPU in float32 the two run as one
+    oneDNN kernel (mkldnn._convolution_pointwise, which torch.compile's inductor emits for
+    the same pattern); on other devices, dtypes or under autocast, as the two PyTorch ops."""
+
+    FUSED = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
+
+    def __init__(self, *args, activation: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.activation = activation
+
+    def forward(self, x):
+        if (_ONEDNN and x.is_cpu and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+                and not isinstance(self.padding, str)):
+            attr, scalars = self.FUSED[self.activation]
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, attr, scalars, ""
+            )
+        y = self._conv_forward(x, self.weight, self.bias)
+        return torch.relu(y) if self.activation == "relu" else torch.clamp(y, 0.0, 6.0)'''
+_ONEDNN = '''_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")'''
 
 
 def _last_uses(graph: Graph) -> dict[int, int]:
@@ -220,7 +248,8 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
               "import torch", "from torch import nn"]
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    parts = ["\n".join(header), *functions, origins, _class_source(graph, w, class_name, passes)]
+    helpers = [_ONEDNN, _CONV_ACT] if any("activation" in n.attrs for n in graph.nodes) else []
+    parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "drop_train_only",
     "expand_sepconv",
     "fold_batchnorm",
+    "fuse_conv_activation",
     "fuse_scale_add",
     "fuse_sibling_convs",
     "mark_inplace",
@@ -198,6 +199,26 @@ def fuse_scale_add(graph: Graph) -> Graph:
     return rebuild(graph, nodes, alias)
 
 
+def fuse_conv_activation(graph: Graph) -> Graph:
+    """A ReLU or ReLU6 right after a conv that nothing else reads becomes part of that
+    conv (`attrs["activation"]`): on the CPU both run as one oneDNN kernel, the fused
+    kernel torch.compile's inductor emits for the same pattern."""
+    users = consumers(graph)
+    outputs = {o.node for o in graph.outputs}
+    fused: dict[int, Node] = {}
+    alias: dict[int, int] = {}
+    for n in graph.nodes:
+        if n.op not in _INPLACE_ACTS or len(n.inputs) != 1:
+            continue
+        src = graph.nodes[n.inputs[0]]
+        if src.op in ("conv", "dwconv") and users[src.id] == [n.id] and src.id not in outputs \
+                and "activation" not in src.attrs:
+            fused[src.id] = with_attrs(src, activation=n.op)
+            alias[n.id] = src.id
+    nodes = [fused.get(n.id, n) for n in graph.nodes if n.id not in alias]
+    return rebuild(graph, nodes, alias)
+
+
 def _writable(graph: Graph, node_id: int, writer: int, users, outputs: set[int]) -> bool:
     """Whether `writer` may overwrite the tensor of `node_id`: the forward is straight-line
     code in node order, so it may when every other reader of that tensor (and of the
@@ -239,7 +260,8 @@ def channels_last(graph: Graph) -> Graph:
 
 
 PASSES: tuple[Callable[[Graph], Graph], ...] = (
-    drop_train_only, expand_sepconv, fold_batchnorm, fuse_sibling_convs, fuse_scale_add, mark_inplace, channels_last,
+    drop_train_only, expand_sepconv, fold_batchnorm, fuse_sibling_convs, fuse_scale_add, fuse_conv_activation,
+    mark_inplace, channels_last,
 )
 PASS_NAMES = tuple(p.__name__ for p in PASSES)
 
