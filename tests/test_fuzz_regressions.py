@@ -46,6 +46,8 @@ EXPECTED = {
     "nested-repeat-empty-body-deep.net": None,  # the same, with an empty body: `for` without a body
     # `conv(6, 0)` inside repeat(0): the front end never elaborates it; codegen raised ShapeError
     "repeat0-kernel-0.net": "",
+    # `conv(6, 0.)` inside repeat(0): a float kernel reached codegen (TypeError in `pair`)
+    "repeat0-float-kernel.net": "type-error",
 }
 # inputs that check but that the code generator refuses, with its diagnostic code
 CODEGEN_REFUSES = {"repeat0-kernel-0.net": "unsupported"}
