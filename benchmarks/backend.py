@@ -48,15 +48,21 @@ def forward_pair(n: int, batch: int = 8, warmup: int = 2) -> tuple[Sample, Sampl
     return (*paired(run(ours), run(reference), n, warmup), difference)
 
 
-def build_pair(n: int, warmup: int = 1) -> tuple[Sample, Sample, Sample]:
+def build_pair(n: int, warmup: int = 1, cold: bool = True) -> tuple[Sample, Sample, Sample]:
     """`netdsl.build(spec)` (parse, check, generate, exec, construct, initialise) against
-    `timm.create_model("inception_v4")` (construct, initialise), alternating."""
+    `timm.create_model("inception_v4")` (construct, initialise), alternating. `cold`:
+    netdsl's in-process caches (parses, compilations) are cleared before every build, so
+    each one runs the whole front end and generator; otherwise the spec is built again
+    as a notebook or a sweep would (timm's model code is imported once either way)."""
     import timm
     import torch
 
     import netdsl
+    from netdsl.torch.build import clear_cache
 
     def ours():
+        if cold:
+            clear_cache()
         torch.manual_seed(0)
         return netdsl.build(SPEC)
 

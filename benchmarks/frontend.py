@@ -44,7 +44,9 @@ def chain_spec(layers: int, written_out: bool = True) -> str:
 
 def _check_once(text: str, layers: int) -> None:
     import netdsl
+    from netdsl.syntax.parser import clear_cache
 
+    clear_cache()  # every run parses: the in-process parse cache would hide the parser
     graph = netdsl.check(text)
     if len(graph.nodes) < layers:
         raise RuntimeError(f"expected {layers} layers, the graph has {len(graph.nodes)}")

@@ -259,3 +259,17 @@ def test_project_code_passes_ruff_check():
     check = subprocess.run([ruff, "check", "netdsl", "fuzz", "benchmarks", "tests"], cwd=ROOT,
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+
+
+def test_a_rebuilt_spec_follows_changes_to_any_file_it_imports(tmp_path):
+    """build() keeps compilations in the process; a changed import must not be missed."""
+    (tmp_path / "lib.net").write_text("block B() { conv(8, 3) }\n")
+    (tmp_path / "main.net").write_text('import "lib.net"\nnetwork N() {\n    input [3, 8, 8]\n    B()\n}\n')
+    assert build(tmp_path / "main.net").b.conv.out_channels == 8
+    assert build(tmp_path / "main.net").b.conv.out_channels == 8  # kept
+    (tmp_path / "lib.net").write_text("block B() { conv(16, 3) }\n")
+    assert build(tmp_path / "main.net").b.conv.out_channels == 16
+    assert netdsl.build(tmp_path / "main.net", **{}).b.conv.out_channels == 16
+    (tmp_path / "lib.net").unlink()
+    with pytest.raises(netdsl.NetdslError):
+        build(tmp_path / "main.net")

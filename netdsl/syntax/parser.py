@@ -20,7 +20,7 @@ from ..nogc import paused_gc
 from . import ast
 from .nesting import MAX_NESTING, deepest
 
-__all__ = ["parse", "parse_expression", "grammar_path"]
+__all__ = ["clear_cache", "parse", "parse_expression", "grammar_path"]
 
 
 def grammar_path() -> Path:
@@ -449,6 +449,11 @@ def parse(text: str, file: str = "<string>", max_nesting: int = MAX_NESTING) -> 
 
 
 _CACHED_TEXT = 64 * 1024
+
+
+def clear_cache() -> None:
+    """Forget the kept parses."""
+    _parse_cached.cache_clear()
 
 
 @lru_cache(maxsize=64)

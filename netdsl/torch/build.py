@@ -5,23 +5,63 @@ from __future__ import annotations
 
 import linecache
 import os
+from collections import OrderedDict
 
 import torch
 
 from ..api import analyze
 from ..diagnostics import NetdslError
 from ..ir import Graph, Limits
+from ..syntax.parser import clear_cache as clear_parse_cache
 from .codegen import GeneratedCode, generate
 
-__all__ = ["compile_spec", "build", "build_model", "load_module"]
+__all__ = ["compile_spec", "build", "build_model", "clear_cache", "load_module"]
 
 
 def compile_spec(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> tuple[GeneratedCode, Graph]:
-    """Spec -> (generated Python source, the checked graph); NetdslError on any error."""
+    """Spec -> (generated Python source, the checked graph); NetdslError on any error.
+
+    Like Python's own bytecode cache, the last results are kept in the process, keyed
+    by the spec (path or text), parameters, limits, import root and working directory,
+    and checked against the size and modification time of every file the spec read: a
+    second `netdsl.build` of an unchanged spec skips the front end and the generator."""
+    key = (spec if isinstance(spec, str) else os.fspath(spec), repr(sorted((params or {}).items())), limits,
+           os.fspath(root) if root is not None else None, os.getcwd())
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] == _stamps(hit[0]):
+        _COMPILED.move_to_end(key)
+        return hit[1], hit[2]
     result = analyze(spec, params, limits=limits, root=root)
     if not result.ok:
         raise NetdslError(result.diagnostics, result)
-    return generate(result.program, result.graph), result.graph
+    code = generate(result.program, result.graph)
+    if len(result.graph.nodes) <= _CACHED_NODES:
+        _COMPILED[key] = (_stamps([f for f in result.program.sources if f != "<string>"]), code, result.graph)
+        while len(_COMPILED) > 32:
+            _COMPILED.popitem(last=False)
+    return code, result.graph
+
+
+_COMPILED: OrderedDict = OrderedDict()  # key -> (file stamps, code, graph)
+_CACHED_NODES = 10_000  # larger (generated) networks are not kept
+
+
+def clear_cache() -> None:
+    """Forget every kept compilation and parse (benchmarks measure the cold path so)."""
+    _COMPILED.clear()
+    clear_parse_cache()
+
+
+def _stamps(files) -> dict:
+    """file -> (size, mtime_ns), or None for a file that is gone."""
+    out = {}
+    for f in files:
+        try:
+            st = os.stat(f)
+            out[f] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            out[f] = None
+    return out
 
 
 def load_module(code: GeneratedCode) -> dict:
