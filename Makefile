@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	# plus what they really import
 	$(PY) -m pip install -q --no-deps facenet-pytorch pretrainedmodels munch
 	$(PY) -m pip install -q six requests
+	$(PY) -m compileall -q netdsl  # bytecode, as a regular install has (start-up time)
 	touch $@
 
 # Graphviz's `dot` renders the diagrams (DOT output works without it).

@@ -8,6 +8,7 @@ see the same machine; every figure is a median with its spread."""
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import os
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", help="also write the report here")
     args = parser.parse_args(argv)
     os.chdir(frontend.ROOT)
+    # An installed package has its bytecode compiled (pip does it); an editable install
+    # run with PYTHONDONTWRITEBYTECODE=1 (as on the dev machine) would recompile every
+    # module in every process and the process timings would measure that instead.
+    compileall.compile_dir(str(frontend.ROOT / "netdsl"), quiet=1)
     cfg = QUICK if args.quick else FULL
     report = Report()
     before = load_average()

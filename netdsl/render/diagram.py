@@ -12,8 +12,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import graphviz
-
 from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
@@ -44,6 +42,8 @@ class Diagram:
             raise RenderError(f"unknown output format '{format}'; use one of {', '.join(FORMATS)}", "bad-format")
         if format == "dot":
             return self.source.encode("utf-8")
+        import graphviz  # only to run `dot`: `netdsl check` starts without it
+
         try:
             return graphviz.Source(self.source).pipe(format=format, quiet=True)
         except graphviz.ExecutableNotFound:

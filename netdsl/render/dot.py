@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from html import escape
 
-import graphviz
-
 from ..ops.merge import describe_shape
 from .layout import Box, Cluster, Layout
 
@@ -69,6 +67,8 @@ def _first_boxes(layout: Layout) -> dict[int, int]:
 
 
 def to_dot(layout: Layout, name: str, direction: str = "TB", shapes: bool = True) -> str:
+    import graphviz  # imported when a diagram is drawn, not with netdsl
+
     graph = graphviz.Digraph(name=name, graph_attr={**GRAPH_ATTRS, "rankdir": direction},
                              node_attr=NODE_ATTRS, edge_attr=EDGE_ATTRS)
     inside: dict[int | None, list[Cluster]] = defaultdict(list)
