@@ -60,6 +60,34 @@ def describe_machine() -> dict[str, str]:
     }
 
 
+def python_speed(rounds: int = 5) -> str:
+    """A fixed pure-Python workload (dict and attribute traffic, like the front end's),
+    timed in this process: the VM's speed drifts by tens of percent over a day, and this
+    line says how fast the host was during a run, so runs can be compared."""
+    import time
+
+    class Item:
+        __slots__ = ("key", "value")
+
+        def __init__(self, key, value):
+            self.key, self.value = key, value
+
+    def work():
+        table = {}
+        for i in range(200_000):
+            item = Item(f"k{i % 5000}", i)
+            table[item.key] = table.get(item.key, 0) + item.value
+        return len(table)
+
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        work()
+        times.append(time.process_time() - start)
+    times.sort()
+    return f"{times[len(times) // 2] * 1e3:.0f} ms median of {rounds} (lower is faster)"
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())

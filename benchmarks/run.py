@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import backend
 import frontend
-from machine import describe_machine, load_average
+from machine import describe_machine, load_average, python_speed
 
 FULL = {"process": 15, "pairs": 15, "builds": 15, "chain_runs": {1_000: 7, 10_000: 5, 100_000: 1}}
 QUICK = {"process": 5, "pairs": 5, "builds": 3, "chain_runs": {1_000: 3, 10_000: 2}}
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = QUICK if args.quick else FULL
     report = Report()
     before = load_average()
+    speed_before = python_speed()
     steps = {
         "check": lambda: bench_check(report, cfg),
         "chains": lambda: bench_chains(report, cfg, not args.quick),
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         steps[name]()
     machine = describe_machine()
     machine["load average before / after"] = f"{before} / {load_average()}"
+    machine["host speed (fixed Python workload) before / after"] = f"{speed_before} / {python_speed()}"
     machine["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     machine["mode"] = "quick" if args.quick else "full"
     text = "\n".join(f"- {k}: {v}" for k, v in machine.items()) + "\n\n" + report.markdown() + "\n"
