@@ -19,7 +19,7 @@ from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from ..values import FLOAT, check_value, format_value, type_name
-from .expr import CONSTANTS, Bound, EvalError, evaluate
+from .expr import CONSTANTS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
 from .program import Limits, Program
@@ -93,7 +93,7 @@ class _Elaborator:
         raise _Abort
 
     def eval(self, expr: ast.Expr, ctx: _Ctx) -> Bound:
-        if _expr_size(expr) > self.limits.max_expr_nodes:
+        if not isinstance(expr, (ast.Literal, ast.Name)) and _expr_size(expr) > self.limits.max_expr_nodes:
             self.fail("limit", f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
         try:
@@ -391,7 +391,7 @@ class _Elaborator:
                 b = self.eval(p.default, env_ctx)
                 bound[p.name] = Bound(self.typed(b.value, p.type, p.name, p.default.span, ctx, what), b.sym)
             else:
-                bound[p.name] = Bound(p.default, format_value(p.default).strip('"'))
+                bound[p.name] = constant(p.default)
         return bound, spans
 
     def typed(self, value, t: ast.Type, name: str, span: Span, ctx: _Ctx, what: str = ""):

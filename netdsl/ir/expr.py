@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..diagnostics import Span
 from ..syntax import ast
@@ -82,10 +83,24 @@ def _describe(v) -> str:
     return {bool: "a bool", str: "a string", tuple: "a tuple"}.get(type(v), "a number")
 
 
+def constant(value: object) -> Bound:
+    """A literal value with its written form (kept: the same few literals recur thousands
+    of times in a large network)."""
+    try:
+        return _constant(type(value), value)
+    except TypeError:  # unhashable
+        return Bound(value, format_value(value).strip('"'))
+
+
+@lru_cache(maxsize=4096)
+def _constant(kind: type, value: object) -> Bound:  # `kind` keeps True apart from 1
+    return Bound(value, format_value(value).strip('"'))
+
+
 def evaluate(expr: ast.Expr, env: dict[str, Bound]) -> Bound:
     """Evaluate `expr`; raise EvalError with the span of the failing sub-expression."""
     if isinstance(expr, ast.Literal):
-        return Bound(expr.value, format_value(expr.value).strip('"'))
+        return constant(expr.value)
     if isinstance(expr, ast.Name):
         return _lookup(expr, env)
     if isinstance(expr, ast.BinOp):
