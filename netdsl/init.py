@@ -25,12 +25,22 @@ _FAN = [Param("mode", one_of("fan_in", "fan_out"), "fan_in"),
         Param("a", FLOAT, 0.0)]
 
 
+# fan-out as TensorFlow's EfficientNet/MobileNet count it (timm's `_init_weight_goog`):
+# per group for a convolution, the output features for a linear layer
+FAN_OUT = {"conv": ["fan_out = module.out_channels // module.groups",
+                    "fan_out *= module.kernel_size[0] * module.kernel_size[1]"],
+           "linear": ["fan_out = module.out_features"]}
+
+
 @dataclass(frozen=True)
 class Scheme:
     name: str
     function: str  # in torch.nn.init
     params: tuple[Param, ...]
     doc: str
+    # arguments computed from the layer's fan-out (FAN_OUT) rather than given in the spec:
+    # (statements before the call, the call's extra arguments)
+    from_layer: tuple[tuple[str, ...], str] | None = None
 
 
 SCHEMES = {s.name: s for s in [
@@ -45,6 +55,12 @@ SCHEMES = {s.name: s for s in [
     Scheme("trunc_normal", "trunc_normal_", (Param("mean", FLOAT, 0.0), Param("std", FLOAT, 1.0),
                                              Param("a", FLOAT, -2.0), Param("b", FLOAT, 2.0), _ZERO_BIAS),
            "N(mean, std^2) cut to [a, b]; torchvision's GoogLeNet uses std=0.01, zero_bias=false"),
+    Scheme("fan_out_normal", "normal_", (_ZERO_BIAS,),
+           "N(0, 2 / fan_out) with fan_out per group (TensorFlow's MobileNet/EfficientNet convs, timm's)",
+           from_layer=((), "std=(2.0 / fan_out) ** 0.5")),
+    Scheme("fan_out_uniform", "uniform_", (_ZERO_BIAS,),
+           "U(-1/sqrt(fan_out), 1/sqrt(fan_out)) (TensorFlow's MobileNet/EfficientNet classifiers, timm's)",
+           from_layer=(("bound = 1.0 / fan_out**0.5",), "-bound, bound")),
 ]}
 
 
@@ -57,14 +73,16 @@ def init_lines(chosen: dict[str, dict]) -> list[str]:
         if kind in chosen:
             scheme = SCHEMES[chosen[kind]["scheme"]]
             args = tuple((p.name, chosen[kind]["args"].get(p.name, p.default)) for p in scheme.params)
-            groups.setdefault((scheme.name, args), []).append(LAYER_KINDS[kind])
+            layer = (tuple(FAN_OUT[kind]) + scheme.from_layer[0], scheme.from_layer[1]) if scheme.from_layer else None
+            groups.setdefault((scheme.name, args, layer), []).append(LAYER_KINDS[kind])
     lines = ["for module in self.modules():"] if groups else []
-    for k, ((name, args), classes) in enumerate(groups.items()):
+    for k, ((name, args, layer), classes) in enumerate(groups.items()):
         scheme, values = SCHEMES[name], dict(args)
         shown = [f"{p.name}={_literal(values[p.name])}" for p in scheme.params
-                 if p is not _ZERO_BIAS and values[p.name] != p.default]
+                 if p is not _ZERO_BIAS and values[p.name] != p.default] + ([layer[1]] if layer else [])
         classes_src = classes[0] if len(classes) == 1 else f"({', '.join(classes)})"
         lines.append(f"    {'if' if k == 0 else 'elif'} isinstance(module, {classes_src}):")
+        lines += [f"        {statement}" for statement in (layer[0] if layer else ())]
         lines.append(f"        nn.init.{scheme.function}({', '.join(['module.weight', *shown])})")
         if values["zero_bias"]:
             lines.append("        if module.bias is not None:")

@@ -87,3 +87,20 @@ def test_init_is_in_the_graph():
     assert graph.init["conv"]["scheme"] == "kaiming_normal"
     assert graph.init["conv"]["args"]["mode"] == "fan_out"
     assert "linear" not in graph.init
+
+
+def test_fan_out_schemes_follow_tensorflows_mobilenet_counting():
+    """fan_out_normal: N(0, 2 / fan_out), fan_out = kh * kw * out / groups (so a depthwise
+    3x3 conv has fan_out 9); fan_out_uniform: U(+-1 / sqrt(out_features)) - timm's
+    initialisation of MobileNet, written into the spec."""
+    model = build(ROOT / "specs/mobilenet_v1.net")
+    state = model.state_dict()
+    dw = state["blocks3.5.conv_dw.weight"]  # 512 depthwise 3x3 filters: fan_out 9
+    pw = state["blocks3.5.conv_pw.weight"]  # 512 -> 512 1x1: fan_out 512
+    assert dw.shape == (512, 1, 3, 3) and pw.shape == (512, 512, 1, 1)
+    assert dw.std().item() == pytest.approx(math.sqrt(2 / 9), rel=0.05)
+    assert pw.std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.05)
+    fc = state["classifier.weight"]
+    assert fc.abs().max().item() <= 1 / math.sqrt(1000)
+    assert fc.std().item() == pytest.approx(1 / math.sqrt(3 * 1000), rel=0.05)  # uniform: bound / sqrt(3)
+    assert torch.count_nonzero(state["classifier.bias"]) == 0

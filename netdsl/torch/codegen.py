@@ -29,6 +29,7 @@ __all__ = ["generate", "GeneratedCode"]
 
 _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
     "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_", "module",
+    "fan_out", "bound",
     "l", "O", "I",  # ambiguous names (ruff E741)
 }
 # loop variables of generated repeats: `block`, `channels`, `layers`, `i` at the outermost
