@@ -12,7 +12,7 @@ from functools import cache, lru_cache
 from operator import itemgetter
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..diagnostics import Diagnostic, NetdslError, Note, Span
@@ -39,64 +39,110 @@ def _parser() -> Lark:
         start=["start", "expr_start"],
         propagate_positions=True,
         maybe_placeholders=True,
-        tree_class=_Node,
         cache=True,
     )
-    # A unit rule of the precedence ladder (`?sum: product`) hands its one child up
-    # unchanged; Lark would still run its position and filter wrappers on each of the
-    # ~10 levels every literal climbs. Passing the child straight through is the same
-    # result (its position already covers the rule) at a fraction of the cost.
     callbacks = lark.parser.parser.parser.callbacks
-    for rule in callbacks:
-        if rule.options.expand1 and not rule.alias and len(rule.expansion) == 1 and not rule.expansion[0].is_term:
-            callbacks[rule] = itemgetter(0)
+    for rule, chain in callbacks.items():
+        callbacks[rule] = _callback(rule, chain)
     return lark
 
 
 _local = threading.local()  # the _Builder of the parse running in this thread
 
 
-class _Node(Tree):
-    """The parse tree node Lark builds for each reduced rule. Lark fills in its position
-    (`meta`) right after creating it, before its parent is reduced; so when a node is
-    created, its children are complete and are turned into AST values on the spot (one
-    builder call per node, bottom-up). Only the root is left to :func:`_value`.
+class _V:
+    """What a reduced rule leaves on Lark's value stack: its AST value and the region of
+    source it covers (the "container" positions of Lark's `propagate_positions`: a
+    parenthesised expression covers its parentheses) - `line` is None for a rule that
+    matched nothing. `height` bounds the depth of the AST below it (see `_parse`)."""
 
-    `height` bounds the depth of the AST built below a node (see `_parse`)."""
+    __slots__ = ("value", "line", "column", "end_line", "end_column", "height")
 
-    __slots__ = ("value", "height", "built")
+    def __init__(self, value, line, column, end_line, end_column, height):
+        self.value, self.line, self.column = value, line, column
+        self.end_line, self.end_column, self.height = end_line, end_column, height
 
-    def __init__(self, data, children, meta=None):
-        self.data, self.children, self._meta = data, children, meta
-        self.built, self.height = False, 0
-        if data[0] == "_":  # an inlined helper (`stmt*`, `_step_kind`): the parent takes its children
-            return
+    @property
+    def empty(self) -> bool:  # read by Span.from_meta
+        return self.line is None
+
+
+class _Inline(_V):
+    """An inlined helper rule (`stmt*`, `_step_kind`): its parent splices `children`."""
+
+    __slots__ = ("children",)
+
+
+def _callback(rule, chain):
+    """One function per grammar rule doing what Lark's wrapper chain for it does
+    (propagate positions, filter and splice children, expand a single child of a `?`
+    rule) and then the AST builder's method - without building a parse tree, and with
+    one Python call per reduction instead of four. `chain` is Lark's own callback, read
+    for the rule's child filter."""
+    if rule.options.expand1 and not rule.alias and len(rule.expansion) == 1 and not rule.expansion[0].is_term:
+        return itemgetter(0)  # a unit rule of the precedence ladder: the child covers the rule already
+    name = rule.alias or rule.options.template_source or rule.origin.name
+    inline = name.startswith("_")
+    expand1 = rule.options.expand1 and not rule.alias
+    node = chain.node_builder  # Lark's PropagatePositions wraps the filter (or the builder)
+    include = None  # no filter: every child is kept
+    if hasattr(node, "to_include"):
+        include = [(t[0], t[1], t[2] if len(t) > 2 else 0) for t in node.to_include]
+    append_none = getattr(node, "append_none", 0) or 0
+
+    def callback(children):
+        first = last = None
+        for c in children:
+            if c is not None and c.line is not None:
+                first = c
+                break
+        for c in reversed(children):
+            if c is not None and c.line is not None:
+                last = c
+                break
+        if include is None:
+            kept = children
+        else:
+            kept = []
+            for i, expand, nones in include:
+                if nones:
+                    kept += [None] * nones
+                if expand:
+                    if kept:
+                        kept += children[i].children
+                    else:  # left recursion (`stmt*`): keep extending the same list
+                        kept = children[i].children
+                else:
+                    kept.append(children[i])
+            if append_none:
+                kept += [None] * append_none
+        if first is None:
+            line = column = end_line = end_column = None
+        else:
+            line, column, end_line, end_column = first.line, first.column, last.end_line, last.end_column
+        if inline:  # no height: the parent looks at every spliced child (`stmt*` would be quadratic)
+            node = _Inline(None, line, column, end_line, end_column, 0)
+            node.children = kept
+            return node
         height = 0
-        for child in children:
-            if type(child) is _Node:
-                if not child.built:
-                    _build(child)
-                if child.height > height:
-                    height = child.height
-        self.height = height + 1
+        for c in kept:
+            if c.__class__ is _V and c.height > height:
+                height = c.height
+        if expand1 and len(kept) == 1:
+            child = kept[0]
+            if child.__class__ is not _V:
+                return child  # a token keeps its own position
+            return _V(child.value, line, column, end_line, end_column, child.height)
+        result = _V(None, line, column, end_line, end_column, height + 1)
+        method = getattr(_local.builder, name)
+        result.value = method(result, [c.value if c.__class__ is _V else c for c in kept])
+        return result
 
-
-def _build(node: _Node) -> None:
-    method = getattr(_local.builder, node.data, None)
-    if method is not None:
-        values = [c.value if type(c) is _Node else c for c in node.children]
-        node.value = method(node.meta, values)
-    else:  # an inlined helper rule (`_step_kind`, `stmt*`): its parent splices its children
-        node.value = None
-    node.built = True
+    return callback
 
 
 def _value(node):
-    if type(node) is not _Node:
-        return node
-    if not node.built:
-        _build(node)
-    return node.value
+    return node.value if isinstance(node, _V) else node
 
 
 MAX_DIGITS = 19  # 2**62, the evaluator's bound, has 19 digits
