@@ -138,24 +138,28 @@ class Activation(Op):
 
     title = ""
     module_src = ""
+    inplace_src = ""  # the module overwriting its input, where the code generator knows that is safe
 
     def label(self, attrs, sym):
         return self.title
 
     def torch_module(self, a, in_channels):
+        if self.inplace_src and "inplace" in a and a["inplace"].value is True:
+            return self.inplace_src
         return self.module_src
 
 
-def _activation(name: str, title: str, module_src: str, doc: str) -> None:
-    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title,
+def _activation(name: str, title: str, module_src: str, doc: str, inplace_src: str = "") -> None:
+    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title, "inplace_src": inplace_src,
                                                   "module_src": module_src, "doc": doc, "example": name})
     register(cls)
 
 
-# Not in place: the generated code may still read an activation's input elsewhere (a
-# residual shortcut, a sibling branch); the optimizer decides where in place is safe.
-_activation("relu", "Relu", "nn.ReLU()", "max(x, 0).")
-_activation("relu6", "Relu6", "nn.ReLU6()", "min(max(x, 0), 6) (MobileNet).")
+# In place only where the code generator sees that nothing else reads the input (right
+# after a conv or batch norm of the same body, as torchvision and timm write it); a
+# residual shortcut, a sibling branch or a named value keeps the non-in-place module.
+_activation("relu", "Relu", "nn.ReLU()", "max(x, 0).", "nn.ReLU(inplace=True)")
+_activation("relu6", "Relu6", "nn.ReLU6()", "min(max(x, 0), 6) (MobileNet).", "nn.ReLU6(inplace=True)")
 _activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
 _activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
 _activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
@@ -99,6 +99,18 @@ class _BlockInfo:
 class _Value:
     var: str  # Python variable in forward
     channels: ast.Expr
+    # a tensor this code made (conv, batchnorm, ...) that nothing else will read: a ReLU
+    # right after it may work in place, as torchvision's and timm's do
+    fresh: bool = False
+
+
+_FRESH_OPS = {"conv", "dwconv", "sepconv", "batchnorm", "linear"}  # ops whose output is a new tensor
+_INPLACE_OPS = {"relu", "relu6"}
+
+
+def _shared(value: _Value) -> _Value:
+    """The same value, read by more than the next step (a shortcut, branches, a name)."""
+    return replace(value, fresh=False) if value.fresh else value
 
 
 @dataclass
@@ -230,7 +242,7 @@ class _Generator:
             target = py_name(stmt.name)
             scope.locals.add(target)
             mark = len(scope.fwd)
-            result = self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target)
+            result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target))
             values[stmt.name] = result
             if scope is self.network_scope and stmt.name in self.train_only:
                 # an auxiliary head: computed only when training, when it is returned
@@ -243,6 +255,7 @@ class _Generator:
         return cur  # OutputStmt: handled by the network
 
     def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
+        cur = _shared(cur)
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
         live = []
         for cond, body in arms:  # drop arms decided at generation time
@@ -320,28 +333,32 @@ class _Generator:
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
             attr = names.local(step.label, _key(kind, self.program))
-            src, channels = self.module_for(kind, scope, cur.channels)
+            inplace = cur.fresh and kind.name in _INPLACE_OPS
+            src, channels = self.module_for(kind, scope, cur.channels, inplace)
             if src.startswith(_EXPR):  # an op computed in forward, with no module
                 self.emit(scope, step.span, indent, fwd=f"{target} = {src[len(_EXPR):].replace(_INPUT, cur.var)}")
-            else:
-                self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
+                return _Value(target, channels)
+            self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
             if channels == _OPAQUE:
                 channels = ast.Name(f"{prefix}{attr}.out_channels")
-            return _Value(target, channels)
+            return _Value(target, channels, fresh=inplace or kind.name in _FRESH_OPS)
         if isinstance(kind, ast.Concat):
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
         return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
 
-    def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr) -> tuple[str, ast.Expr]:
-        """Constructor source and output channels of one op or block call."""
+    def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
+        """Constructor source and output channels of one op or block call (`inplace`: an
+        activation that may overwrite its input)."""
         op = OPS.get(call.name)
         if op is not None:
             args = self.bind(op.params, call, scope)
             low = {p.name: self.lowered(args[p.name]) if p.name in args else Lowered(self.src(literal(p.default)) if p.default is not None else "None", p.default)
                    for p in op.params}
             low["rank"] = Lowered(str(self.ranks.get(call.span, 3)), self.ranks.get(call.span, 3))
+            if inplace:
+                low["inplace"] = Lowered("True", True)
             if call.name == "flatten":
                 size = self.flat_sizes.get(call.span)
                 if size is None:
@@ -409,6 +426,7 @@ class _Generator:
         return _Value(target, fold(channels))
 
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
+        cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
         names = Names("", _count_chain(br.chain, self.program))
         steps = br.chain.steps
@@ -417,9 +435,12 @@ class _Generator:
         items, channels = [], cur.channels
         if simple:
             probe = Names("", _count_chain(br.chain, self.program))
+            fresh = False  # the branch's first layer reads the shared input
             for s in steps:
                 local = probe.local(s.label, _key(s.kind, self.program))
-                src, channels = self.module_for(s.kind, scope, channels)
+                inplace = fresh and s.kind.name in _INPLACE_OPS
+                src, channels = self.module_for(s.kind, scope, channels, inplace)
+                fresh = inplace or (s.kind.name in _FRESH_OPS and not src.startswith(_EXPR))
                 if channels == _OPAQUE:  # read from the built module: needs an attribute per step
                     simple = False
                     break
@@ -437,6 +458,7 @@ class _Generator:
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
         shortcut = scope.var("shortcut")
+        cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
         body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
@@ -457,7 +479,7 @@ class _Generator:
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
-        return _Value(target, body_out.channels)
+        return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)

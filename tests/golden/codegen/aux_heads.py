@@ -29,7 +29,7 @@ class Aux(nn.Module):
         super().__init__()
         # tests/data/codegen/aux_heads.net:8
         self.conv = nn.Conv2d(4, 8, 3, padding=1)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         # tests/data/codegen/aux_heads.net:9
         self.head1 = Head(8, 7)
         # tests/data/codegen/aux_heads.net:10
@@ -39,7 +39,7 @@ class Aux(nn.Module):
             block = nn.Module()
             # tests/data/codegen/aux_heads.net:11
             block.conv = nn.Conv2d(channels, 8, 3, padding=1)
-            block.relu = nn.ReLU()
+            block.relu = nn.ReLU(inplace=True)
             # tests/data/codegen/aux_heads.net:12
             block.dwconv = nn.Conv2d(8, 8, 3, padding=1, groups=8)
             self.repeat.append(block)

@@ -32,7 +32,7 @@ class ConvBN(nn.Module):
             bias=False,
         )
         self.bn = nn.BatchNorm2d(filters, eps=0.001)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.out_channels = filters
 
     def forward(self, x):
@@ -106,7 +106,7 @@ class Res(nn.Module):
         self.conv_bn = ConvBN(in_channels, 8)
         self.conv = nn.Conv2d(8, 32, 1)
         # tests/data/codegen/mini_inception.net:21
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.out_channels = 32
 
     def forward(self, x):

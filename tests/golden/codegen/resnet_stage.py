@@ -25,7 +25,7 @@ class Basic(nn.Module):
             bias=False,
         )
         self.bn1 = nn.BatchNorm2d(planes)
-        self.relu1 = nn.ReLU()
+        self.relu1 = nn.ReLU(inplace=True)
         # tests/data/codegen/resnet_stage.net:5
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
@@ -43,7 +43,7 @@ class Basic(nn.Module):
             )
             self.downsample.bn = nn.BatchNorm2d(planes)
         # tests/data/codegen/resnet_stage.net:11
-        self.relu2 = nn.ReLU()
+        self.relu2 = nn.ReLU(inplace=True)
         self.out_channels = planes
 
     def forward(self, x):
@@ -76,7 +76,7 @@ class Stage(nn.Module):
         # tests/data/codegen/resnet_stage.net:16
         self.conv = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(16)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         # tests/data/codegen/resnet_stage.net:17
         layers = []
         channels = 16
