@@ -15,7 +15,7 @@ with atheris.instrument_imports(include=["netdsl"]):
     import netdsl.api  # noqa: F401 - instrumented for coverage feedback
     import netdsl.torch.codegen  # noqa: F401
 
-from record import Recorder  # noqa: E402
+from record import Recorder
 
 
 def main() -> None:

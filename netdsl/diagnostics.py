@@ -28,7 +28,8 @@ class Span:
 
     @classmethod
     def from_meta(cls, file: str, meta) -> Span:
-        if getattr(meta, "empty", True):
+        # a parse-tree node (Lark's Meta, the parser's _V) or a token: both carry positions
+        if getattr(meta, "line", None) is None or getattr(meta, "empty", False):
             return cls(file, 1, 1, 1, 1)
         return cls(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
