@@ -17,9 +17,11 @@ import netdsl
 from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import (
+    commute_pool_conv,
     drop_train_only,
     fold_batchnorm,
     fuse_conv_activation,
+    fuse_conv_add,
     fuse_scale_add,
     fuse_sibling_convs,
     mark_inplace,
@@ -240,7 +242,7 @@ def test_generated_source_is_deterministic_and_reads_like_pytorch(monkeypatch):
     assert "x = self.stem_conv_bn1_conv(x)  # specs/common.net:" in a.source
     assert "# inception_a.0: InceptionA (specs/inception_v4.net:" in a.source
     assert "torch.split(" in a.source and "torch.cat([" in a.source
-    assert "ConvAct(" in a.source and 'activation="relu"' in a.source and "BatchNorm" not in a.source
+    assert "FusedConv(" in a.source and 'activation="relu"' in a.source and "BatchNorm" not in a.source
     compile(a.source, "generated", "exec")
 
 
@@ -263,7 +265,7 @@ network Acts() {
     assert list(acts.values()) == ["relu", "relu6", None]
     assert ops(graph).count("relu") == 1 and "relu6" not in ops(graph)
     fast = netdsl.optimize(model)
-    assert fast.netdsl_source.count("ConvAct(") == 3  # the class and its two uses
+    assert fast.netdsl_source.count("FusedConv(") == 3  # the class and its two uses
     x = torch.randn(2, 4, 9, 9)
     assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
     # float64 takes the two-op path (as another device would): the same numbers
@@ -295,3 +297,135 @@ def test_fold_is_exact_for_a_batchnorm_without_affine_parameters():
         s["bn.running_var"][:, None, None] + 0.001)
     assert rel_err(outputs(netdsl.optimize(model), x)[0], want.clamp(min=0)) < 1e-5
     assert math.isclose(rel_err(outputs(model, x)[0], want.clamp(min=0)), 0.0, abs_tol=1e-6)
+
+
+POOL_BRANCH = """
+network PoolBranch(include: bool = false, stride: int = 1) {
+    input [8, 7, 7]
+    avgpool(3, stride=stride, padding=1, count_include_pad=include)
+    conv(3, 1)
+    relu
+}
+"""
+
+
+def test_an_average_pool_before_a_1x1_conv_runs_after_it_on_fewer_channels():
+    model = random_model(POOL_BRANCH)
+    graph = commute_pool_conv(model.netdsl_graph)
+    assert ops(graph) == ["input", "conv", "avgpool", "relu"]
+    conv, pool = graph.nodes[1], graph.nodes[2]
+    assert conv.inputs == [0] and conv.shape == (3, 7, 7) and pool.shape == (3, 7, 7)
+    assert conv.name == "conv" and pool.name == "avgpool"  # the weights still come from the conv
+    fast = netdsl.optimize(model)
+    x = torch.randn(2, 8, 7, 7)
+    s = model.state_dict()
+    want = F.conv2d(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), s["conv.weight"], s["conv.bias"]).clamp(min=0)
+    assert rel_err(outputs(fast, x)[0], want) < 1e-5
+    assert fast.netdsl_source.index("self.conv(") < fast.netdsl_source.index("self.avgpool(")
+
+
+def test_the_pool_stays_first_where_swapping_would_change_the_numbers_or_add_work():
+    # counting padded zeros, the border averages weigh the conv's bias by less than 1
+    graph = commute_pool_conv(netdsl.check(POOL_BRANCH, params={"include": True}))
+    assert ops(graph) == ["input", "avgpool", "conv", "relu"]
+    # without a bias it is exact again
+    graph = commute_pool_conv(netdsl.check(POOL_BRANCH.replace("conv(3, 1)", "conv(3, 1, bias=false)"),
+                                           params={"include": True}))
+    assert ops(graph) == ["input", "conv", "avgpool", "relu"]
+    # a pool that shrinks the map: the conv would run on 4x the pixels
+    graph = commute_pool_conv(netdsl.check(POOL_BRANCH, params={"stride": 2}))
+    assert ops(graph) == ["input", "avgpool", "conv", "relu"]
+    # more filters than input channels: the pool would average more channels, not fewer
+    graph = commute_pool_conv(netdsl.check(POOL_BRANCH.replace("conv(3, 1)", "conv(16, 1)")))
+    assert ops(graph) == ["input", "avgpool", "conv", "relu"]
+
+
+BOTTLENECK = """
+network Bottleneck() {
+    input [4, 6, 6]
+    conv(8, 1, bias=false) -> batchnorm -> relu
+    residual {
+        conv(4, 1, bias=false) -> batchnorm -> relu
+        conv(8, 3, bias=false) -> batchnorm
+    } shortcut {
+        conv(8, 1, bias=false) -> batchnorm
+    }
+    relu
+    residual {
+        conv(8, 3, bias=false) -> batchnorm
+    }
+    relu
+}
+"""
+
+
+def test_a_residual_sum_and_its_relu_run_inside_the_last_conv():
+    model = random_model(BOTTLENECK)
+    graph = run_passes(model.netdsl_graph)
+    assert "add" not in ops(graph) and ops(graph).count("relu") == 0
+    residual = [n for n in graph.nodes if n.attrs.get("residual")]
+    assert len(residual) == 2 and all(n.attrs["activation"] == "relu" for n in residual)
+    first, second = residual
+    # the first sum is written into the projection shortcut's output, which nobody reads
+    # afterwards; the second conv reads the very tensor it adds: that sum may not overwrite it
+    assert first.attrs.get("inplace") is True and graph.nodes[first.inputs[1]].op == "conv"
+    assert second.inputs[0] == second.inputs[1] and "inplace" not in second.attrs
+    fast = netdsl.optimize(model)
+    x = torch.randn(3, 4, 6, 6)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+    # float64 takes the separate-ops path (as another device would): the same numbers
+    double = netdsl.optimize(model.double())
+    assert rel_err(outputs(double, x.double())[0], outputs(model, x.double())[0]) < 1e-12
+    # the class, and every conv but the projection (nothing follows it that it could run)
+    assert fast.netdsl_source.count("FusedConv(") == 1 + len([n for n in graph.nodes if n.op == "conv"]) - 1
+    assert fast.netdsl_source.count("= nn.Conv2d(") == 1  # the projection
+
+
+def test_a_scaled_residual_folds_its_scale_into_the_conv():
+    model = random_model(RESIDUAL)
+    graph = fuse_conv_add(fuse_conv_activation(fuse_scale_add(fold_batchnorm(model.netdsl_graph))))
+    assert ops(graph) == ["input", "conv", "conv"]
+    conv = graph.nodes[2]
+    assert conv.attrs["origin"] == {"kind": "scale", "of": {"kind": "copy", "from": "conv2"}, "factor": 0.5}
+    assert conv.inputs == [1, 1] and conv.attrs["activation"] == "relu"
+    fast = netdsl.optimize(model)
+    s = model.state_dict()
+    assert torch.equal(fast.conv2.weight, s["conv2.weight"] * 0.5) and torch.equal(fast.conv2.bias, s["conv2.bias"] * 0.5)
+    x = torch.randn(3, 4, 6, 6)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+
+
+def test_the_in_place_sum_checks_the_layout_it_is_given():
+    # the optimized module made without channels_last, called with a channels_last input:
+    # the shortcut (NCHW weights -> its own layout) and the conv's output could disagree
+    model = random_model(BOTTLENECK)
+    fast = netdsl.optimize(model, skip=["channels_last"])
+    x = torch.randn(3, 4, 6, 6)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        assert rel_err(outputs(fast, x.contiguous(memory_format=layout))[0], outputs(model, x)[0]) < 1e-5
+
+
+def test_siblings_followed_by_different_things_stay_apart():
+    graph = fuse_sibling_convs(fold_batchnorm(netdsl.check(BOTTLENECK)))
+    # the first block's 1x1 conv (-> relu) and its projection shortcut (-> sum) read the same tensor
+    assert "slice" not in ops(graph)
+
+
+def test_a_sum_overwrites_its_own_summand_rather_than_a_view():
+    spec = """
+network Views() {
+    input [4, 6, 6]
+    x = conv(4, 3)
+    a = x -> conv(4, 1) -> relu
+    b = x -> conv(4, 1) -> relu
+    c = b -> sigmoid
+    add(a, c)
+}
+"""
+    graph = mark_inplace(fuse_sibling_convs(netdsl.check(spec)))
+    add = next(n for n in graph.nodes if n.op == "add")
+    assert graph.nodes[add.inputs[0]].op == "slice"  # a: a view of the fused conv's output
+    assert add.attrs["inplace"] == 1 and graph.nodes[add.inputs[1]].op == "sigmoid"
+    model = random_model(spec)
+    x = torch.randn(2, 4, 6, 6)
+    assert rel_err(outputs(netdsl.optimize(model), x)[0], outputs(model, x)[0]) < 1e-5

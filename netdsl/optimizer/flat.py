@@ -107,33 +107,54 @@ def _module_source(node: Node, graph: Graph) -> str | None:
         return _INPLACE_MODULES[node.op]
     in_channels = str(graph.nodes[node.inputs[0]].shape[0])
     src = OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
-    if "activation" in node.attrs:  # fuse_conv_activation: the conv's own torch_module, as a ConvAct
+    fused = {k: node.attrs[k] for k in ("activation", "residual", "inplace") if node.attrs.get(k)}
+    if fused and src is not None and node.op in ("conv", "dwconv"):  # fuse_conv_activation / fuse_conv_add: the conv's own torch_module, as a FusedConv
         assert src.startswith("nn.Conv2d(") and src.endswith(")"), src
-        src = f"ConvAct({src[len('nn.Conv2d('):-1]}, activation={node.attrs['activation']!r})".replace("'", '"')
+        extra = "".join(f", {k}={v!r}" for k, v in fused.items())
+        src = f"FusedConv({src[len('nn.Conv2d('):-1]}{extra})".replace("'", '"')
     return src
 
 
-# The module fuse_conv_activation lowers to; written into the generated file when used.
-_CONV_ACT = '''class ConvAct(nn.Conv2d):
-    """A convolution and the ReLU/ReLU6 after it. On the CPU in float32 the two run as one
-    oneDNN kernel (mkldnn._convolution_pointwise, which torch.compile's inductor emits for
-    the same pattern); on other devices, dtypes or under autocast, as the two PyTorch ops."""
+# The module fuse_conv_activation and fuse_conv_add lower to; written into the generated
+# file when used.
+_FUSED_CONV = '''class FusedConv(nn.Conv2d):
+    """A convolution and what follows it: a residual sum (`forward(x, shortcut)`: the shortcut
+    is added to the conv's output) and/or a ReLU/ReLU6. On the CPU in float32 they run as
+    one oneDNN kernel (mkldnn._convolution_pointwise, with the sum as a binary post-op, the
+    kernels torch.compile's inductor emits for these patterns); with `inplace=True` the sum
+    is written into the shortcut's memory, which nobody reads afterwards. On other devices,
+    dtypes or under autocast they run as separate PyTorch ops."""
 
-    FUSED = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
+    UNARY = {None: ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
 
-    def __init__(self, *args, activation: str, **kwargs):
+    def __init__(self, *args, activation=None, residual=False, inplace=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.activation = activation
+        self.activation, self.residual, self.inplace = activation, residual, inplace
 
-    def forward(self, x):
+    def forward(self, x, shortcut=None):
         if (_ONEDNN and x.is_cpu and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
                 and not isinstance(self.padding, str)):
-            attr, scalars = self.FUSED[self.activation]
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups, attr, scalars, ""
-            )
+            args = (self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
+            if shortcut is None:
+                return torch.ops.mkldnn._convolution_pointwise(x, *args, *self.UNARY[self.activation], "")
+            if self.inplace and _same_layout(shortcut, x, self.weight):
+                return torch.ops.mkldnn._convolution_pointwise_.binary(
+                    shortcut, x, *args, "add", None, self.activation, [], None)
+            return torch.ops.mkldnn._convolution_pointwise.binary(
+                x, shortcut, *args, "add", None, self.activation, [], None)
         y = self._conv_forward(x, self.weight, self.bias)
-        return torch.relu(y) if self.activation == "relu" else torch.clamp(y, 0.0, 6.0)'''
+        if shortcut is not None:
+            y += shortcut
+        if self.activation == "relu":
+            return torch.relu_(y)
+        return y.clamp_(0.0, 6.0) if self.activation == "relu6" else y
+
+
+def _same_layout(*tensors):
+    """Whether the tensors are all dense in the same memory format (oneDNN writes an
+    in-place sum in the layout of the conv's output, whatever the shortcut's is)."""
+    return (all(t.is_contiguous(memory_format=torch.channels_last) for t in tensors)
+            or all(t.is_contiguous() for t in tensors))'''
 _ONEDNN = '''_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")'''
 
 
@@ -248,7 +269,7 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
               "import torch", "from torch import nn"]
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    helpers = [_ONEDNN, _CONV_ACT] if any("activation" in n.attrs for n in graph.nodes) else []
+    helpers = [_ONEDNN, _FUSED_CONV] if any("activation" in n.attrs or "residual" in n.attrs for n in graph.nodes) else []
     parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 

@@ -8,7 +8,8 @@ says which node stands in for each removed one. :func:`rebuild` turns that into 
 Provenance (`node.attrs["origin"]`) says how a node's tensors are made from the state
 of the model the graph was built for; a node without one is copied from its own name:
 `{"kind": "copy", "from": "a.conv"}`, `{"kind": "fold_bn", "conv": <origin>, "bn": "a.bn",
-"eps": 0.001}`, `{"kind": "concat_filters", "parts": [<origin>, ...]}`."""
+"eps": 0.001}`, `{"kind": "concat_filters", "parts": [<origin>, ...]}`,
+`{"kind": "scale", "of": <origin>, "factor": 0.17}`."""
 
 from __future__ import annotations
 

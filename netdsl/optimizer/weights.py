@@ -22,6 +22,8 @@ def layer_tensors(origin, state, memory_format=torch.contiguous_format):
     if kind == "fold_bn":
         conv = layer_tensors(origin["conv"], state, memory_format)
         return fold_batchnorm_tensors(conv, origin, state, memory_format)
+    if kind == "scale":  # a layer whose output is multiplied by a constant: weights and bias times it
+        return {k: v * origin["factor"] for k, v in layer_tensors(origin["of"], state, memory_format).items()}
     if kind == "concat_filters":
         parts = [layer_tensors(part, state, memory_format) for part in origin["parts"]]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
