@@ -107,47 +107,71 @@ def _module_source(node: Node, graph: Graph) -> str | None:
         return _INPLACE_MODULES[node.op]
     in_channels = str(graph.nodes[node.inputs[0]].shape[0])
     src = OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
-    fused = {k: node.attrs[k] for k in ("activation", "residual", "inplace") if node.attrs.get(k)}
-    if fused and src is not None and node.op in ("conv", "dwconv"):  # fuse_conv_activation / fuse_conv_add: the conv's own torch_module, as a FusedConv
+    extra = {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)}
+    if extra and node.op in ("conv", "dwconv"):  # the conv's own torch_module, as an InferenceConv
         assert src.startswith("nn.Conv2d(") and src.endswith(")"), src
-        extra = "".join(f", {k}={v!r}" for k, v in fused.items())
-        src = f"FusedConv({src[len('nn.Conv2d('):-1]}{extra})".replace("'", '"')
+        args = "".join(f", {k}={v!r}" for k, v in extra.items())
+        src = f"InferenceConv({src[len('nn.Conv2d('):-1]}{args})".replace("'", '"')
     return src
 
 
-# The module fuse_conv_activation and fuse_conv_add lower to; written into the generated
-# file when used.
-_FUSED_CONV = '''class FusedConv(nn.Conv2d):
-    """A convolution and what follows it: a residual sum (`forward(x, shortcut)`: the shortcut
-    is added to the conv's output) and/or a ReLU/ReLU6. On the CPU in float32 they run as
-    one oneDNN kernel (mkldnn._convolution_pointwise, with the sum as a binary post-op, the
-    kernels torch.compile's inductor emits for these patterns); with `inplace=True` the sum
-    is written into the shortcut's memory, which nobody reads afterwards. On other devices,
-    dtypes or under autocast they run as separate PyTorch ops."""
+# what fuse_conv_activation, fuse_conv_add, mark_inplace and prepack_weights ask of a conv
+_CONV_EXTRAS = ("activation", "residual", "inplace", "prepack")
+
+# The module convs lower to when a pass asked for one of _CONV_EXTRAS; written into the
+# generated file when used.
+_INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
+    """A convolution for inference, with what follows it: a residual sum (`forward(x,
+    shortcut)`: the shortcut is added to the conv's output) and/or a ReLU/ReLU6.
+
+    On the CPU in float32 without autograd, they run as one oneDNN kernel
+    (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
+    torch.compile's inductor emits for these patterns). With `prepack=True` the weight is
+    reordered once into oneDNN's blocked layout (at the first call, again whenever the
+    weight changes) instead of at every call; with `inplace=True` the sum is written into
+    the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
+    dtypes, autocast, gradients) they run as separate PyTorch ops."""
 
     UNARY = {None: ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
 
-    def __init__(self, *args, activation=None, residual=False, inplace=False, **kwargs):
+    def __init__(self, *args, activation=None, residual=False, inplace=False, prepack=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.activation, self.residual, self.inplace = activation, residual, inplace
+        self.activation, self.residual, self.inplace, self.prepack = activation, residual, inplace, prepack
+        self._packed = None  # (weight, its version, the weight in oneDNN's layout)
 
     def forward(self, x, shortcut=None):
+        w = self.weight
         if (_ONEDNN and x.is_cpu and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+                and not (torch.is_grad_enabled() and (w.requires_grad or x.requires_grad))
                 and not isinstance(self.padding, str)):
-            args = (self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
+            args = (self.packed_weight(x) if self.prepack else w, self.bias, self.padding, self.stride, self.dilation,
+                    self.groups)
             if shortcut is None:
                 return torch.ops.mkldnn._convolution_pointwise(x, *args, *self.UNARY[self.activation], "")
-            if self.inplace and _same_layout(shortcut, x, self.weight):
+            if self.inplace and _same_layout(shortcut, x, *(() if self.prepack else (w,))):
                 return torch.ops.mkldnn._convolution_pointwise_.binary(
                     shortcut, x, *args, "add", None, self.activation, [], None)
             return torch.ops.mkldnn._convolution_pointwise.binary(
                 x, shortcut, *args, "add", None, self.activation, [], None)
-        y = self._conv_forward(x, self.weight, self.bias)
+        y = self._conv_forward(x, w, self.bias)
         if shortcut is not None:
-            y += shortcut
+            y = y + shortcut
         if self.activation == "relu":
-            return torch.relu_(y)
-        return y.clamp_(0.0, 6.0) if self.activation == "relu6" else y
+            return torch.relu(y)
+        return torch.clamp(y, 0.0, 6.0) if self.activation == "relu6" else y
+
+    def packed_weight(self, x):
+        w = self.weight
+        version = None if w.is_inference() else w._version
+        if self._packed is None or self._packed[0] is not w or self._packed[1] != version:
+            with torch.no_grad():
+                packed = torch.ops.mkldnn._reorder_convolution_weight(
+                    w, list(self.padding), list(self.stride), list(self.dilation), self.groups, list(x.shape))
+            self._packed = (w, version, packed)
+        return self._packed[2]
+
+    def __getstate__(self):  # copy.deepcopy, torch.save: oneDNN's tensors have no storage to copy
+        return {**self.__dict__, "_packed": None}
 
 
 def _same_layout(*tensors):
@@ -269,7 +293,8 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
               "import torch", "from torch import nn"]
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    helpers = [_ONEDNN, _FUSED_CONV] if any("activation" in n.attrs or "residual" in n.attrs for n in graph.nodes) else []
+    uses = any(n.op in ("conv", "dwconv") and any(n.attrs.get(k) for k in _CONV_EXTRAS) for n in graph.nodes)
+    helpers = [_ONEDNN, _INFERENCE_CONV] if uses else []
     parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 

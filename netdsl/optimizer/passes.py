@@ -26,6 +26,7 @@ __all__ = [
     "fuse_scale_add",
     "fuse_sibling_convs",
     "mark_inplace",
+    "prepack_weights",
     "run_passes",
 ]
 
@@ -347,6 +348,12 @@ def mark_inplace(graph: Graph) -> Graph:
     return rebuild(graph, nodes)
 
 
+def prepack_weights(graph: Graph) -> Graph:
+    """Every conv keeps its weight in oneDNN's blocked layout, reordered once rather than
+    at every call (what inductor's freezing does; on the CPU in float32)."""
+    return rebuild(graph, [with_attrs(n, prepack=True) if n.op in ("conv", "dwconv") else n for n in graph.nodes])
+
+
 def channels_last(graph: Graph) -> Graph:
     """Run the whole network in channels_last (NHWC) memory format."""
     first = graph.nodes[0] if graph.nodes else None
@@ -357,7 +364,7 @@ def channels_last(graph: Graph) -> Graph:
 
 PASSES: tuple[Callable[[Graph], Graph], ...] = (
     drop_train_only, expand_sepconv, fold_batchnorm, fuse_sibling_convs, commute_pool_conv, fuse_scale_add,
-    fuse_conv_activation, fuse_conv_add, mark_inplace, channels_last,
+    fuse_conv_activation, fuse_conv_add, mark_inplace, prepack_weights, channels_last,
 )
 PASS_NAMES = tuple(p.__name__ for p in PASSES)
 
