@@ -4,6 +4,7 @@ torch.compile(reference), and the front end's speed at scale.
     .venv/bin/python benchmarks/inference.py                  # everything (slow on 2 cores)
     .venv/bin/python benchmarks/inference.py --quick          # inception_v4 only, 3 rounds
     .venv/bin/python benchmarks/inference.py --no-compile --models resnet50 --batches 8
+    .venv/bin/python benchmarks/inference.py --no-models --ablation resnet50 mobilenet_v1
 
 All variants of a model get the same weights (the reference's, seeded random, ported) and
 the same input, and run in the same process, interleaved: each round runs every variant
@@ -228,8 +229,8 @@ def machine_lines() -> list[str]:
     import timm
     import torchvision
 
-    return [(f"- machine: {cpu}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-             f"load average at start {load[0]:.1f}"),
+    return [(f"- machine: {cpu}, {os.cpu_count()} CPUs, vector ISA {torch.backends.cpu.get_cpu_capability()}, "
+             f"torch threads {torch.get_num_threads()}, load average at start {load[0]:.1f}"),
             (f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
              f"timm {timm.__version__}, CUDA available: {torch.cuda.is_available()}"), ""]
 
@@ -243,7 +244,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="inception_v4 only, 3 rounds, front end up to 10k layers")
     p.add_argument("--front-end", nargs="*", type=int, default=None, help="layer counts (default 1000 10000 100000)")
     p.add_argument("--no-models", action="store_true", help="only the front-end timings")
-    p.add_argument("--ablation", action="store_true", help="also time inception_v4 (batch 8) with each pass left out")
+    p.add_argument("--ablation", nargs="*", choices=list(MODELS), default=None,
+                   help="also time these models (default inception_v4), batch 8, with each pass left out")
     p.add_argument("-o", "--output", help="also write the Markdown results here")
     args = p.parse_args(argv)
     if args.quick:
@@ -253,8 +255,8 @@ def main(argv=None) -> int:
     if not args.no_models:
         for name in args.models:
             lines += bench_model(name, args.batches, args.rounds, not args.no_compile)
-    if args.ablation:
-        lines += ablation_lines("inception_v4", 8, args.rounds)
+    for name in args.ablation or ([] if args.ablation is None else ["inception_v4"]):
+        lines += ablation_lines(name, 8, args.rounds)
     lines += ["## Front end at scale", "", *front_end_lines(sizes)]
     text = "\n".join(lines)
     print(text)

@@ -436,6 +436,11 @@ def test_prepacked_weights_follow_the_weights_and_gradients_take_the_plain_path(
     fast = netdsl.optimize(model)
     assert all(m.prepack for m in fast.modules() if isinstance(m, nn.Conv2d))
     x = torch.randn(2, 4, 6, 6)
+    # one packed copy per input shape (oneDNN lays a weight out for the shape it sees)
+    for shape in ((1, 4, 6, 6), (3, 4, 9, 7), (2, 4, 6, 6)):
+        y = torch.randn(shape)
+        assert rel_err(outputs(fast, y)[0], outputs(model, y)[0]) < 1e-5
+    assert sorted(fast.conv1._packed[2]) == [(1, 4, 6, 6), (2, 4, 6, 6), (3, 4, 9, 7)]
     first = outputs(fast, x)[0]
     # changed in place, or replaced: the next call packs the new weights
     with torch.no_grad():

@@ -127,17 +127,18 @@ _INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
     On the CPU in float32 without autograd, they run as one oneDNN kernel
     (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
     torch.compile's inductor emits for these patterns). With `prepack=True` the weight is
-    reordered once into oneDNN's blocked layout (at the first call, again whenever the
+    reordered into oneDNN's blocked layout once per input shape (again whenever the
     weight changes) instead of at every call; with `inplace=True` the sum is written into
     the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
     dtypes, autocast, gradients) they run as separate PyTorch ops."""
 
     UNARY = {None: ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
+    PACKS = 4
 
     def __init__(self, *args, activation=None, residual=False, inplace=False, prepack=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.activation, self.residual, self.inplace, self.prepack = activation, residual, inplace, prepack
-        self._packed = None  # (weight, its version, the weight in oneDNN's layout)
+        self._packed = None  # (weight, its version, {input shape: the weight in oneDNN's layout})
 
     def forward(self, x, shortcut=None):
         w = self.weight
@@ -161,14 +162,20 @@ _INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
         return torch.clamp(y, 0.0, 6.0) if self.activation == "relu6" else y
 
     def packed_weight(self, x):
-        w = self.weight
+        """The weight in the layout oneDNN chose for x's shape (it differs between shapes:
+        a batch-1 layout slows batch 8 down), one per shape for the last PACKS shapes."""
+        w, shape = self.weight, tuple(x.shape)
         version = None if w.is_inference() else w._version
         if self._packed is None or self._packed[0] is not w or self._packed[1] != version:
+            self._packed = (w, version, {})
+        packs = self._packed[2]
+        if shape not in packs:
+            if len(packs) >= self.PACKS:
+                del packs[next(iter(packs))]
             with torch.no_grad():
-                packed = torch.ops.mkldnn._reorder_convolution_weight(
-                    w, list(self.padding), list(self.stride), list(self.dilation), self.groups, list(x.shape))
-            self._packed = (w, version, packed)
-        return self._packed[2]
+                packs[shape] = torch.ops.mkldnn._reorder_convolution_weight(
+                    w, list(self.padding), list(self.stride), list(self.dilation), self.groups, list(shape))
+        return packs[shape]
 
     def __getstate__(self):  # copy.deepcopy, torch.save: oneDNN's tensors have no storage to copy
         return {**self.__dict__, "_packed": None}
