@@ -87,6 +87,9 @@ class _Gen:
 
     def pool(self, s: _State) -> str:
         kernel = self.draw(st.integers(1, 3))
+        if self.coin(1, 4):  # Inception's pool branch: the size kept
+            include = self.draw(st.sampled_from(["true", "false"]))
+            return f"avgpool(3, stride=1, padding=same, count_include_pad={include})"
         if self.coin() and s.size >= kernel:
             s.size = (s.size - kernel) // kernel + 1
             return f"{self.draw(st.sampled_from(['maxpool', 'avgpool']))}({kernel})"

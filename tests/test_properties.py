@@ -1,6 +1,7 @@
 """Hypothesis properties over specs generated from the grammar (fuzz/specgen.py):
 a spec either elaborates and shape-checks or gets diagnostics (never an exception),
-and a spec that checks also builds and runs, giving the statically inferred shape."""
+a spec that checks also builds and runs, giving the statically inferred shape, and
+its inference-optimized module computes what the plain one does."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 import netdsl
-from netdsl.torch.build import build
+from netdsl.torch.build import build, build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fuzz.specgen import valid_specs  # noqa: E402
+from references import randomize  # noqa: E402
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -41,3 +43,20 @@ def test_checked_spec_builds_and_runs_to_the_inferred_shape(spec):
         out = model(torch.randn(2, *graph.input_shape))
     out = out[0] if isinstance(out, (tuple, list)) else out
     assert tuple(out.shape) == (2, *graph.nodes[graph.outputs[0].node].shape)
+
+
+@PROPERTY
+@given(valid_specs())
+def test_optimized_module_computes_what_the_plain_one_does(spec):
+    model = build_model(spec.text)
+    graph = model.netdsl_graph
+    model = randomize(model).eval()  # batch-norm statistics included: folding them must matter
+    fast = netdsl.optimize(model, "inference")
+    x = torch.randn(2, *graph.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, got = model(x), fast(x)
+    want = want[0] if isinstance(want, (tuple, list)) else want
+    got = got[0] if isinstance(got, (tuple, list)) else got
+    assert got.shape == want.shape
+    scale = want.norm().item()
+    assert (got - want).norm().item() <= 1e-4 * scale + 1e-6, spec.text
