@@ -119,3 +119,13 @@ def test_broken_tour_differs_from_the_tour_by_the_mistake_only():
     good = (ROOT / "docs/examples/tour.net").read_text(encoding="utf-8").splitlines()
     bad = (ROOT / "docs/examples/tour_broken.net").read_text(encoding="utf-8").splitlines()
     assert [ln for ln in good if ln not in bad] == ["        conv(width, 1)"]
+
+
+def test_readme_python_example_runs(monkeypatch):
+    """The README's Python example, as written (timm's model with its own random init)."""
+    monkeypatch.chdir(ROOT)
+    (source,) = [t for _, t in fenced(README, "python")]
+    namespace: dict = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    assert tuple(namespace["logits"].shape) == (8, 1000)
+    assert not namespace["fast"].training
