@@ -457,3 +457,16 @@ def test_prepacked_weights_follow_the_weights_and_gradients_take_the_plain_path(
     y.sum().backward()
     assert rel_err(y.detach(), first) < 1e-5
     assert fast.conv1.weight.grad is not None and fast.conv1.weight.grad.abs().sum() > 0
+
+
+def test_packed_weights_are_kept_for_the_last_four_shapes_and_threads_share_them():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = random_model(CONV_BN)
+    fast = netdsl.optimize(model)
+    inputs = [torch.randn(1 + k % 3, 3, 9 + k, 9) for k in range(12)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: outputs(fast, x)[0], inputs))
+    for x, y in zip(inputs, got):
+        assert rel_err(y, outputs(model, x)[0]) < 1e-5
+    assert len(fast.conv._packed[2]) <= fast.conv.PACKS == 4

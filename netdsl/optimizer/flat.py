@@ -169,13 +169,15 @@ _INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
         if self._packed is None or self._packed[0] is not w or self._packed[1] != version:
             self._packed = (w, version, {})
         packs = self._packed[2]
-        if shape not in packs:
-            if len(packs) >= self.PACKS:
-                del packs[next(iter(packs))]
+        packed = packs.get(shape)
+        if packed is None:
             with torch.no_grad():
-                packs[shape] = torch.ops.mkldnn._reorder_convolution_weight(
+                packed = torch.ops.mkldnn._reorder_convolution_weight(
                     w, list(self.padding), list(self.stride), list(self.dilation), self.groups, list(shape))
-        return packs[shape]
+            packs[shape] = packed
+            while len(packs) > self.PACKS:  # the oldest go (another thread may be evicting too)
+                packs.pop(next(iter(packs), None), None)
+        return packed
 
     def __getstate__(self):  # copy.deepcopy, torch.save: oneDNN's tensors have no storage to copy
         return {**self.__dict__, "_packed": None}
