@@ -41,6 +41,7 @@ def infer_shapes(graph: Graph, reporter: Reporter, limits: Limits = Limits()) ->
             continue
         op = OPS[node.op]
         try:
+            op.check_values(node.attrs)
             cost = op.infer(node.attrs, shapes)
         except ShapeError as err:
             _report(graph, node, err, reporter)

@@ -273,3 +273,17 @@ def test_a_rebuilt_spec_follows_changes_to_any_file_it_imports(tmp_path):
     (tmp_path / "lib.net").unlink()
     with pytest.raises(netdsl.NetdslError):
         build(tmp_path / "main.net")
+
+
+def test_a_layer_the_generator_cannot_lower_is_a_diagnostic_at_that_layer():
+    # the front end checks each constant of a body that never runs, but not rules between
+    # arguments (an even kernel cannot be padded `same`); the generator reports it, never crashes
+    from netdsl.diagnostics import NetdslError
+    from netdsl.torch.build import compile_spec
+
+    spec = "network N() {\n    input [3, 8, 8]\n    repeat(0) {\n        conv(6, 2, padding=same)\n    }\n}\n"
+    assert netdsl.analyze(spec).ok
+    with pytest.raises(NetdslError) as info:
+        compile_spec(spec)
+    (d,) = info.value.diagnostics
+    assert d.code == "unsupported" and "odd kernel" in d.message and (d.span.line, d.span.column) == (4, 9)

@@ -196,19 +196,26 @@ class _Elaborator:
         for name in (n for n, required in params if required and n not in given):
             self.reporter.error("missing-argument", f"'{call.name}' needs argument '{name}'", call.span, self.notes(ctx))
         # arguments that are constants (no parameter in them) must have the parameter's type
+        # and, for an op, be in its range
         types = {p.name: p.type for p in (op.params if op else block.params)}
+        op_params = {p.name: p for p in op.params} if op else {}
         named = [(n, a) for (n, _), a in zip(params, [a for a in call.args if a.name is None])]
         named += [(a.name, a) for a in call.args if a.name is not None]
         for name, arg in named:
             if name not in types or any(isinstance(n, ast.Name) and n.name not in CONSTANTS for n in walk(arg.value)):
                 continue
             try:
-                value = evaluate(arg.value, {}).value
+                raw = evaluate(arg.value, {}).value
             except (EvalError, RecursionError):
                 continue  # e.g. 1 / 0 in code that never runs: PyTorch never sees it either
-            if check_value(value, types[name]) is None:
+            value = check_value(raw, types[name])
+            problem = op_params[name].problem(value) if name in op_params and value is not None else None
+            if value is None:
                 self.reporter.error("type-error", f"argument '{name}' of '{call.name}' must be {type_name(types[name])}, "
-                                    f"got {format_value(value)}", arg.value.span, self.notes(ctx))
+                                    f"got {format_value(raw)}", arg.value.span, self.notes(ctx))
+            elif problem:
+                self.reporter.error("bad-value", f"argument '{name}' of '{call.name}' {problem}", arg.value.span,
+                                    self.notes(ctx))
 
     def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
         if self.input_node is None:

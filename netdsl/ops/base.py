@@ -34,6 +34,22 @@ class OpParam:
     type: ast.Type
     default: object = REQUIRED
     doc: str = ""
+    minimum: float | None = None  # the smallest value the op takes (for a pair: each of the two)
+    maximum: float | None = None
+
+    def problem(self, value) -> str | None:
+        """What is wrong with `value` (of the right type) for this parameter: `must be at
+        least 1, got 0`; None when nothing is (or the value is not given, e.g. stride=None)."""
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if v is None or isinstance(v, (bool, str)):
+                continue
+            low = self.minimum is not None and v < self.minimum
+            high = self.maximum is not None and v > self.maximum
+            if (low or high) and self.maximum is not None:
+                return f"must be between {format_value(self.minimum)} and {format_value(self.maximum)}, got {format_value(v)}"
+            if low:
+                return f"must be at least {format_value(self.minimum)}, got {format_value(v)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,13 @@ class Op:
     def infer(self, attrs: dict, inputs: list[Shape]) -> Cost:
         """Output shape, parameter count and MACs; raise ShapeError on bad input."""
         return Cost(inputs[0])
+
+    def check_values(self, attrs: dict) -> None:
+        """ShapeError for an argument outside its parameter's range (checked before infer)."""
+        for p in self.params:
+            problem = p.problem(attrs.get(p.name))
+            if problem:
+                raise ShapeError("bad-value", f"{p.name} {problem}", p.name)
 
     def label(self, attrs: dict, sym: dict[str, str]) -> str:
         """The paper-style diagram label, e.g. `3x3 Conv (192 stride 2 V)`."""

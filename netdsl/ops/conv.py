@@ -9,16 +9,8 @@ from .geometry import pair, resolve_padding, window_out
 __all__ = ["Conv", "DepthwiseConv", "SeparableConv", "conv_geometry", "conv_call", "size_src", "padding_src"]
 
 
-def _positive(attrs: dict, *names: str) -> None:
-    for name in names:
-        for v in pair(attrs[name]) if not isinstance(attrs[name], bool) else ():
-            if v < 1:
-                raise ShapeError("bad-value", f"{name} must be at least 1, got {v}", name)
-
-
 def conv_geometry(attrs: dict, shape) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(kernel, stride, padding, dilation, output size) of a 2-D sliding window."""
-    _positive(attrs, "kernel", "stride", "dilation")
     k, s, d = pair(attrs["kernel"]), pair(attrs["stride"]), pair(attrs["dilation"])
     p = resolve_padding(attrs["padding"], k, d)
     if min(p) < 0:
@@ -80,9 +72,9 @@ def _window_label(attrs: dict, kind: str, extra: str = "", sym: dict | None = No
 
 
 _WINDOW = (
-    OpParam("stride", SIZE, 1, "step of the window"),
+    OpParam("stride", SIZE, 1, "step of the window", minimum=1),
     OpParam("padding", PADDING, "same", "`same`, `valid`, an int or a pair"),
-    OpParam("dilation", SIZE, 1, "spacing of the kernel taps"),
+    OpParam("dilation", SIZE, 1, "spacing of the kernel taps", minimum=1),
 )
 
 
@@ -92,10 +84,10 @@ class Conv(Op):
     doc = "2-D convolution; input channels are inferred."
     example = "conv(64, 3x3, stride=2, padding=valid, bias=false)"
     params = (
-        OpParam("filters", INT, doc="output channels"),
-        OpParam("kernel", SIZE, doc="`3`, `1x7` or `(1, 7)`"),
+        OpParam("filters", INT, doc="output channels", minimum=1),
+        OpParam("kernel", SIZE, doc="`3`, `1x7` or `(1, 7)`", minimum=1),
         *_WINDOW,
-        OpParam("groups", INT, 1, "channel groups (AlexNet's two towers: 2)"),
+        OpParam("groups", INT, 1, "channel groups (AlexNet's two towers: 2)", minimum=1),
         OpParam("bias", BOOL, True, "add a learned bias"),
     )
 
@@ -103,7 +95,6 @@ class Conv(Op):
         c, _, _ = self.require_map(inputs[0], "conv")
         k, _, _, _, (ho, wo) = conv_geometry(attrs, inputs[0])
         f, g = attrs["filters"], attrs["groups"]
-        _positive(attrs, "filters", "groups")
         if c % g or f % g:
             raise ShapeError("bad-groups", f"groups={g} must divide both the {c} input channels and the {f} filters", "groups")
         weights = f * (c // g) * k[0] * k[1]
@@ -128,16 +119,15 @@ class DepthwiseConv(Op):
     doc = "Depthwise convolution: one filter (or `multiplier` filters) per input channel."
     example = "dwconv(3x3, stride=2)"
     params = (
-        OpParam("kernel", SIZE, doc="`3` or `1x7`"),
+        OpParam("kernel", SIZE, doc="`3` or `1x7`", minimum=1),
         *_WINDOW,
-        OpParam("multiplier", INT, 1, "filters per input channel"),
+        OpParam("multiplier", INT, 1, "filters per input channel", minimum=1),
         OpParam("bias", BOOL, True, "add a learned bias"),
     )
 
     def infer(self, attrs, inputs):
         c, _, _ = self.require_map(inputs[0], "dwconv")
         k, _, _, _, (ho, wo) = conv_geometry(attrs, inputs[0])
-        _positive(attrs, "multiplier")
         f = c * attrs["multiplier"]
         weights = f * k[0] * k[1]
         return Cost((f, ho, wo), weights + (f if attrs["bias"] else 0), weights * ho * wo)
@@ -159,8 +149,8 @@ class SeparableConv(Op):
     doc = "Depthwise separable convolution (Xception): a depthwise conv, then a 1x1 conv."
     example = "sepconv(128, 3x3)"
     params = (
-        OpParam("filters", INT, doc="output channels of the pointwise conv"),
-        OpParam("kernel", SIZE, doc="depthwise kernel"),
+        OpParam("filters", INT, doc="output channels of the pointwise conv", minimum=1),
+        OpParam("kernel", SIZE, doc="depthwise kernel", minimum=1),
         *_WINDOW,
         OpParam("bias", BOOL, False, "biases on both convs"),
     )
@@ -168,7 +158,6 @@ class SeparableConv(Op):
     def infer(self, attrs, inputs):
         c, _, _ = self.require_map(inputs[0], "sepconv")
         k, _, _, _, (ho, wo) = conv_geometry(attrs, inputs[0])
-        _positive(attrs, "filters")
         f, b = attrs["filters"], attrs["bias"]
         dw, pw = c * k[0] * k[1], c * f
         return Cost((f, ho, wo), dw + pw + (c + f if b else 0), (dw + pw) * ho * wo)

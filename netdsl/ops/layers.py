@@ -46,7 +46,7 @@ class LocalResponseNorm(Op):
     doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
     example = "lrn(size=5, alpha=0.0001, beta=0.75, k=2.0)"
     params = (
-        OpParam("size", INT, 5, "channels in the window"),
+        OpParam("size", INT, 5, "channels in the window", minimum=1),
         OpParam("alpha", FLOAT, 1e-4),
         OpParam("beta", FLOAT, 0.75),
         OpParam("k", FLOAT, 1.0),
@@ -54,8 +54,6 @@ class LocalResponseNorm(Op):
 
     def infer(self, attrs, inputs):
         self.require_map(inputs[0], "lrn")
-        if attrs["size"] < 1:
-            raise ShapeError("bad-value", f"size must be at least 1, got {attrs['size']}", "size")
         return Cost(inputs[0])
 
     def label(self, attrs, sym):
@@ -70,12 +68,7 @@ class Dropout(Op):
     name, short = "dropout", "dropout"
     doc = "Dropout (active in training only)."
     example = "dropout(0.2)"
-    params = (OpParam("p", FLOAT, 0.5, "probability of zeroing an element"),)
-
-    def infer(self, attrs, inputs):
-        if not 0.0 <= attrs["p"] <= 1.0:
-            raise ShapeError("bad-value", f"p must be between 0 and 1, got {attrs['p']}", "p")
-        return Cost(inputs[0])
+    params = (OpParam("p", FLOAT, 0.5, "probability of zeroing an element", minimum=0, maximum=1),)
 
     def label(self, attrs, sym):
         return f"Dropout (keep {1 - attrs['p']:.2g})"
@@ -111,15 +104,13 @@ class Linear(Op):
     name, short, aliases = "linear", "fc", ("fc",)
     doc = "Fully connected layer on a flat vector (flatten first)."
     example = "linear(1000)"
-    params = (OpParam("features", INT, doc="outputs"), OpParam("bias", BOOL, True, "add a learned bias"))
+    params = (OpParam("features", INT, doc="outputs", minimum=1), OpParam("bias", BOOL, True, "add a learned bias"))
 
     def infer(self, attrs, inputs):
         if len(inputs[0]) != 1:
             c, h, w = inputs[0]
             raise ShapeError("needs-flatten", f"linear expects a flat vector, got a {h}x{w}x{c} feature map; add `flatten` first")
         f = attrs["features"]
-        if f < 1:
-            raise ShapeError("bad-value", f"features must be at least 1, got {f}", "features")
         n = inputs[0][0]
         return Cost((f,), n * f + (f if attrs["bias"] else 0), n * f)
 

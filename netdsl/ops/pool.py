@@ -13,9 +13,6 @@ __all__ = ["MaxPool", "AvgPool", "GlobalAvgPool", "AdaptiveAvgPool"]
 def _pool_geometry(attrs: dict, shape):
     k = pair(attrs["kernel"])
     s = pair(attrs["stride"]) if attrs["stride"] is not None else k
-    for name, v in (("kernel", k), ("stride", s)):
-        if min(v) < 1:
-            raise ShapeError("bad-value", f"{name} must be at least 1, got {min(v)}", name)
     p = resolve_padding(attrs["padding"], k, (1, 1))
     if min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise ShapeError("bad-padding", f"pool padding {_size(p)} must be between 0 and half the kernel {k[0]}x{k[1]}", "padding")
@@ -25,8 +22,8 @@ def _pool_geometry(attrs: dict, shape):
 
 
 _POOL = (
-    OpParam("kernel", SIZE, doc="window size"),
-    OpParam("stride", SIZE, None, "defaults to the kernel size"),
+    OpParam("kernel", SIZE, doc="window size", minimum=1),
+    OpParam("stride", SIZE, None, "defaults to the kernel size", minimum=1),
     OpParam("padding", PADDING, "valid", "`valid` (0), `same`, an int or a pair"),
     OpParam("ceil_mode", BOOL, False, "round the output size up (Caffe-style)"),
 )
@@ -95,13 +92,11 @@ class AdaptiveAvgPool(Op):
     name, short = "adaptive_avgpool", "avgpool"
     doc = "Average into a fixed output grid, whatever the input size (PyTorch's adaptive pooling)."
     example = "adaptive_avgpool(4x4)"
-    params = (OpParam("size", SIZE, doc="output height and width: `4` or `4x4`"),)
+    params = (OpParam("size", SIZE, doc="output height and width: `4` or `4x4`", minimum=1),)
 
     def infer(self, attrs, inputs):
         c, _, _ = self.require_map(inputs[0], "adaptive_avgpool")
         h, w = pair(attrs["size"])
-        if min(h, w) < 1:
-            raise ShapeError("bad-value", f"size must be at least 1, got {min(h, w)}", "size")
         return Cost((c, h, w))
 
     def label(self, attrs, sym):
