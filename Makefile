@@ -32,6 +32,7 @@ demo: setup
 	@mkdir -p $(OUT)
 	$(VENV)/bin/netdsl check $(SPEC)
 	@if $(VENV)/bin/netdsl --help | grep -q ' compile'; then $(VENV)/bin/netdsl compile $(SPEC) -o $(OUT)/inception_v4.py && echo "wrote $(OUT)/inception_v4.py"; fi
+	@if $(VENV)/bin/netdsl --help | grep -q ' compile'; then $(VENV)/bin/netdsl compile $(SPEC) --optimize inference -o $(OUT)/inception_v4_inference.py && echo "wrote $(OUT)/inception_v4_inference.py (optimized for inference)"; fi
 	@if $(VENV)/bin/netdsl --help | grep -q ' render'; then $(VENV)/bin/netdsl render $(SPEC) -o $(OUT)/inception_v4.svg; fi
 	@if $(VENV)/bin/netdsl --help | grep -q ' summary'; then $(VENV)/bin/netdsl summary $(SPEC); fi
 
