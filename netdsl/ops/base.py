@@ -71,6 +71,7 @@ class Op:
     name: ClassVar[str]
     short: ClassVar[str]  # prefix of automatic layer names: conv1, bn2, ...
     params: ClassVar[tuple[OpParam, ...]] = ()
+    ranged: ClassVar[tuple[OpParam, ...]] = ()  # the params with a range (set by register)
     multi_input: ClassVar[bool] = False
     aliases: ClassVar[tuple[str, ...]] = ()
     doc: ClassVar[str] = ""
@@ -83,7 +84,7 @@ class Op:
 
     def check_values(self, attrs: dict) -> None:
         """ShapeError for an argument outside its parameter's range (checked before infer)."""
-        for p in self.params:
+        for p in self.ranged:
             problem = p.problem(attrs.get(p.name))
             if problem:
                 raise ShapeError("bad-value", f"{p.name} {problem}", p.name)
@@ -119,6 +120,7 @@ OPS: dict[str, Op] = {}
 
 
 def register(cls: type[Op]) -> type[Op]:
+    cls.ranged = tuple(p for p in cls.params if p.minimum is not None or p.maximum is not None)
     op = cls()
     for name in (cls.name, *cls.aliases):
         OPS[name] = op
