@@ -10,13 +10,12 @@ from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
+from references import randomize
 
 import netdsl
 from netdsl.torch.build import build, build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from references import randomize  # noqa: E402
-
 from fuzz.specgen import valid_specs  # noqa: E402
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

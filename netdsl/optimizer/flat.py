@@ -23,7 +23,7 @@ from ..ops import OPS
 from ..ops.base import Lowered
 from ..torch.codegen import _inert
 from ..torch.pyformat import layout
-from .passes import PASS_NAMES, run_passes
+from .passes import CONV_OPS, PASS_NAMES, run_passes
 from .rewrite import origin_of
 
 __all__ = ["MODES", "STATEFUL_OPS", "FlatCode", "compile_optimized", "generate_flat"]
@@ -107,8 +107,8 @@ def _module_source(node: Node, graph: Graph) -> str | None:
         return _INPLACE_MODULES[node.op]
     in_channels = str(graph.nodes[node.inputs[0]].shape[0])
     src = OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
-    extra = {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)}
-    if extra and node.op in ("conv", "dwconv"):  # the conv's own torch_module, as an InferenceConv
+    extra = _conv_extras(node)
+    if extra:  # the conv's own torch_module, as an InferenceConv
         assert src.startswith("nn.Conv2d(") and src.endswith(")"), src
         args = "".join(f", {k}={v!r}" for k, v in extra.items())
         src = f"InferenceConv({src[len('nn.Conv2d('):-1]}{args})".replace("'", '"')
@@ -117,6 +117,11 @@ def _module_source(node: Node, graph: Graph) -> str | None:
 
 # what fuse_conv_activation, fuse_conv_add, mark_inplace and prepack_weights ask of a conv
 _CONV_EXTRAS = ("activation", "residual", "inplace", "prepack")
+
+
+def _conv_extras(node: Node) -> dict:
+    """The InferenceConv arguments a conv node asks for (none: a plain nn.Conv2d)."""
+    return {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)} if node.op in CONV_OPS else {}
 
 # The module convs lower to when a pass asked for one of _CONV_EXTRAS; written into the
 # generated file when used.
@@ -302,8 +307,7 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
               "import torch", "from torch import nn"]
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    uses = any(n.op in ("conv", "dwconv") and any(n.attrs.get(k) for k in _CONV_EXTRAS) for n in graph.nodes)
-    helpers = [_ONEDNN, _INFERENCE_CONV] if uses else []
+    helpers = [_ONEDNN, _INFERENCE_CONV] if any(_conv_extras(n) for n in graph.nodes) else []
     parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 

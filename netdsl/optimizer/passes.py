@@ -33,6 +33,7 @@ __all__ = [
 _NO_OPS = ("dropout", "identity")  # the identity in eval mode
 _FOLDS_INTO = ("conv", "dwconv", "linear")  # ops whose output channels a batchnorm can scale
 _INPLACE_ACTS = ("relu", "relu6")
+CONV_OPS = ("conv", "dwconv")  # the ops that lower to an nn.Conv2d, the ones oneDNN fuses into
 _ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh")  # elementwise: one on a fused output = one per slice
 
 
@@ -252,7 +253,7 @@ def fuse_conv_activation(graph: Graph) -> Graph:
         if n.op not in _INPLACE_ACTS or len(n.inputs) != 1:
             continue
         src = graph.nodes[n.inputs[0]]
-        if src.op in ("conv", "dwconv") and users[src.id] == [n.id] and src.id not in outputs \
+        if src.op in CONV_OPS and users[src.id] == [n.id] and src.id not in outputs \
                 and "activation" not in src.attrs:
             fused[src.id] = with_attrs(src, activation=n.op)
             alias[n.id] = src.id
@@ -297,7 +298,7 @@ def fuse_conv_add(graph: Graph) -> Graph:
 
 def _fusable_conv(graph: Graph, node_id: int, add: int, users, outputs: set[int]) -> bool:
     n = graph.nodes[node_id]
-    return (n.op in ("conv", "dwconv") and users[node_id] == [add] and node_id not in outputs
+    return (n.op in CONV_OPS and users[node_id] == [add] and node_id not in outputs
             and "activation" not in n.attrs and "residual" not in n.attrs)
 
 
@@ -351,7 +352,7 @@ def mark_inplace(graph: Graph) -> Graph:
 def prepack_weights(graph: Graph) -> Graph:
     """Every conv keeps its weight in oneDNN's blocked layout, reordered once rather than
     at every call (what inductor's freezing does; on the CPU in float32)."""
-    return rebuild(graph, [with_attrs(n, prepack=True) if n.op in ("conv", "dwconv") else n for n in graph.nodes])
+    return rebuild(graph, [with_attrs(n, prepack=True) if n.op in CONV_OPS else n for n in graph.nodes])
 
 
 def channels_last(graph: Graph) -> Graph:
