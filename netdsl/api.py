@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import codes
 from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics
 from .ir import Graph, Limits, Program, elaborate, load, load_text
 from .ir.expr import Bound, EvalError, evaluate
@@ -59,9 +60,9 @@ def parse_overrides(pairs: dict[str, object] | None) -> dict[str, Bound]:
             try:
                 out[name] = evaluate(parse_expression(raw, f"--set {name}"), {})
             except NetdslError as err:
-                raise NetdslError([Diagnostic("bad-set", f"--set {name}={raw}: not a value ({err.diagnostics[0].message})", None)]) from None
+                raise NetdslError([Diagnostic(codes.BAD_SET, f"--set {name}={raw}: not a value ({err.diagnostics[0].message})", None)]) from None
             except EvalError as err:
-                raise NetdslError([Diagnostic("bad-set", f"--set {name}={raw}: {err.message}", None)]) from None
+                raise NetdslError([Diagnostic(codes.BAD_SET, f"--set {name}={raw}: {err.message}", None)]) from None
         else:
             out[name] = Bound(tuple(raw) if isinstance(raw, list) else raw, name)
     return out
@@ -93,7 +94,7 @@ def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limi
     except RecursionError:  # only reachable with --max-nesting / --max-depth raised far past their defaults
         message = (f"the spec nests too deeply to process; keep {Limits.OVERRIDES['max_nesting']} and "
                    f"{Limits.OVERRIDES['max_depth']} near their defaults ({Limits().max_nesting}, {Limits().max_depth})")
-        return Analysis(None, None, [Diagnostic("limit", message, None)])
+        return Analysis(None, None, [Diagnostic(codes.LIMIT, message, None)])
 
 
 def _analyze(spec, params, limits: Limits, root) -> Analysis:

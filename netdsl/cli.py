@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 from . import api
-from .diagnostics import Diagnostic, format_diagnostics
+from .codes import EXIT_OK, EXIT_USAGE
+from .diagnostics import exit_status, format_diagnostics
 from .ir import Limits
 from .ops.merge import describe_shape
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,18 +54,12 @@ def _analyze(args) -> api.Analysis:
     return api.analyze(spec, dict(args.sets), limits=_limits(args), root=args.root)
 
 
-def _is_usage_error(diags: list[Diagnostic]) -> bool:
-    """Errors in the command line (the file named, --set) rather than in a spec; an
-    import that cannot be read has a span in the spec and is a spec error."""
-    return any(d.code in ("io", "bad-set", "unknown-parameter") and d.span is None for d in diags)
-
-
 def _print_failure(result: api.Analysis) -> int:
     print(result.report(), file=sys.stderr)
     if result.graph is not None and result.graph.nodes and result.failed_at is not None:
         print("\nshapes up to the first failing layer:", file=sys.stderr)
         print(_shape_table(result, upto=result.failed_at), file=sys.stderr)
-    return EXIT_USAGE if _is_usage_error(result.diagnostics) else EXIT_SPEC
+    return exit_status(result.diagnostics)
 
 
 def _shape_table(result: api.Analysis, upto: int | None = None) -> str:
@@ -107,7 +100,7 @@ def cmd_check(args) -> int:
     result = _analyze(args)
     if args.json:
         print(json.dumps(graph_json(result.graph, result.diagnostics), indent=1))
-        return EXIT_OK if result.ok else (EXIT_USAGE if _is_usage_error(result.diagnostics) else EXIT_SPEC)
+        return exit_status(result.diagnostics)
     if not result.ok:
         return _print_failure(result)
     warnings = [d for d in result.diagnostics if d.severity == "warning"]

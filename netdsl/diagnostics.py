@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Span", "Note", "Diagnostic", "NetdslError", "Reporter", "SourceMap", "format_diagnostics"]
+from .codes import EXIT_OK, ErrorCode
+
+__all__ = ["Span", "Note", "Diagnostic", "NetdslError", "Reporter", "SourceMap", "exit_status", "format_diagnostics"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Note:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    code: str
+    code: ErrorCode  # a constant of netdsl.codes (a str: renders and serialises as the code string)
     message: str
     span: Span | None
     severity: str = "error"
@@ -51,6 +53,11 @@ class Diagnostic:
     def headline(self) -> str:
         where = f"{self.span}: " if self.span else "netdsl: "
         return f"{where}{self.severity}: {self.message} [{self.code}]"
+
+    @property
+    def exit_status(self) -> int:
+        """1 (EXIT_SPEC), or 2 (EXIT_USAGE) for a usage code with no position: see netdsl.codes."""
+        return self.code.exit_status(self.span is not None)
 
     def to_json(self) -> dict:
         return {
@@ -71,7 +78,7 @@ class NetdslError(Exception):
         super().__init__("\n".join(d.headline() for d in self.diagnostics))
 
     @property
-    def codes(self) -> list[str]:
+    def codes(self) -> list[ErrorCode]:
         return [d.code for d in self.diagnostics]
 
 
@@ -81,10 +88,10 @@ class Reporter:
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, code: str, message: str, span: Span | None, notes: Iterable[Note] = ()) -> None:
+    def error(self, code: ErrorCode, message: str, span: Span | None, notes: Iterable[Note] = ()) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, "error", tuple(notes)))
 
-    def warning(self, code: str, message: str, span: Span | None, notes: Iterable[Note] = ()) -> None:
+    def warning(self, code: ErrorCode, message: str, span: Span | None, notes: Iterable[Note] = ()) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, "warning", tuple(notes)))
 
     @property
@@ -94,6 +101,11 @@ class Reporter:
     def raise_if_errors(self, partial=None) -> None:
         if self.errors:
             raise NetdslError(self.diagnostics, partial)
+
+
+def exit_status(diagnostics: Iterable[Diagnostic]) -> int:
+    """The `netdsl` exit status for these diagnostics: the highest of their errors' (0 if none)."""
+    return max((d.exit_status for d in diagnostics if d.severity == "error"), default=EXIT_OK)
 
 
 class SourceMap(dict):

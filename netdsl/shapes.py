@@ -7,6 +7,7 @@ Nodes downstream of a failure are left without a shape and raise nothing more.""
 
 from __future__ import annotations
 
+from . import codes
 from .diagnostics import Note, Reporter
 from .ir.elaborate import INPUT, INVALID
 from .ir.graph import Graph, Node
@@ -50,7 +51,7 @@ def infer_shapes(graph: Graph, reporter: Reporter, limits: Limits = Limits()) ->
         node.shape, node.params, node.macs = tuple(cost.shape), cost.params, cost.macs
         total += cost.params
         if total > limits.max_params:
-            reporter.error("limit", f"the network has more than {limits.max_params:,} parameters at '{node.name}' "
+            reporter.error(codes.LIMIT, f"the network has more than {limits.max_params:,} parameters at '{node.name}' "
                            f"(raise the limit with {Limits.OVERRIDES['max_params']})", node.span, expansion_notes(graph, node))
             for later in graph.nodes[node.id + 1:]:
                 later.shape = None
@@ -62,7 +63,7 @@ def _report(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> No
     notes = []
     if err.param and err.param in node.sym:
         notes.append(Note(f"{err.param}={node.sym[err.param]} is {format_value(node.attrs[err.param])}" if node.sym[err.param] != format_value(node.attrs[err.param]).strip('"') else f"{err.param} is {node.sym[err.param]} here"))
-    if node.op == "add" and node.attrs.get("residual") and err.code == "residual-mismatch":
+    if node.op == "add" and node.attrs.get("residual") and err.code == codes.RESIDUAL_MISMATCH:
         a, b = (graph.nodes[i].shape for i in node.inputs)
         message = (f"residual shapes disagree: the shortcut carries {_dims(a)} but the body gives {_dims(b)}")
         notes.append(Note("give the residual a projection: `residual { ... } shortcut { conv(C, 1, stride=S) }`"))

@@ -370,34 +370,3 @@ def test_reserved_names_cover_every_module_attribute():
     assert all(reserved_label(n) for n in public), sorted(n for n in public if not reserved_label(n))
     assert "conv" not in MODULE_ATTRIBUTES and not reserved_label("stem")
 
-
-# ---- docs/errors.md: every code the code base can emit, each example produces it ----------------
-ERRORS_DOC = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
-DOC_EXAMPLES = dict(re.findall(r"^## `([a-z-]+)`\n.*?```net\n(.*?)```", ERRORS_DOC, re.M | re.S))
-EMITTED = re.compile(r'(?:error|warning|fail|Diagnostic|ShapeError|EvalError)\(\s*"([a-z]+(?:-[a-z]+)*)"')
-
-
-def _codes_in_source() -> set[str]:
-    return {code for path in (ROOT / "netdsl").rglob("*.py") for code in EMITTED.findall(path.read_text(encoding="utf-8"))}
-
-
-def test_errors_doc_lists_every_code():
-    emitted = _codes_in_source()
-    assert len(emitted) > 30
-    assert emitted <= set(DOC_EXAMPLES), sorted(emitted - set(DOC_EXAMPLES))
-
-
-@pytest.mark.parametrize("code", sorted(DOC_EXAMPLES))
-def test_errors_doc_example_produces_its_code(code, tmp_path, monkeypatch):
-    text = DOC_EXAMPLES[code]
-    directives = dict(re.findall(r"^# (with|command|nest|bytes): (.*)$", text, re.M))
-    if "nest" in directives:
-        n = int(directives["nest"])
-        text = text.replace("NEST", "[" * n + "8" + "]" * n)
-    data = text.encode() + bytes.fromhex(directives.get("bytes", ""))
-    (tmp_path / "root").mkdir()
-    spec = _write(tmp_path / "root" / "example.net", data)
-    monkeypatch.chdir(tmp_path / "root")
-    rc, out, err = cli(directives.get("command", "check"), spec, *directives.get("with", "").split())
-    assert f"[{code}]" in err, err
-    assert rc == (2 if code in ("bad-set",) else 1)

@@ -11,6 +11,7 @@ import difflib
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from .. import codes
 from ..diagnostics import Note, Reporter, Span
 from ..init import LAYER_KINDS, SCHEMES
 from ..ops import OPS
@@ -88,25 +89,25 @@ class _Elaborator:
         return [Note(f"in block '{c.block}' instantiated here" + (f" with {c.args}" if c.args else ""), c.span)
                 for c in reversed(ctx.calls)]
 
-    def fail(self, code: str, message: str, span: Span, ctx: _Ctx, extra: list[Note] | None = None):
+    def fail(self, code: codes.ErrorCode, message: str, span: Span, ctx: _Ctx, extra: list[Note] | None = None):
         self.reporter.error(code, message, span, [*(extra or []), *self.notes(ctx)])
         raise _Abort
 
     def eval(self, expr: ast.Expr, ctx: _Ctx) -> Bound:
         if not isinstance(expr, (ast.Literal, ast.Name)) and _expr_size(expr) > self.limits.max_expr_nodes:
-            self.fail("limit", f"expression larger than {self.limits.max_expr_nodes:,} terms "
+            self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
         try:
             return evaluate(expr, ctx.env)
         except EvalError as err:
             self.fail(err.code, err.message, err.span, ctx)
         except RecursionError:
-            self.fail("too-deep", "the expression nests too deeply", expr.span, ctx)
+            self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
 
     # -- nodes and frames ---------------------------------------------------------------
     def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
         if len(self.nodes) >= self.limits.max_layers:
-            self.fail("limit", f"the network has more than {self.limits.max_layers:,} layers "
+            self.fail(codes.LIMIT, f"the network has more than {self.limits.max_layers:,} layers "
                       f"(raise the limit with {Limits.OVERRIDES['max_layers']})", span, ctx)
         node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, inputs=inputs,
                     frame=ctx.frame, span=span)
@@ -126,26 +127,26 @@ class _Elaborator:
 
     def local_name(self, names: Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
         if label is not None and reserved_label(label):
-            self.fail("reserved-name", f"a layer cannot be named '{label}': PyTorch modules use that name "
+            self.fail(codes.RESERVED_NAME, f"a layer cannot be named '{label}': PyTorch modules use that name "
                       "(names starting with '_' and torch.nn.Module's attributes are reserved)", span, ctx)
         try:
             return names.local(label, key)
         except DuplicateName:
-            self.fail("duplicate-name", f"the name '{label}' is used twice in this scope", span, ctx)
+            self.fail(codes.DUPLICATE_NAME, f"the name '{label}' is used twice in this scope", span, ctx)
 
     # -- network ----------------------------------------------------------------------------
     def network(self, decl: ast.BlockDecl, overrides: dict[str, Bound]) -> Graph:
         root = _Ctx({}, {}, None, Names("", count_kinds(decl.body, self.program)), None, (), True)
         for name in overrides:
             if name not in {p.name for p in decl.params}:
-                self.reporter.error("unknown-parameter", _unknown_msg("network parameter", name, [p.name for p in decl.params]), None)
+                self.reporter.error(codes.UNKNOWN_PARAMETER, _unknown_msg("network parameter", name, [p.name for p in decl.params]), None)
         args: dict[str, Bound] = {}
         for p in decl.params:
             try:
                 if p.name in overrides:
                     args[p.name] = Bound(self.override(overrides[p.name].value, p), p.name)
                 elif p.default is None:
-                    self.fail("missing-argument", f"network parameter '{p.name}' has no default; give it with --set {p.name}=...", p.span, root)
+                    self.fail(codes.MISSING_ARGUMENT, f"network parameter '{p.name}' has no default; give it with --set {p.name}=...", p.span, root)
                 else:
                     root.env = args
                     b = self.eval(p.default, root)
@@ -168,7 +169,7 @@ class _Elaborator:
         """A `--set` value: a wrong type is a command-line error (no span, exit 2)."""
         got = check_value(value, p.type)
         if got is None:
-            self.reporter.error("bad-set", f"--set {p.name}={format_value(value)}: '{p.name}' is {type_name(p.type)}", None)
+            self.reporter.error(codes.BAD_SET, f"--set {p.name}={format_value(value)}: '{p.name}' is {type_name(p.type)}", None)
             raise _Abort
         return got
 
@@ -191,10 +192,10 @@ class _Elaborator:
         given = {name for (name, _), a in zip(params, [a for a in call.args if a.name is None])}
         given |= {a.name for a in call.args if a.name is not None}
         for name in given - {n for n, _ in params}:
-            self.reporter.error("unknown-parameter", _no_parameter_msg(f"'{call.name}'", name, [n for n, _ in params]),
+            self.reporter.error(codes.UNKNOWN_PARAMETER, _no_parameter_msg(f"'{call.name}'", name, [n for n, _ in params]),
                                 call.span, self.notes(ctx))
         for name in (n for n, required in params if required and n not in given):
-            self.reporter.error("missing-argument", f"'{call.name}' needs argument '{name}'", call.span, self.notes(ctx))
+            self.reporter.error(codes.MISSING_ARGUMENT, f"'{call.name}' needs argument '{name}'", call.span, self.notes(ctx))
         # arguments that are constants (no parameter in them) must have the parameter's type
         # and, for an op, be in its range
         types = {p.name: p.type for p in (op.params if op else block.params)}
@@ -211,17 +212,17 @@ class _Elaborator:
             value = check_value(raw, types[name])
             problem = op_params[name].problem(value) if name in op_params and value is not None else None
             if value is None:
-                self.reporter.error("type-error", f"argument '{name}' of '{call.name}' must be {type_name(types[name])}, "
+                self.reporter.error(codes.TYPE_ERROR, f"argument '{name}' of '{call.name}' must be {type_name(types[name])}, "
                                     f"got {format_value(raw)}", arg.value.span, self.notes(ctx))
             elif problem:
-                self.reporter.error("bad-value", f"argument '{name}' of '{call.name}' {problem}", arg.value.span,
+                self.reporter.error(codes.BAD_VALUE, f"argument '{name}' of '{call.name}' {problem}", arg.value.span,
                                     self.notes(ctx))
 
     def finish_outputs(self, decl: ast.BlockDecl, ctx: _Ctx, result: int | None) -> None:
         if self.input_node is None:
             if any(isinstance(s, ast.InputStmt) for s in decl.body):
                 return  # the `input` statement failed and has been reported
-            self.reporter.error("missing-input", f"network '{decl.name}' declares no input; start it with `input [C, H, W]`", decl.span)
+            self.reporter.error(codes.MISSING_INPUT, f"network '{decl.name}' declares no input; start it with `input [C, H, W]`", decl.span)
             return
         if not self.outputs and result is not None:
             self.outputs.append(Output(name="out", node=result))
@@ -243,7 +244,7 @@ class _Elaborator:
         elif isinstance(stmt, ast.AssignStmt):
             if stmt.name in OPS or stmt.name in self.program.blocks:
                 what = "builtin op" if stmt.name in OPS else "block"
-                self.fail("shadowed-name", f"the value '{stmt.name}' would hide the {what} of that name; rename it", stmt.span, ctx)
+                self.fail(codes.SHADOWED_NAME, f"the value '{stmt.name}' would hide the {what} of that name; rename it", stmt.span, ctx)
             ctx.current = self.chain(stmt.chain, ctx)
             ctx.values[stmt.name] = ctx.current
         elif isinstance(stmt, ast.IfStmt):
@@ -257,17 +258,17 @@ class _Elaborator:
 
     def init_statement(self, stmt: ast.InitStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
-            self.fail("bad-init", "`init` belongs in a network: it sets how the whole network initialises a layer kind",
+            self.fail(codes.BAD_INIT, "`init` belongs in a network: it sets how the whole network initialises a layer kind",
                       stmt.span, ctx)
         if stmt.kind not in LAYER_KINDS:
-            self.fail("bad-init", _unknown_msg("layer kind", stmt.kind, LAYER_KINDS) + f" (one of {', '.join(LAYER_KINDS)})",
+            self.fail(codes.BAD_INIT, _unknown_msg("layer kind", stmt.kind, LAYER_KINDS) + f" (one of {', '.join(LAYER_KINDS)})",
                       stmt.span, ctx)
         scheme = SCHEMES.get(stmt.scheme)
         if scheme is None:
-            self.fail("bad-init", _unknown_msg("initialisation", stmt.scheme, SCHEMES) + f" (one of {', '.join(SCHEMES)})",
+            self.fail(codes.BAD_INIT, _unknown_msg("initialisation", stmt.scheme, SCHEMES) + f" (one of {', '.join(SCHEMES)})",
                       stmt.span, ctx)
         if stmt.kind in self.init:
-            self.fail("bad-init", f"`init {stmt.kind}` is given twice", stmt.span, ctx)
+            self.fail(codes.BAD_INIT, f"`init {stmt.kind}` is given twice", stmt.span, ctx)
         params = [_Param(p.name, p.type, p.default) for p in scheme.params]
         bound, _ = self.bind(params, ast.Call(stmt.scheme, stmt.args, True, stmt.span), f"'{stmt.scheme}'", ctx)
         self.init[stmt.kind] = {"scheme": scheme.name, "args": {k: b.value for k, b in bound.items()},
@@ -277,7 +278,7 @@ class _Elaborator:
         for cond, body in stmt.arms:
             b = self.eval(cond, ctx)
             if not isinstance(b.value, bool):
-                self.fail("type-error", f"the condition of `if` must be a bool, got {format_value(b.value)}", cond.span, ctx)
+                self.fail(codes.TYPE_ERROR, f"the condition of `if` must be a bool, got {format_value(b.value)}", cond.span, ctx)
             if b.value:
                 self.body(body, ctx)
                 for _, other in stmt.arms[stmt.arms.index((cond, body)) + 1:]:
@@ -294,39 +295,39 @@ class _Elaborator:
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
-            self.reporter.error("unknown-op", _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+            self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
         names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         if index:
             names.add(index)
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
-            self.reporter.error("unknown-name", _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
+            self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
-            self.fail("misplaced-input", "`input` belongs in a network, not in a block", stmt.span, ctx)
+            self.fail(codes.MISPLACED_INPUT, "`input` belongs in a network, not in a block", stmt.span, ctx)
         if self.input_node is not None:
-            self.fail("duplicate-input", "the network declares its input twice", stmt.span, ctx)
+            self.fail(codes.DUPLICATE_INPUT, "the network declares its input twice", stmt.span, ctx)
         dims = []
         for e in stmt.dims:
             v = self.eval(e, ctx).value
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                self.fail("bad-value", f"input dimensions must be positive integers, got {format_value(v)}", e.span, ctx)
+                self.fail(codes.BAD_VALUE, f"input dimensions must be positive integers, got {format_value(v)}", e.span, ctx)
             dims.append(v)
         if len(dims) not in (1, 3):
-            self.fail("bad-value", f"input is [C, H, W] (or [F]), got {len(dims)} dimensions", stmt.span, ctx)
+            self.fail(codes.BAD_VALUE, f"input is [C, H, W] (or [F]), got {len(dims)} dimensions", stmt.span, ctx)
         self.input_node = self.add_node(INPUT, "input", stmt.span, ctx, [], {"shape": tuple(dims)})
         ctx.current = self.input_node
 
     def output_statement(self, stmt: ast.OutputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
-            self.fail("misplaced-output", "`output` belongs in a network; a block returns its last value", stmt.span, ctx)
+            self.fail(codes.MISPLACED_OUTPUT, "`output` belongs in a network; a block returns its last value", stmt.span, ctx)
         for name in stmt.names:
             if name not in ctx.values:
-                self.fail("unknown-name", _unknown_msg("value", name, list(ctx.values)), stmt.span, ctx)
+                self.fail(codes.UNKNOWN_NAME, _unknown_msg("value", name, list(ctx.values)), stmt.span, ctx)
             if any(o.name == name for o in self.outputs):
-                self.fail("duplicate-name", f"'{name}' is declared as an output twice", stmt.span, ctx)
+                self.fail(codes.DUPLICATE_NAME, f"'{name}' is declared as an output twice", stmt.span, ctx)
             self.outputs.append(Output(name=name, node=ctx.values[name], train_only=stmt.train_only))
 
     # -- chains and steps -----------------------------------------------------------------
@@ -342,7 +343,7 @@ class _Elaborator:
 
     def need_input(self, ctx: _Ctx, span: Span) -> int:
         if ctx.current is None:
-            self.fail("no-input", "this layer has no input; a network starts with `input [C, H, W]`", span, ctx)
+            self.fail(codes.NO_INPUT, "this layer has no input; a network starts with `input [C, H, W]`", span, ctx)
         return ctx.current
 
     def step(self, step: ast.Step, ctx: _Ctx, forced: str | None = None) -> int:
@@ -363,7 +364,7 @@ class _Elaborator:
         if block is not None:
             return self.instantiate(block, call, label, ctx, forced)
         candidates = [*OPS, *self.program.blocks, *ctx.values]
-        self.fail("unknown-op", _unknown_msg("op or block", call.name, candidates), call.span, ctx)
+        self.fail(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, candidates), call.span, ctx)
 
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
@@ -371,7 +372,7 @@ class _Elaborator:
         given: dict[str, ast.Arg] = {}
         positional = [a for a in call.args if a.name is None]
         if len(positional) > len(params):
-            self.fail("too-many-arguments", f"{what} takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(positional)} positional",
+            self.fail(codes.TOO_MANY_ARGUMENTS, f"{what} takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(positional)} positional",
                       positional[len(params)].span, ctx)
         for p, a in zip(params, positional):
             given[p.name] = a
@@ -379,9 +380,9 @@ class _Elaborator:
             if a.name is None:
                 continue
             if a.name not in names:
-                self.fail("unknown-parameter", _no_parameter_msg(what, a.name, names), a.span, ctx)
+                self.fail(codes.UNKNOWN_PARAMETER, _no_parameter_msg(what, a.name, names), a.span, ctx)
             if a.name in given:
-                self.fail("duplicate-argument", f"argument '{a.name}' of {what} is given twice", a.span, ctx)
+                self.fail(codes.DUPLICATE_ARGUMENT, f"argument '{a.name}' of {what} is given twice", a.span, ctx)
             given[a.name] = a
         bound: dict[str, Bound] = {}
         spans: dict[str, Span] = {}
@@ -392,7 +393,7 @@ class _Elaborator:
                 bound[p.name] = Bound(self.typed(b.value, p.type, p.name, arg.value.span, ctx, what), b.sym)
                 spans[p.name] = arg.value.span
             elif p.default is REQUIRED or (isinstance(p, ast.Param) and p.default is None):
-                self.fail("missing-argument", f"{what} needs argument '{p.name}' ({type_name(p.type)})", call.span, ctx)
+                self.fail(codes.MISSING_ARGUMENT, f"{what} needs argument '{p.name}' ({type_name(p.type)})", call.span, ctx)
             elif isinstance(p, ast.Param):  # a block default: an expression over earlier parameters
                 env_ctx = ctx.child(env=dict(bound))
                 b = self.eval(p.default, env_ctx)
@@ -405,7 +406,7 @@ class _Elaborator:
         got = check_value(value, t)
         if got is None:
             where = f" of {what}" if what else ""
-            self.fail("type-error", f"argument '{name}'{where} must be {type_name(t)}, got {format_value(value)}", span, ctx)
+            self.fail(codes.TYPE_ERROR, f"argument '{name}'{where} must be {type_name(t)}, got {format_value(value)}", span, ctx)
         return got
 
     def apply_op(self, op, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
@@ -425,19 +426,19 @@ class _Elaborator:
         inputs = []
         for a in call.args:
             if a.name is not None or not isinstance(a.value, ast.Name) or a.value.name not in ctx.values:
-                self.fail("bad-value", f"the arguments of '{op.name}' are named values, e.g. {op.name}(a, b)", a.span, ctx)
+                self.fail(codes.BAD_VALUE, f"the arguments of '{op.name}' are named values, e.g. {op.name}(a, b)", a.span, ctx)
             inputs.append(ctx.values[a.value.name])
         if len(inputs) < 2:
             hint = " or `concat { | ... | ... }`" if op.name == "concat" else ""
-            self.fail("missing-argument", f"'{op.name}' joins two or more named values: {op.name}(a, b){hint}", call.span, ctx)
+            self.fail(codes.MISSING_ARGUMENT, f"'{op.name}' joins two or more named values: {op.name}(a, b){hint}", call.span, ctx)
         local = self.local_name(ctx.names, label, op.short, call.span, ctx)
         return self.add_node(op.name, ctx.names.full(local), call.span, ctx, inputs)
 
     def instantiate(self, block: ast.BlockDecl, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
         if any(c.block == block.name for c in ctx.calls):
-            self.fail("recursive-block", f"block '{block.name}' instantiates itself", call.span, ctx)
+            self.fail(codes.RECURSIVE_BLOCK, f"block '{block.name}' instantiates itself", call.span, ctx)
         if len(ctx.calls) >= self.limits.max_depth:
-            self.fail("limit", f"blocks nest more than {self.limits.max_depth} deep "
+            self.fail(codes.LIMIT, f"blocks nest more than {self.limits.max_depth} deep "
                       f"(raise the limit with {Limits.OVERRIDES['max_depth']})", call.span, ctx)
         self.instantiated.add(block.name)
         bound, _ = self.bind(block.params, call, f"block '{block.name}'", ctx)
@@ -490,9 +491,9 @@ class _Elaborator:
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.fail("bad-value", f"a repeat count must be a non-negative integer, got {format_value(count)}", rep.count.span, ctx)
+            self.fail(codes.BAD_VALUE, f"a repeat count must be a non-negative integer, got {format_value(count)}", rep.count.span, ctx)
         if count > self.limits.max_layers:
-            self.fail("limit", f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
+            self.fail(codes.LIMIT, f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
                       f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
         x = self.need_input(ctx, rep.span)
         single = single_call(rep.body)
@@ -560,7 +561,7 @@ def elaborate(program: Program, overrides: dict[str, Bound] | None = None, repor
     reporter = reporter if reporter is not None else Reporter()
     decl = program.network
     if decl is None:
-        reporter.error("no-network", f"{program.entry.file} defines no network (only blocks)", None)
+        reporter.error(codes.NO_NETWORK, f"{program.entry.file} defines no network (only blocks)", None)
         return Graph(name="", file=program.entry.file)
     return _Elaborator(program, reporter).network(decl, overrides or {})
 
@@ -600,7 +601,7 @@ def elaborate_block(program: Program, name: str, input_shape: tuple[int, ...], a
 def _block_args(el: _Elaborator, decl: ast.BlockDecl, args: dict[str, object], ctx: _Ctx, symbolic: bool) -> dict[str, Bound]:
     for given in args:
         if given not in {p.name for p in decl.params}:
-            el.fail("unknown-parameter", _no_parameter_msg(f"block '{decl.name}'", given, [p.name for p in decl.params]), decl.span, ctx)
+            el.fail(codes.UNKNOWN_PARAMETER, _no_parameter_msg(f"block '{decl.name}'", given, [p.name for p in decl.params]), decl.span, ctx)
     bound: dict[str, Bound] = {}
     for p in decl.params:
         if p.name in args:
@@ -608,6 +609,6 @@ def _block_args(el: _Elaborator, decl: ast.BlockDecl, args: dict[str, object], c
         elif p.default is not None:
             value = el.eval(p.default, ctx.child(env=dict(bound))).value
         else:
-            el.fail("missing-argument", f"block '{decl.name}' needs argument '{p.name}' ({type_name(p.type)})", p.span, ctx)
+            el.fail(codes.MISSING_ARGUMENT, f"block '{decl.name}' needs argument '{p.name}' ({type_name(p.type)})", p.span, ctx)
         bound[p.name] = Bound(value, p.name if symbolic else format_value(value).strip('"'))
     return bound

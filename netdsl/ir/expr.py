@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .. import codes
 from ..diagnostics import Span
 from ..syntax import ast
 from ..values import format_value
@@ -26,7 +27,7 @@ class Bound:
 
 
 class EvalError(Exception):
-    def __init__(self, code: str, message: str, span: Span):
+    def __init__(self, code: codes.ErrorCode, message: str, span: Span):
         super().__init__(message)
         self.code, self.message, self.span = code, message, span
 
@@ -110,7 +111,7 @@ def evaluate(expr: ast.Expr, env: dict[str, Bound]) -> Bound:
     if isinstance(expr, ast.Conditional):
         cond = evaluate(expr.cond, env)
         if not isinstance(cond.value, bool):
-            raise EvalError("type-error", f"the condition must be a bool, got {_describe(cond.value)}", expr.cond.span)
+            raise EvalError(codes.TYPE_ERROR, f"the condition must be a bool, got {_describe(cond.value)}", expr.cond.span)
         return evaluate(expr.then if cond.value else expr.otherwise, env)
     if isinstance(expr, ast.FuncCall):
         return _call(expr, env)
@@ -127,14 +128,14 @@ def _lookup(expr: ast.Name, env: dict[str, Bound]) -> Bound:
         return CONSTANTS[expr.name]
     close = difflib.get_close_matches(expr.name, [*env, *CONSTANTS], n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise EvalError("unknown-name", f"unknown name '{expr.name}'{hint}", expr.span)
+    raise EvalError(codes.UNKNOWN_NAME, f"unknown name '{expr.name}'{hint}", expr.span)
 
 
 def _checked(value, span: Span):
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-        raise EvalError("value-too-large", f"the value {value:.3g} is too large", span)
+        raise EvalError(codes.VALUE_TOO_LARGE, f"the value {value:.3g} is too large", span)
     if isinstance(value, float) and not math.isfinite(value):
-        raise EvalError("value-too-large", "the expression does not give a finite number", span)
+        raise EvalError(codes.VALUE_TOO_LARGE, "the expression does not give a finite number", span)
     return value
 
 
@@ -142,21 +143,21 @@ def _binop(expr: ast.BinOp, env) -> Bound:
     left = evaluate(expr.left, env)
     if expr.op in ("and", "or"):
         if not isinstance(left.value, bool):
-            raise EvalError("type-error", f"'{expr.op}' needs bools, got {_describe(left.value)}", expr.left.span)
+            raise EvalError(codes.TYPE_ERROR, f"'{expr.op}' needs bools, got {_describe(left.value)}", expr.left.span)
         if (expr.op == "and") != left.value:  # short circuit
             return left
         right = evaluate(expr.right, env)
         if not isinstance(right.value, bool):
-            raise EvalError("type-error", f"'{expr.op}' needs bools, got {_describe(right.value)}", expr.right.span)
+            raise EvalError(codes.TYPE_ERROR, f"'{expr.op}' needs bools, got {_describe(right.value)}", expr.right.span)
         return right
     right = evaluate(expr.right, env)
     a, b = left.value, right.value
     if expr.op not in ("==", "!="):
         if not (_is_number(a) and _is_number(b)):
             bad = expr.left if not _is_number(a) else expr.right
-            raise EvalError("type-error", f"'{expr.op}' needs numbers, got {_describe(a if bad is expr.left else b)}", bad.span)
+            raise EvalError(codes.TYPE_ERROR, f"'{expr.op}' needs numbers, got {_describe(a if bad is expr.left else b)}", bad.span)
         if expr.op in ("/", "//", "%") and b == 0:
-            raise EvalError("division-by-zero", "division by zero", expr.right.span)
+            raise EvalError(codes.DIVISION_BY_ZERO, "division by zero", expr.right.span)
     value = _checked(_ARITH[expr.op](a, b), expr.span)
     return Bound(value, f"{_wrap(left.sym)} {expr.op} {_wrap(right.sym)}")
 
@@ -169,10 +170,10 @@ def _unary(expr: ast.UnaryOp, env) -> Bound:
     v = evaluate(expr.operand, env)
     if expr.op == "not":
         if not isinstance(v.value, bool):
-            raise EvalError("type-error", f"'not' needs a bool, got {_describe(v.value)}", expr.operand.span)
+            raise EvalError(codes.TYPE_ERROR, f"'not' needs a bool, got {_describe(v.value)}", expr.operand.span)
         return Bound(not v.value, f"not {_wrap(v.sym)}")
     if not _is_number(v.value):
-        raise EvalError("type-error", f"'{expr.op}' needs a number, got {_describe(v.value)}", expr.operand.span)
+        raise EvalError(codes.TYPE_ERROR, f"'{expr.op}' needs a number, got {_describe(v.value)}", expr.operand.span)
     return Bound(-v.value if expr.op == "-" else v.value, f"{expr.op}{_wrap(v.sym)}")
 
 
@@ -181,15 +182,15 @@ def _call(expr: ast.FuncCall, env) -> Bound:
     if fn is None:
         close = difflib.get_close_matches(expr.func, list(FUNCTIONS), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise EvalError("unknown-function", f"unknown function '{expr.func}'{hint}", expr.span)
+        raise EvalError(codes.UNKNOWN_FUNCTION, f"unknown function '{expr.func}'{hint}", expr.span)
     args = [evaluate(a.value, env) for a in expr.args if a.name is None]
     kwargs = {a.name: evaluate(a.value, env) for a in expr.args if a.name is not None}
     for b, a in zip([*args, *kwargs.values()], expr.args):
         if not _is_number(b.value):
-            raise EvalError("type-error", f"{expr.func}() takes numbers, got {_describe(b.value)}", a.span)
+            raise EvalError(codes.TYPE_ERROR, f"{expr.func}() takes numbers, got {_describe(b.value)}", a.span)
     try:
         value = fn(*(a.value for a in args), **{k: v.value for k, v in kwargs.items()})
     except (TypeError, ValueError, OverflowError) as err:
-        raise EvalError("type-error", f"{expr.func}(): {err}", expr.span) from None
+        raise EvalError(codes.TYPE_ERROR, f"{expr.func}(): {err}", expr.span) from None
     sym = ", ".join([a.sym for a in args] + [f"{k}={v.sym}" for k, v in kwargs.items()])
     return Bound(_checked(value, expr.span), f"{expr.func}({sym})")

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Note, Reporter, SourceMap, Span
 from ..syntax import ast, parse
 from ..syntax.nesting import MAX_NESTING
@@ -61,12 +62,12 @@ def decode(data: bytes, file: str) -> str:
         line = data.count(b"\n", 0, err.start) + 1
         col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         msg = f"the file is not valid UTF-8: byte 0x{data[err.start]:02x} at offset {err.start}"
-        raise NetdslError([Diagnostic("encoding", msg, Span(file, line, col, line, col + 1))]) from None
+        raise NetdslError([Diagnostic(codes.ENCODING, msg, Span(file, line, col, line, col + 1))]) from None
     if "\x00" in text:
         off = text.index("\x00")
         line = text.count("\n", 0, off) + 1
         col = off - (text.rfind("\n", 0, off) + 1) + 1
-        raise NetdslError([Diagnostic("encoding", f"the file contains a NUL byte at offset {off}; is it a binary file?",
+        raise NetdslError([Diagnostic(codes.ENCODING, f"the file contains a NUL byte at offset {off}; is it a binary file?",
                                       Span(file, line, col, line, col + 1))])
     return text
 
@@ -78,17 +79,17 @@ def _read(path: Path, shown: str, limits: Limits, span: Span | None) -> str:
             raise IsADirectoryError(str(path))
         if size > limits.max_file_bytes:
             raise NetdslError([Diagnostic(
-                "limit", f"{shown} is {size:,} bytes, over the limit of {limits.max_file_bytes:,} "
+                codes.LIMIT, f"{shown} is {size:,} bytes, over the limit of {limits.max_file_bytes:,} "
                 f"(raise it with {Limits.OVERRIDES['max_file_bytes']})", span)])
         data = path.read_bytes()
     except NetdslError:
         raise
     except FileNotFoundError:
-        raise NetdslError([Diagnostic("io", f"cannot read {shown}: no such file", span)]) from None
+        raise NetdslError([Diagnostic(codes.IO, f"cannot read {shown}: no such file", span)]) from None
     except IsADirectoryError:
-        raise NetdslError([Diagnostic("io", f"cannot read {shown}: it is a directory", span)]) from None
+        raise NetdslError([Diagnostic(codes.IO, f"cannot read {shown}: it is a directory", span)]) from None
     except OSError as err:
-        raise NetdslError([Diagnostic("io", f"cannot read {shown}: {err.strerror or err}", span)]) from None
+        raise NetdslError([Diagnostic(codes.IO, f"cannot read {shown}: {err.strerror or err}", span)]) from None
     return decode(data, shown)
 
 
@@ -111,7 +112,7 @@ def load_text(text: str, file: str = "<string>", limits: Limits = Limits(), root
               _self: Path | None = None) -> Program:
     """Parse spec text (imports resolve relative to `base`, default the working directory)."""
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
-        raise NetdslError([Diagnostic("limit", f"{file} is over the size limit of {limits.max_file_bytes:,} bytes "
+        raise NetdslError([Diagnostic(codes.LIMIT, f"{file} is over the size limit of {limits.max_file_bytes:,} bytes "
                                       f"(raise it with {Limits.OVERRIDES['max_file_bytes']})", None)])
     sources = SourceMap({file: text})
     entry = parse(text, file, limits.max_nesting)
@@ -122,7 +123,7 @@ def load_text(text: str, file: str = "<string>", limits: Limits = Limits(), root
     _collect_blocks(program, reporter)
     if len(entry.networks) > 1:
         extra = entry.networks[1]
-        reporter.error("duplicate-network", f"a file may hold one network; '{extra.name}' is the second", extra.span,
+        reporter.error(codes.DUPLICATE_NETWORK, f"a file may hold one network; '{extra.name}' is the second", extra.span,
                        [Note(f"the first is '{entry.networks[0].name}'", entry.networks[0].span)])
     reporter.raise_if_errors()
     return program
@@ -141,15 +142,15 @@ def _confined(target: Path, root: Path | None) -> bool:
 def _resolve(program: Program, module: ast.Module, base: Path, stack: list[Path], reporter: Reporter, root) -> None:
     for imp in module.imports:
         if "\x00" in imp.path:
-            reporter.error("io", f"cannot import {imp.path!r}: a file name cannot contain a NUL character", imp.span)
+            reporter.error(codes.IO, f"cannot import {imp.path!r}: a file name cannot contain a NUL character", imp.span)
             continue
         if root is not None and (os.path.isabs(imp.path) or not _confined(base / imp.path, root)):
-            reporter.error("import-outside-root", f"import \"{imp.path}\" leaves the allowed root {root}", imp.span)
+            reporter.error(codes.IMPORT_OUTSIDE_ROOT, f"import \"{imp.path}\" leaves the allowed root {root}", imp.span)
             continue
         target = (base / imp.path).resolve()
         if target in stack:
             chain = " -> ".join(_display(p) for p in [*stack[stack.index(target):], target])
-            reporter.error("import-cycle", f"import cycle: {chain}", imp.span)
+            reporter.error(codes.IMPORT_CYCLE, f"import cycle: {chain}", imp.span)
             continue
         shown = _display(target)
         if shown in program.modules:
@@ -171,12 +172,12 @@ def _collect_blocks(program: Program, reporter: Reporter) -> None:
     for module in program.modules.values():
         for block in module.blocks:
             if block.name in OPS:
-                reporter.error("duplicate-name", f"block '{block.name}' has the name of a builtin op", block.span)
+                reporter.error(codes.DUPLICATE_NAME, f"block '{block.name}' has the name of a builtin op", block.span)
                 continue
             if block.name in program.blocks:
                 first = program.blocks[block.name]
                 if first.span.file != block.span.file or first != block:
-                    reporter.error("duplicate-name", f"block '{block.name}' is defined twice", block.span,
+                    reporter.error(codes.DUPLICATE_NAME, f"block '{block.name}' is defined twice", block.span,
                                    [Note("first defined here", first.span)])
                 continue
             program.blocks[block.name] = block

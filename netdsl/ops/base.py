@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .. import codes
 from ..syntax import ast
 from ..values import format_value
 
@@ -62,7 +63,7 @@ class Cost:
 class ShapeError(Exception):
     """An op cannot take its input; `param` names the argument to blame, if any."""
 
-    def __init__(self, code: str, message: str, param: str | None = None):
+    def __init__(self, code: codes.ErrorCode, message: str, param: str | None = None):
         super().__init__(message)
         self.code, self.message, self.param = code, message, param
 
@@ -87,7 +88,7 @@ class Op:
         for p in self.ranged:
             problem = p.problem(attrs.get(p.name))
             if problem:
-                raise ShapeError("bad-value", f"{p.name} {problem}", p.name)
+                raise ShapeError(codes.BAD_VALUE, f"{p.name} {problem}", p.name)
 
     def label(self, attrs: dict, sym: dict[str, str]) -> str:
         """The paper-style diagram label, e.g. `3x3 Conv (192 stride 2 V)`."""
@@ -112,7 +113,7 @@ class Op:
     @staticmethod
     def require_map(shape: Shape, what: str) -> tuple[int, int, int]:
         if len(shape) != 3:
-            raise ShapeError("needs-feature-map", f"{what} expects a C x H x W feature map, got a flat vector of {shape[0]}")
+            raise ShapeError(codes.NEEDS_FEATURE_MAP, f"{what} expects a C x H x W feature map, got a flat vector of {shape[0]}")
         return shape
 
 

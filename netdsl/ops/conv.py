@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..values import BOOL, INT, PADDING, SIZE
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 from .geometry import pair, resolve_padding, window_out
@@ -14,7 +15,7 @@ def conv_geometry(attrs: dict, shape) -> tuple[tuple[int, int], tuple[int, int],
     k, s, d = pair(attrs["kernel"]), pair(attrs["stride"]), pair(attrs["dilation"])
     p = resolve_padding(attrs["padding"], k, d)
     if min(p) < 0:
-        raise ShapeError("bad-value", f"padding must not be negative, got {min(p)}", "padding")
+        raise ShapeError(codes.BAD_VALUE, f"padding must not be negative, got {min(p)}", "padding")
     _, h, w = shape
     out = (window_out(h, k[0], s[0], p[0], d[0], axis="height"), window_out(w, k[1], s[1], p[1], d[1], axis="width"))
     return k, s, p, d, out
@@ -96,7 +97,7 @@ class Conv(Op):
         k, _, _, _, (ho, wo) = conv_geometry(attrs, inputs[0])
         f, g = attrs["filters"], attrs["groups"]
         if c % g or f % g:
-            raise ShapeError("bad-groups", f"groups={g} must divide both the {c} input channels and the {f} filters", "groups")
+            raise ShapeError(codes.BAD_GROUPS, f"groups={g} must divide both the {c} input channels and the {f} filters", "groups")
         weights = f * (c // g) * k[0] * k[1]
         return Cost((f, ho, wo), weights + (f if attrs["bias"] else 0), weights * ho * wo)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import codes
 from .base import ShapeError
 
 __all__ = ["pair", "resolve_padding", "window_out"]
@@ -20,7 +21,7 @@ def resolve_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int])
         spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
         if any(s % 2 for s in spans):
             raise ShapeError(
-                "bad-padding",
+                codes.BAD_PADDING,
                 f"padding=same needs an odd kernel; {kernel[0]}x{kernel[1]} would pad unevenly (write the padding explicitly)",
                 "padding",
             )
@@ -33,7 +34,7 @@ def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1,
     reach = dilation * (kernel - 1) + 1
     if reach > size + 2 * pad:
         raise ShapeError(
-            "kernel-too-large",
+            codes.KERNEL_TOO_LARGE,
             f"kernel reaches {reach} pixels but its input is only {size}"
             + (f" (+{2 * pad} padding)" if pad else "") + f" in {axis}",
             "kernel",

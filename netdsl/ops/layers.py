@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
@@ -109,7 +110,7 @@ class Linear(Op):
     def infer(self, attrs, inputs):
         if len(inputs[0]) != 1:
             c, h, w = inputs[0]
-            raise ShapeError("needs-flatten", f"linear expects a flat vector, got a {h}x{w}x{c} feature map; add `flatten` first")
+            raise ShapeError(codes.NEEDS_FLATTEN, f"linear expects a flat vector, got a {h}x{w}x{c} feature map; add `flatten` first")
         f = attrs["features"]
         n = inputs[0][0]
         return Cost((f,), n * f + (f if attrs["bias"] else 0), n * f)

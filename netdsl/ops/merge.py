@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..values import FLOAT
 from .base import Cost, Op, OpParam, ShapeError, register
 
@@ -26,10 +27,10 @@ class Concat(Op):
         first = inputs[0]
         for i, other in enumerate(inputs[1:], start=2):
             if len(other) != len(first):
-                raise ShapeError("shape-mismatch", "concat inputs mix feature maps and flat vectors")
+                raise ShapeError(codes.SHAPE_MISMATCH, "concat inputs mix feature maps and flat vectors")
             for axis, name in ((1, "height"), (2, "width")):
                 if len(first) == 3 and other[axis] != first[axis]:
-                    raise ShapeError("shape-mismatch", f"inputs disagree in {name}: {first[axis]} (input 1) vs {other[axis]} (input {i})")
+                    raise ShapeError(codes.SHAPE_MISMATCH, f"inputs disagree in {name}: {first[axis]} (input 1) vs {other[axis]} (input {i})")
         return Cost((sum(s[0] for s in inputs), *first[1:]))
 
     def label(self, attrs, sym):
@@ -53,8 +54,8 @@ class Add(Op):
         for other in inputs[1:]:
             if other != first:
                 if len(other) == len(first) == 3 and other[1:] == first[1:]:
-                    raise ShapeError("residual-mismatch", f"sum of {first[0]} and {other[0]} channels; the inputs must have the same channels")
-                raise ShapeError("residual-mismatch", f"sum of a {describe_shape(first)} and a {describe_shape(other)} tensor; the inputs must have the same shape")
+                    raise ShapeError(codes.RESIDUAL_MISMATCH, f"sum of {first[0]} and {other[0]} channels; the inputs must have the same channels")
+                raise ShapeError(codes.RESIDUAL_MISMATCH, f"sum of a {describe_shape(first)} and a {describe_shape(other)} tensor; the inputs must have the same shape")
         return Cost(first)
 
     def label(self, attrs, sym):

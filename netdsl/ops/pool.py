@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import codes
 from ..values import BOOL, PADDING, SIZE
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register
 from .conv import _size, _window_label, padding_src, size_src
@@ -15,7 +16,7 @@ def _pool_geometry(attrs: dict, shape):
     s = pair(attrs["stride"]) if attrs["stride"] is not None else k
     p = resolve_padding(attrs["padding"], k, (1, 1))
     if min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise ShapeError("bad-padding", f"pool padding {_size(p)} must be between 0 and half the kernel {k[0]}x{k[1]}", "padding")
+        raise ShapeError(codes.BAD_PADDING, f"pool padding {_size(p)} must be between 0 and half the kernel {k[0]}x{k[1]}", "padding")
     _, h, w = shape
     ceil = attrs["ceil_mode"]
     return k, s, p, (window_out(h, k[0], s[0], p[0], 1, ceil, "height"), window_out(w, k[1], s[1], p[1], 1, ceil, "width"))

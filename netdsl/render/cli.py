@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import codes
+from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
 from ..diagnostics import NetdslError, SourceMap, format_diagnostics
 from .diagram import render
 from .options import DIRECTIONS, FORMATS, RenderError
@@ -45,7 +47,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def cmd_render(args) -> int:
-    from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, _limits
+    from ..cli import _limits
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
@@ -61,7 +63,7 @@ def cmd_render(args) -> int:
     except NetdslError as err:
         sources = getattr(err.partial, "sources", None) or SourceMap()
         print(format_diagnostics(err.diagnostics, sources), file=sys.stderr)
-        usage = any(d.code in ("io", "bad-set") or (d.code == "unknown-parameter" and d.span is None) for d in err.diagnostics)
+        usage = any(d.code in (codes.IO, codes.BAD_SET) or (d.code == codes.UNKNOWN_PARAMETER and d.span is None) for d in err.diagnostics)
         return EXIT_USAGE if usage else EXIT_SPEC
     print(f"wrote {out}")
     return EXIT_OK

@@ -6,7 +6,8 @@ import json
 import sys
 
 from .. import api
-from ..cli import EXIT_OK, _analyze, _limits, _print_failure, _set_pair, _spec_args
+from ..cli import _analyze, _limits, _print_failure, _set_pair, _spec_args
+from ..codes import EXIT_OK
 from ..diagnostics import format_diagnostics
 from .compare import compare, comparison_json, comparison_markdown, comparison_rich
 from .rows import Summary, summarize

@@ -15,6 +15,7 @@ from pathlib import Path
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Note, Span
 from ..nogc import paused_gc
 from . import ast
@@ -152,7 +153,7 @@ def _integer(digits: str, span: Span) -> int:
     """An integer literal; a thousand-digit one is an error, not a ValueError from int()."""
     if len(str(digits).lstrip("0")) > MAX_DIGITS:
         shown = str(digits)[:12] + "..."
-        raise NetdslError([Diagnostic("value-too-large", f"the number {shown} has {len(str(digits))} digits; "
+        raise NetdslError([Diagnostic(codes.VALUE_TOO_LARGE, f"the number {shown} has {len(str(digits))} digits; "
                                       f"integers have at most {MAX_DIGITS}", span)])
     return int(digits)
 
@@ -298,7 +299,7 @@ class _Builder:
     def float_lit(self, meta, c):
         value = float(c[0])
         if not math.isfinite(value):  # 1e999: `inf` is no literal of the language
-            raise NetdslError([Diagnostic("value-too-large", f"the number {str(c[0])[:20]} is too large",
+            raise NetdslError([Diagnostic(codes.VALUE_TOO_LARGE, f"the number {str(c[0])[:20]} is too large",
                                           self._s(meta))])
         return ast.Literal(value, self._s(meta))
 
@@ -386,7 +387,7 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
         msg = f"unexpected character {ch!r}"
         if ch == "/" and text[err.pos_in_stream:err.pos_in_stream + 2] == "//":
             msg += "; comments start with '#'"
-        return Diagnostic("syntax", msg, Span(file, line, col, line, col + 1))
+        return Diagnostic(codes.SYNTAX, msg, Span(file, line, col, line, col + 1))
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         return _eof_diagnostic(err, file, text)
     token: Token = err.token
@@ -399,7 +400,7 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
     hint = _HINTS.get(token.type)
     if hint and hint[0] in {str(e) for e in err.expected} | {"*"}:
         msg += f" ({hint[1]})"
-    return Diagnostic("syntax", msg, span)
+    return Diagnostic(codes.SYNTAX, msg, span)
 
 
 def _accepted(err: UnexpectedInput) -> set[str]:
@@ -438,10 +439,10 @@ def _eof_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
     span = Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     open_bracket = _unclosed(text, file)
     if open_bracket is None:
-        return Diagnostic("syntax", f"unexpected end of file; expected {_expected(_accepted(err))}", span)
+        return Diagnostic(codes.SYNTAX, f"unexpected end of file; expected {_expected(_accepted(err))}", span)
     bracket, where = open_bracket
     msg = f"unexpected end of file; the '{bracket}' on line {where.line} is never closed"
-    return Diagnostic("syntax", msg, span, notes=(Note(f"'{bracket}' opened here", where),))
+    return Diagnostic(codes.SYNTAX, msg, span, notes=(Note(f"'{bracket}' opened here", where),))
 
 
 _HINTS = {
@@ -451,7 +452,7 @@ _HINTS = {
 
 def _too_deep(file: str, span: Span | None, limit: int) -> NetdslError:
     span = span or Span(file, 1, 1, 1, 2)
-    return NetdslError([Diagnostic("limit", f"the spec nests more than {limit} levels deep here (groups, brackets "
+    return NetdslError([Diagnostic(codes.LIMIT, f"the spec nests more than {limit} levels deep here (groups, brackets "
                                    "and operators; raise the limit with --max-nesting)", span)])
 
 

@@ -29,7 +29,8 @@ def _fail(message: str, code: int) -> int:
 
 
 def cmd_compile(args) -> int:
-    from ..cli import EXIT_OK, EXIT_USAGE, _analyze, _print_failure
+    from ..cli import _analyze, _print_failure
+    from ..codes import EXIT_OK, EXIT_USAGE
     from ..diagnostics import NetdslError, format_diagnostics
     from ..files import WriteError, write_atomic
     from .codegen import generate
@@ -79,7 +80,7 @@ def _read_checkpoint(path: str):
 
 
 def cmd_port(args) -> int:
-    from ..cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE
+    from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
     from ..diagnostics import NetdslError, format_diagnostics
     from ..files import WriteError, write_atomic
     from .build import build_model

@@ -13,6 +13,7 @@ import keyword
 import re
 from dataclasses import dataclass, field, replace
 
+from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
 from ..ir.graph import Graph
@@ -691,7 +692,7 @@ def generate(program: Program, graph: Graph) -> GeneratedCode:
     try:
         source = gen.module_source()
     except CodegenError as err:
-        raise NetdslError([Diagnostic("unsupported", err.message, err.span)]) from None
+        raise NetdslError([Diagnostic(codes.UNSUPPORTED, err.message, err.span)]) from None
     return GeneratedCode(source, _class_name(program.network.name), graph.file)
 
 
