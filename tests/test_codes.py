@@ -132,3 +132,31 @@ def test_errors_doc_example_produces_its_code(code, tmp_path, monkeypatch):
     assert where, err
     # a usage code without a position is about the command line: exit 2; anything else: exit 1
     assert rc == (EXIT_USAGE if REGISTRY[code].usage and where[0] == "netdsl" else EXIT_SPEC), err
+
+
+# ---- one exit rule for every command ----------------------------------------------------------
+COMMANDS = (("check",), ("summary",), ("render", "-o", "out.svg"), ("compile",), ("port", "ckpt.pt", "-o", "out.st"))
+CASES = {  # the spec, extra arguments -> the exit status of every command
+    "missing-file": ("no/such.net", (), EXIT_USAGE),  # [io] about the command line
+    "missing-import": ("imports.net", (), EXIT_SPEC),  # [io] with a position in the spec
+    "bad-set": ("ok.net", ("--set", "width=1.5"), EXIT_USAGE),
+    "unknown-set": ("ok.net", ("--set", "nope=1"), EXIT_USAGE),
+    "spec-error": ("bad.net", (), EXIT_SPEC),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_every_command_exits_as_the_codes_say(command, case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.net").write_text("network N(width: int = 8) {\n    input [3, 8, 8]\n    conv(width, 3)\n}\n")
+    (tmp_path / "imports.net").write_text('import "missing.net"\nnetwork N() { input [3, 8, 8] }\n')
+    (tmp_path / "bad.net").write_text("network N() {\n    input [3, 8, 8]\n    conv(8, 0)\n}\n")
+    if command[0] == "port":
+        import torch
+
+        torch.save({}, tmp_path / "ckpt.pt")
+    spec, extra, expected = CASES[case]
+    name, *rest = command
+    rc, _, err = cli(name, spec, *rest, *extra)
+    assert rc == expected, err

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import codes
-from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
-from ..diagnostics import NetdslError, SourceMap, format_diagnostics
+from ..codes import EXIT_OK, EXIT_USAGE
+from ..diagnostics import NetdslError, SourceMap, exit_status, format_diagnostics
 from .diagram import render
 from .options import DIRECTIONS, FORMATS, RenderError
 
@@ -63,7 +62,6 @@ def cmd_render(args) -> int:
     except NetdslError as err:
         sources = getattr(err.partial, "sources", None) or SourceMap()
         print(format_diagnostics(err.diagnostics, sources), file=sys.stderr)
-        usage = any(d.code in (codes.IO, codes.BAD_SET) or (d.code == codes.UNKNOWN_PARAMETER and d.span is None) for d in err.diagnostics)
-        return EXIT_USAGE if usage else EXIT_SPEC
+        return exit_status(err.diagnostics)
     print(f"wrote {out}")
     return EXIT_OK

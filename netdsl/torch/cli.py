@@ -31,7 +31,7 @@ def _fail(message: str, code: int) -> int:
 def cmd_compile(args) -> int:
     from ..cli import _analyze, _print_failure
     from ..codes import EXIT_OK, EXIT_USAGE
-    from ..diagnostics import NetdslError, format_diagnostics
+    from ..diagnostics import NetdslError, exit_status, format_diagnostics
     from ..files import WriteError, write_atomic
     from .codegen import generate
 
@@ -42,7 +42,7 @@ def cmd_compile(args) -> int:
         code = _optimized(result.graph, args.optimize) if args.optimize else generate(result.program, result.graph)
     except NetdslError as err:
         print(format_diagnostics(err.diagnostics, result.sources), file=sys.stderr)
-        return 1
+        return exit_status(err.diagnostics)
     if not args.output:
         sys.stdout.write(code.source)
         return EXIT_OK
@@ -81,7 +81,7 @@ def _read_checkpoint(path: str):
 
 def cmd_port(args) -> int:
     from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
-    from ..diagnostics import NetdslError, format_diagnostics
+    from ..diagnostics import NetdslError, exit_status, format_diagnostics
     from ..files import WriteError, write_atomic
     from .build import build_model
     from .port import PortError, port_weights
@@ -98,7 +98,7 @@ def cmd_port(args) -> int:
         model = build_model(Path(args.file), dict(args.sets), root=args.root)
     except NetdslError as err:
         print(format_diagnostics(err.diagnostics, getattr(err.partial, "sources", None)), file=sys.stderr)
-        return EXIT_SPEC
+        return exit_status(err.diagnostics)
     try:
         port_weights(model, state)
     except PortError as err:
