@@ -1,17 +1,17 @@
-"""The `netdsl` command. Exit codes: 0 ok, 1 the spec has errors, 2 usage or I/O error."""
+"""The `netdsl` command. Exit codes: 0 ok, 1 the spec has errors, 2 usage or I/O error.
+
+`check` lives here; the other subcommands are the `COMMANDS` of the modules that
+implement them (see :mod:`netdsl.commandline`, which they share)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 
-from . import api
 from .codes import EXIT_OK, EXIT_USAGE
-from .diagnostics import exit_status, format_diagnostics
-from .ir import Limits
+from .commandline import Command, analyze, print_failure, print_warnings
+from .diagnostics import exit_status
 from .ops.merge import describe_shape
 
 __all__ = ["main"]
@@ -20,58 +20,6 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
         self.exit(EXIT_USAGE, f"netdsl: error: {message}\n")
-
-
-def _set_pair(text: str) -> tuple[str, str]:
-    name, eq, value = text.partition("=")
-    if not eq or not name.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f"--set takes name=value, got {text!r}")
-    return name.strip(), value.strip()
-
-
-def _spec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the .net spec")
-    p.add_argument("--set", dest="sets", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
-                   help="override a network parameter (repeatable)")
-    p.add_argument("--root", help="confine imports to this directory")
-    defaults = Limits()
-    p.add_argument("--max-layers", type=int, default=defaults.max_layers, help="layer limit")
-    p.add_argument("--max-params", type=int, default=defaults.max_params, help="parameter limit")
-    p.add_argument("--max-depth", type=int, default=defaults.max_depth, help="block nesting limit")
-    p.add_argument("--max-file-size", type=int, default=defaults.max_file_bytes, help="bytes per spec file")
-    p.add_argument("--max-expr-size", type=int, default=defaults.max_expr_nodes, help="terms per expression")
-    p.add_argument("--max-nesting", type=int, default=defaults.max_nesting, help="levels of nested syntax")
-
-
-def _limits(args) -> Limits:
-    return Limits(max_file_bytes=args.max_file_size, max_layers=args.max_layers, max_params=args.max_params,
-                  max_depth=args.max_depth, max_expr_nodes=args.max_expr_size, max_nesting=args.max_nesting)
-
-
-def _analyze(args) -> api.Analysis:
-    # an existing file is a file even if its name holds a newline or a brace (never spec text)
-    spec = Path(args.file) if os.path.lexists(args.file) else args.file
-    return api.analyze(spec, dict(args.sets), limits=_limits(args), root=args.root)
-
-
-def _print_failure(result: api.Analysis) -> int:
-    print(result.report(), file=sys.stderr)
-    if result.graph is not None and result.graph.nodes and result.failed_at is not None:
-        print("\nshapes up to the first failing layer:", file=sys.stderr)
-        print(_shape_table(result, upto=result.failed_at), file=sys.stderr)
-    return exit_status(result.diagnostics)
-
-
-def _shape_table(result: api.Analysis, upto: int | None = None) -> str:
-    rows = []
-    for node in result.graph.nodes:
-        if upto is not None and node.id > upto:
-            break
-        if node.op == "invalid":
-            continue
-        shape = describe_shape(node.shape) if node.shape else "?"
-        rows.append(f"  {node.span.file}:{node.span.line:<5} {node.name:<48} {node.op:<14} {shape}")
-    return "\n".join(rows)
 
 
 def summary_line(graph) -> str:
@@ -97,17 +45,32 @@ def graph_json(graph, diagnostics) -> dict:
 
 
 def cmd_check(args) -> int:
-    result = _analyze(args)
+    result = analyze(args)
     if args.json:
         print(json.dumps(graph_json(result.graph, result.diagnostics), indent=1))
         return exit_status(result.diagnostics)
     if not result.ok:
-        return _print_failure(result)
-    warnings = [d for d in result.diagnostics if d.severity == "warning"]
-    if warnings:
-        print(format_diagnostics(warnings, result.sources), file=sys.stderr)
+        return print_failure(result)
+    print_warnings(result)
     print(summary_line(result.graph))
     return EXIT_OK
+
+
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+CHECK = Command("check", "parse, elaborate and shape-check a spec", cmd_check, _check_arguments)
+
+
+def commands() -> tuple[Command, ...]:
+    """Every subcommand, in the order of `netdsl --help`. Their modules are imported
+    here, when the whole command line is built, not when `netdsl check` starts."""
+    from .render import cli as render_cli  # netdsl render (lives with the renderer)
+    from .summary import commands as summary_commands  # summary, compare
+    from .torch import cli as torch_cli  # compile, port (torch imported on use)
+
+    return (CHECK, *summary_commands.COMMANDS, *render_cli.COMMANDS, *torch_cli.COMMANDS)
 
 
 def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
@@ -115,18 +78,8 @@ def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
     starts without importing the other commands' modules (networkx, graphviz, ...)."""
     parser = _Parser(prog="netdsl", description="Convolutional network specs: check, compile, render, summarise.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("check", help="parse, elaborate and shape-check a spec")
-    _spec_args(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(run=cmd_check)
-    if check_only:
-        return parser
-    from .summary.commands import add_summary_commands  # summary, compare (imported here: it uses our helpers)
-    add_summary_commands(sub)
-    from .render.cli import add_render_parser  # netdsl render (lives with the renderer)
-    add_render_parser(sub, _spec_args)
-    from .torch.cli import add_torch_commands  # netdsl compile, netdsl port (torch imported on use)
-    add_torch_commands(sub, _spec_args)
+    for command in (CHECK,) if check_only else commands():
+        command.register(sub)
     return parser
 
 

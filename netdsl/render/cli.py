@@ -1,4 +1,5 @@
-"""`netdsl render FILE -o OUT.(svg|png|pdf|dot)`: the command-line face of :func:`render`."""
+"""`netdsl render FILE -o OUT.(svg|png|pdf|dot)`: the command-line face of :func:`render`
+(a COMMANDS entry that netdsl/cli.py registers)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import sys
 from pathlib import Path
 
 from ..codes import EXIT_OK, EXIT_USAGE
+from ..commandline import Command, fail, limits
 from ..diagnostics import NetdslError, SourceMap, exit_status, format_diagnostics
 from .diagram import render
 from .options import DIRECTIONS, FORMATS, RenderError
 
-__all__ = ["add_render_parser", "cmd_render"]
+__all__ = ["COMMANDS", "cmd_render"]
 
 
 def _depth(text: str) -> int:
@@ -24,10 +26,7 @@ def _depth(text: str) -> int:
     return value
 
 
-def add_render_parser(sub, spec_args) -> None:
-    """Register `render` on the `netdsl` subcommand parser (`spec_args` adds FILE, --set, limits)."""
-    p = sub.add_parser("render", help="draw a block diagram (SVG, PNG, PDF or DOT)")
-    spec_args(p)
+def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file: .svg, .png, .pdf or .dot")
     p.add_argument("--block", metavar="NAME", help="draw this block alone, as the paper's figures do")
     p.add_argument("--depth", type=_depth, default=0, metavar="N", help="block levels drawn open (default 0)")
@@ -37,31 +36,26 @@ def add_render_parser(sub, spec_args) -> None:
                    help="tensor shapes on the edges (default: on, off with --symbolic)")
     p.add_argument("--direction", type=str.upper, choices=DIRECTIONS, default="TB", help="flow direction")
     p.add_argument("--symbolic", action="store_true", help="filter counts as the block's parameter names")
-    p.set_defaults(run=cmd_render)
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"netdsl: error: {message}", file=sys.stderr)
-    return code
 
 
 def cmd_render(args) -> int:
-    from ..cli import _limits
-
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        return _fail(f"{out}: unknown output format '{out.suffix or '(none)'}'; use .svg, .png, .pdf or .dot", EXIT_USAGE)
+        return fail(f"{out}: unknown output format '{out.suffix or '(none)'}'; use .svg, .png, .pdf or .dot", EXIT_USAGE)
     try:
         diagram = render(args.file, block=args.block, depth=args.depth, expand=tuple(args.expand), shapes=args.shapes,
                          direction=args.direction, symbolic=args.symbolic, params=dict(args.sets),
-                         limits=_limits(args), root=args.root)
+                         limits=limits(args), root=args.root)
         diagram.save(out, fmt)
     except RenderError as err:
-        return _fail(err.message, EXIT_USAGE)
+        return fail(err.message, EXIT_USAGE)
     except NetdslError as err:
         sources = getattr(err.partial, "sources", None) or SourceMap()
         print(format_diagnostics(err.diagnostics, sources), file=sys.stderr)
         return exit_status(err.diagnostics)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+COMMANDS = (Command("render", "draw a block diagram (SVG, PNG, PDF or DOT)", cmd_render, _arguments),)

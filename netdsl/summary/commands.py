@@ -1,4 +1,4 @@
-"""`netdsl summary` and `netdsl compare`: registered by netdsl/cli.py."""
+"""`netdsl summary` and `netdsl compare`: the COMMANDS that netdsl/cli.py registers."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import json
 import sys
 
 from .. import api
-from ..cli import _analyze, _limits, _print_failure, _set_pair, _spec_args
 from ..codes import EXIT_OK
-from ..diagnostics import format_diagnostics
+from ..commandline import Command, analyze, limits, print_failure, print_warnings, set_pair
 from .compare import compare, comparison_json, comparison_markdown, comparison_rich
 from .rows import Summary, summarize
 from .table import summary_json, summary_markdown, summary_rich
 
-__all__ = ["add_summary_commands", "cmd_summary", "cmd_compare"]
+__all__ = ["COMMANDS", "cmd_summary", "cmd_compare"]
 
 
 def _output_args(p) -> None:
@@ -33,17 +32,11 @@ def _print_rich(renderable) -> None:
     console.print(renderable)
 
 
-def _warn(result: api.Analysis) -> None:
-    warnings = [d for d in result.diagnostics if d.severity == "warning"]
-    if warnings:
-        print(format_diagnostics(warnings, result.sources), file=sys.stderr)
-
-
 def cmd_summary(args) -> int:
-    result = _analyze(args)
+    result = analyze(args)
     if not result.ok:
-        return _print_failure(result)
-    _warn(result)
+        return print_failure(result)
+    print_warnings(result)
     summary = summarize(result.graph, args.depth, args.training)
     if args.json:
         print(json.dumps(summary_json(summary), indent=1))
@@ -69,11 +62,11 @@ def cmd_compare(args) -> int:
     labels, summaries = [], []
     for i, file in enumerate(files):
         sets = _side_sets(args, i)
-        result = api.analyze(file, sets, limits=_limits(args), root=args.root)
+        result = api.analyze(file, sets, limits=limits(args), root=args.root)
         if not result.ok:
             print(f"netdsl: {chr(ord('A') + i)} = {_label(file, sets)} has errors:", file=sys.stderr)
-            return _print_failure(result)
-        _warn(result)
+            return print_failure(result)
+        print_warnings(result)
         labels.append(_label(file, sets))
         summaries.append(summarize(result.graph, 0, args.training))
     return _print_comparison(args, labels, summaries)
@@ -90,22 +83,26 @@ def _print_comparison(args, labels: list[str], summaries: list[Summary]) -> int:
     return EXIT_OK
 
 
-def add_summary_commands(sub) -> None:
-    p = sub.add_parser("summary", help="cost of each layer or block: params, MACs, memory, receptive field")
-    _spec_args(p)
+def _summary_arguments(p) -> None:
     p.add_argument("--depth", type=int, default=0, metavar="N",
                    help="0: top-level blocks, repeats and ops; each level more opens one more scope")
     _output_args(p)
-    p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("compare", help="two specs (or one under two --set variants) side by side, stage by stage")
-    _spec_args(p)
+
+def _compare_arguments(p) -> None:
     p.add_argument("others", nargs="*", metavar="FILE",
                    help="B (and more: totals only); without it, B is A again (vary it with --set-b)")
-    p.add_argument("--set-a", dest="sets_a", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
+    p.add_argument("--set-a", dest="sets_a", action="append", type=set_pair, default=[], metavar="NAME=VALUE",
                    help="override a parameter of A only (--set applies to every side)")
-    p.add_argument("--set-b", dest="sets_b", action="append", type=_set_pair, default=[], metavar="NAME=VALUE",
+    p.add_argument("--set-b", dest="sets_b", action="append", type=set_pair, default=[], metavar="NAME=VALUE",
                    help="override a parameter of B only")
     p.add_argument("--totals", action="store_true", help="one line per network, no per-stage table")
     _output_args(p)
-    p.set_defaults(run=cmd_compare)
+
+
+COMMANDS = (
+    Command("summary", "cost of each layer or block: params, MACs, memory, receptive field", cmd_summary,
+            _summary_arguments),
+    Command("compare", "two specs (or one under two --set variants) side by side, stage by stage", cmd_compare,
+            _compare_arguments),
+)

@@ -1,4 +1,5 @@
-"""`netdsl compile` and `netdsl port`. torch is imported only when a command needs it."""
+"""`netdsl compile` and `netdsl port` (the COMMANDS that netdsl/cli.py registers). torch
+is imported only when a command runs."""
 
 from __future__ import annotations
 
@@ -6,38 +7,31 @@ import pickle
 import sys
 from pathlib import Path
 
-__all__ = ["add_torch_commands"]
+from ..commandline import Command, analyze, fail, print_failure
+
+__all__ = ["COMMANDS", "cmd_compile", "cmd_port"]
 
 
-def add_torch_commands(sub, spec_args) -> None:
-    p = sub.add_parser("compile", help="write the spec as a standalone PyTorch module")
-    spec_args(p)
+def _compile_arguments(p) -> None:
     p.add_argument("-o", "--output", help="the .py file to write (default: standard output)")
     p.add_argument("--optimize", choices=("inference",), help="write one flat module optimized for inference "
                    "instead (its from_state_dict() takes the unoptimized network's state_dict)")
-    p.set_defaults(run=cmd_compile)
-    p = sub.add_parser("port", help="port a checkpoint of the same architecture to the spec's layer names")
-    spec_args(p)
+
+
+def _port_arguments(p) -> None:
     p.add_argument("checkpoint", help="a state_dict saved with torch.save (read with weights_only=True) or .safetensors")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write")
-    p.set_defaults(run=cmd_port)
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"netdsl: error: {message}", file=sys.stderr)
-    return code
 
 
 def cmd_compile(args) -> int:
-    from ..cli import _analyze, _print_failure
     from ..codes import EXIT_OK, EXIT_USAGE
     from ..diagnostics import NetdslError, exit_status, format_diagnostics
     from ..files import WriteError, write_atomic
     from .codegen import generate
 
-    result = _analyze(args)
+    result = analyze(args)
     if not result.ok:
-        return _print_failure(result)
+        return print_failure(result)
     try:
         code = _optimized(result.graph, args.optimize) if args.optimize else generate(result.program, result.graph)
     except NetdslError as err:
@@ -49,7 +43,7 @@ def cmd_compile(args) -> int:
     try:
         write_atomic(args.output, code.source)
     except WriteError as err:
-        return _fail(str(err), EXIT_USAGE)
+        return fail(str(err), EXIT_USAGE)
     return EXIT_OK
 
 
@@ -92,8 +86,8 @@ def cmd_port(args) -> int:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if isinstance(err, pickle.UnpicklingError):
             first = "it holds pickled objects other than tensors"
-        return _fail(f"cannot read {args.checkpoint}: {first} (checkpoints are read with torch.load(weights_only=True) "
-                     "or safetensors; pickled code is refused)", EXIT_USAGE)
+        return fail(f"cannot read {args.checkpoint}: {first} (checkpoints are read with torch.load(weights_only=True) "
+                    "or safetensors; pickled code is refused)", EXIT_USAGE)
     try:
         model = build_model(Path(args.file), dict(args.sets), root=args.root)
     except NetdslError as err:
@@ -102,13 +96,19 @@ def cmd_port(args) -> int:
     try:
         port_weights(model, state)
     except PortError as err:
-        return _fail(str(err), EXIT_SPEC)
+        return fail(str(err), EXIT_SPEC)
     from safetensors.torch import save
 
     tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
     try:
         write_atomic(args.output, save(tensors, metadata={"netdsl_spec": args.file}))
     except WriteError as err:
-        return _fail(str(err), EXIT_USAGE)
+        return fail(str(err), EXIT_USAGE)
     print(f"ported {len(tensors)} tensors into {args.output}")
     return EXIT_OK
+
+
+COMMANDS = (
+    Command("compile", "write the spec as a standalone PyTorch module", cmd_compile, _compile_arguments),
+    Command("port", "port a checkpoint of the same architecture to the spec's layer names", cmd_port, _port_arguments),
+)
