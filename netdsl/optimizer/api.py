@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import torch
 
-from ..torch.build import load_module
+from ..torch.loader import load_module
 from .flat import MODES, compile_optimized
 
 __all__ = ["MODES", "compile_optimized", "optimize"]

@@ -3,7 +3,6 @@ code `netdsl compile` writes is the code `netdsl.build` executes)."""
 
 from __future__ import annotations
 
-import linecache
 import os
 from collections import OrderedDict
 
@@ -14,6 +13,7 @@ from ..diagnostics import NetdslError
 from ..ir import Graph, Limits
 from ..syntax.parser import clear_cache as clear_parse_cache
 from .codegen import GeneratedCode, generate
+from .loader import load_module
 
 __all__ = ["compile_spec", "build", "build_model", "clear_cache", "load_module"]
 
@@ -62,15 +62,6 @@ def _stamps(files) -> dict:
         except OSError:
             out[f] = None
     return out
-
-
-def load_module(code: GeneratedCode) -> dict:
-    """Execute generated source as a module; tracebacks show its lines (linecache)."""
-    filename = f"<netdsl {code.filename}>"
-    linecache.cache[filename] = (len(code.source), None, code.source.splitlines(True), filename)
-    namespace: dict = {"__name__": f"netdsl_generated_{abs(hash(code.source)) % 10**8}"}
-    exec(compile(code.source, filename, "exec"), namespace)
-    return namespace
 
 
 def build_model(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> torch.nn.Module:
