@@ -6,6 +6,8 @@ from .. import codes
 from ..values import BOOL, INT, PADDING, SIZE
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 from .geometry import pair, resolve_padding, window_out
+from .geometry import pair_text as _size
+from .geometry import window_label as _window_label
 
 __all__ = ["Conv", "DepthwiseConv", "SeparableConv", "conv_geometry", "conv_call", "size_src", "padding_src"]
 
@@ -19,10 +21,6 @@ def conv_geometry(attrs: dict, shape) -> tuple[tuple[int, int], tuple[int, int],
     _, h, w = shape
     out = (window_out(h, k[0], s[0], p[0], d[0], axis="height"), window_out(w, k[1], s[1], p[1], d[1], axis="width"))
     return k, s, p, d, out
-
-
-def _size(v: tuple[int, int]) -> str:
-    return str(v[0]) if v[0] == v[1] else repr(v)
 
 
 def size_src(a: Lowered) -> str:
@@ -59,17 +57,6 @@ def conv_call(in_ch: str, out_ch: str, a: dict[str, Lowered], groups: str = "1",
     if not (bias.known and bias.value is True):
         parts.append("bias=False" if bias.known else f"bias={bias.src}")
     return f"nn.Conv2d({', '.join(parts)})"
-
-
-def _window_label(attrs: dict, kind: str, extra: str = "", sym: dict | None = None) -> str:
-    k = pair(attrs["kernel"])
-    bits = [extra] if extra else []
-    s = pair(attrs["stride"]) if attrs.get("stride") is not None else k
-    if s != (1, 1):
-        bits.append(f"stride {s[0]}" if s[0] == s[1] else f"stride {s[0]}x{s[1]}")
-    if attrs.get("padding") == "valid":
-        bits.append("V")
-    return f"{k[0]}x{k[1]} {kind}" + (f" ({' '.join(bits)})" if bits else "")
 
 
 _WINDOW = (

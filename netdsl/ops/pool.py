@@ -5,8 +5,10 @@ from __future__ import annotations
 from .. import codes
 from ..values import BOOL, PADDING, SIZE
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register
-from .conv import _size, _window_label, padding_src, size_src
+from .conv import padding_src, size_src
 from .geometry import pair, resolve_padding, window_out
+from .geometry import pair_text as _size
+from .geometry import window_label as _window_label
 
 __all__ = ["MaxPool", "AvgPool", "GlobalAvgPool", "AdaptiveAvgPool"]
 

@@ -21,7 +21,7 @@ from ..ir.graph import Graph, Node
 from ..ir.naming import reserved_label
 from ..ops import OPS
 from ..ops.base import Lowered
-from ..torch.codegen import _inert
+from ..torch.pyformat import inert as _inert
 from ..torch.pyformat import layout
 from .passes import CONV_OPS, PASS_NAMES, run_passes
 from .rewrite import origin_of

@@ -25,6 +25,7 @@ from ..syntax import ast
 from ..values import FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
+from .pyformat import inert as _inert
 
 __all__ = ["generate", "GeneratedCode"]
 
@@ -632,12 +633,6 @@ def _layout(stmt: str, base: str = "        ") -> str:
 
 
 _OPAQUE = ast.Name("@opaque")
-
-
-def _inert(text: str) -> str:
-    """Text (a file name, argument values) made safe for a comment or a docstring: no
-    line breaks, no quote or backslash that could end the docstring early."""
-    return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
 def _opaque(expr: ast.Expr) -> bool:

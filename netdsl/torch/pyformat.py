@@ -7,9 +7,15 @@ from __future__ import annotations
 import ast as pyast
 import re
 
-__all__ = ["WIDTH", "layout", "layout_keyword", "split_call"]
+__all__ = ["WIDTH", "inert", "layout", "layout_keyword", "split_call"]
 
 WIDTH = 88
+
+
+def inert(text: str) -> str:
+    """Text (a file name, argument values) made safe for a comment or a docstring: no
+    line breaks, no quote or backslash that could end the docstring early."""
+    return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
 def layout(stmt: str, indent: str) -> str:
