@@ -1,11 +1,11 @@
-"""Normalisation, activations, regularisation and dense layers."""
+"""Normalisation, regularisation and dense layers (activations: activations.py)."""
 
 from __future__ import annotations
 
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation", "L2Normalize"]
+__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -21,6 +21,7 @@ def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
 @register
 class BatchNorm(Op):
     name, short, aliases = "batchnorm", "bn", ("bn",)
+    role, decoration, stateful, fresh_output = "norm", True, True, True
     doc = "Batch normalisation over channels (affine parameters counted, running statistics not)."
     example = "batchnorm(eps=0.001)"
     params = (
@@ -42,7 +43,7 @@ class BatchNorm(Op):
 
 @register
 class LocalResponseNorm(Op):
-    name, short = "lrn", "lrn"
+    name, short, role, decoration = "lrn", "lrn", "norm", True
     doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
     example = "lrn(size=5, alpha=0.0001, beta=0.75, k=2.0)"
     params = (
@@ -65,7 +66,7 @@ class LocalResponseNorm(Op):
 
 @register
 class Dropout(Op):
-    name, short = "dropout", "dropout"
+    name, short, role, view, eval_identity = "dropout", "dropout", "dense", True, True
     doc = "Dropout (active in training only)."
     example = "dropout(0.2)"
     params = (OpParam("p", FLOAT, 0.5, "probability of zeroing an element", minimum=0, maximum=1),)
@@ -79,7 +80,7 @@ class Dropout(Op):
 
 @register
 class Flatten(Op):
-    name, short = "flatten", "flatten"
+    name, short, role, view, transparent, flattens = "flatten", "flatten", "dense", True, True, True
     doc = "C x H x W -> C*H*W."
     example = "flatten"
 
@@ -102,6 +103,8 @@ class Flatten(Op):
 @register
 class Linear(Op):
     name, short, aliases = "linear", "fc", ("fc",)
+    role, principal, stateful, fresh_output, folds_batchnorm, input_rank = "dense", True, True, True, True, 1
+    init_kind, torch_class, width_param = "linear", "nn.Linear", ("features", "outputs")
     doc = "Fully connected layer on a flat vector (flatten first)."
     example = "linear(1000)"
     params = (OpParam("features", INT, doc="outputs", minimum=1), OpParam("bias", BOOL, True, "add a learned bias"))
@@ -124,42 +127,9 @@ class Linear(Op):
         return a["features"].src
 
 
-class Activation(Op):
-    """A parameter-free elementwise function."""
-
-    title = ""
-    module_src = ""
-    inplace_src = ""  # the module overwriting its input, where the code generator knows that is safe
-
-    def label(self, attrs, sym):
-        return self.title
-
-    def torch_module(self, a, in_channels):
-        if self.inplace_src and "inplace" in a and a["inplace"].value is True:
-            return self.inplace_src
-        return self.module_src
-
-
-def _activation(name: str, title: str, module_src: str, doc: str, inplace_src: str = "") -> None:
-    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title, "inplace_src": inplace_src,
-                                                  "module_src": module_src, "doc": doc, "example": name})
-    register(cls)
-
-
-# In place only where the code generator sees that nothing else reads the input (right
-# after a conv or batch norm of the same body, as torchvision and timm write it); a
-# residual shortcut, a sibling branch or a named value keeps the non-in-place module.
-_activation("relu", "Relu", "nn.ReLU()", "max(x, 0).", "nn.ReLU(inplace=True)")
-_activation("relu6", "Relu6", "nn.ReLU6()", "min(max(x, 0), 6) (MobileNet).", "nn.ReLU6(inplace=True)")
-_activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
-_activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
-_activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")
-_activation("identity", "Identity", "nn.Identity()", "Passes its input through.")
-
-
 @register
 class L2Normalize(Op):
-    name, short = "l2norm", "l2norm"
+    name, short, role = "l2norm", "l2norm", "norm"
     doc = "Divide by the L2 norm over channels: unit-length embeddings (FaceNet); `F.normalize(x, dim=1)`."
     example = "l2norm"
 
