@@ -19,7 +19,8 @@ from test_summary import fvcore_macs
 from torch import nn
 
 import netdsl
-from netdsl.ops import OPS, ROLES, Activation
+from netdsl.ops import OPS, ROLES
+from netdsl.ops.base import Lowered
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.render.labels import category
 from netdsl.summary import summarize
@@ -42,6 +43,28 @@ def spec_for(op) -> str:
     return "\n".join(lines) + "\n"
 
 
+def twice_spec_for(op) -> str:
+    """The op twice after a conv, in one chain: where its in-place form is used, the second
+    must not overwrite what the first one's backward reads."""
+    return f"network OpTwice() {{\n    input [8, 12, 12]\n    conv(8, 3) -> {op.example} -> {op.example}\n}}\n"
+
+
+@pytest.mark.parametrize("op", [op for op in REGISTERED if op.inplace_module], ids=lambda op: op.name)
+def test_in_place_forms_keep_the_backward_pass_right(op):
+    model = randomize(build_model(twice_spec_for(op))).train()
+    x = torch.randn(2, 8, 12, 12, generator=torch.Generator().manual_seed(4))
+    model(x).square().sum().backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters()}
+    twin = build_model(twice_spec_for(op)).train()
+    twin.load_state_dict(model.state_dict())
+    for m in twin.modules():  # the same network with every op out of place
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    twin(x).square().sum().backward()
+    for k, p in twin.named_parameters():
+        assert torch.allclose(grads[k], p.grad, atol=1e-6), f"op '{op.name}': in place, the gradient of {k} differs"
+
+
 def node_of(graph, op):
     return next(n for n in graph.nodes if n.op == op.name)
 
@@ -62,8 +85,6 @@ def test_op_declares_its_traits_consistently(op):
         assert op.fresh_output, f"op '{op.name}': a `stateful` op writes a new tensor: declare `fresh_output`"
     if op.width_param is not None:
         assert op.width_param[0] in {p.name for p in op.params}, f"op '{op.name}': `width_param` names no parameter"
-    if isinstance(op, Activation):
-        assert op.module_src, f"activation '{op.name}' needs `module_src`"
 
 
 @pytest.mark.parametrize("op", REGISTERED, ids=IDS)
@@ -131,10 +152,11 @@ def test_elementwise_view_and_eval_identity_traits_are_true_of_the_module(op):
         name, scalars = op.onednn_unary
         assert torch.allclose(getattr(nn.functional, name)(x, *scalars), y), \
             f"op '{op.name}': trait `onednn_unary` {op.onednn_unary} computes something else than its module"
-    if op.inplace_module:
-        from netdsl.torch.build import load_module  # noqa: F401  (the back end, for the namespace below)
-
-        inplace = eval(op.inplace_module, {"nn": nn})
+    if op.inplace_module:  # its in-place form, with this node's arguments, as the generators write it
+        args = {p.name: Lowered(repr(node.attrs[p.name]), node.attrs[p.name]) for p in op.params}
+        source = op.torch_module({**args, "inplace": Lowered("True", True)}, str(x.shape[1]))
+        assert "inplace=True" in source, f"op '{op.name}' has an `inplace_module` but torch_module ignores `inplace`"
+        inplace = eval(source, {"nn": nn})
         z = x.clone()
         assert torch.equal(inplace(z), y) and torch.equal(z, y), \
             f"op '{op.name}': `inplace_module` must compute the same and overwrite its input"

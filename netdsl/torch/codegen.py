@@ -351,7 +351,8 @@ class _Generator:
             self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
             if channels == _OPAQUE:
                 channels = ast.Name(f"{prefix}{attr}.out_channels")
-            return _Value(target, channels, fresh=inplace or _fresh(kind.name))
+            # after an in-place op autograd holds the tensor (a ReLU's backward reads its output): not fresh
+            return _Value(target, channels, fresh=_fresh(kind.name))
         if isinstance(kind, ast.Concat):
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.Residual):
@@ -450,7 +451,7 @@ class _Generator:
                 local = probe.local(s.label, _key(s.kind, self.program))
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
-                fresh = inplace or (_fresh(s.kind.name) and not src.startswith(_EXPR))
+                fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
                 if channels == _OPAQUE:  # read from the built module: needs an attribute per step
                     simple = False
                     break
