@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
+__all__ = ["BatchNorm", "GroupNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -39,6 +39,31 @@ class BatchNorm(Op):
     def torch_module(self, a, in_channels):
         dims = 1 if "rank" in a and a["rank"].value == 1 else 2  # after a flatten: BatchNorm1d
         return f"nn.BatchNorm{dims}d({keyword_args(in_channels, a, eps=1e-5, momentum=0.1, affine=True)})"
+
+
+@register
+class GroupNorm(Op):
+    name, short = "groupnorm", "gn"
+    role, decoration, stateful, fresh_output = "norm", True, True, True
+    doc = "Group normalisation: channels in `groups` groups, each normalised over its channels and the map."
+    example = "groupnorm(4)"
+    params = (
+        OpParam("groups", INT, doc="channel groups (1: over all channels and the map)", minimum=1),
+        OpParam("eps", FLOAT, 1e-5, "added to the variance"),
+        OpParam("affine", BOOL, True, "learned per-channel scale and shift"),
+    )
+
+    def infer(self, attrs, inputs):
+        c = self.require_map(inputs[0], "groupnorm")[0]
+        if c % attrs["groups"]:
+            raise ShapeError("bad-groups", f"groups={attrs['groups']} must divide the {c} input channels", "groups")
+        return Cost(inputs[0], 2 * c if attrs["affine"] else 0)
+
+    def label(self, attrs, sym):
+        return f"GroupNorm ({sym_or(attrs, sym, 'groups')})"
+
+    def torch_module(self, a, in_channels):
+        return f"nn.GroupNorm({keyword_args(a['groups'].src + ', ' + in_channels, a, eps=1e-5, affine=True)})"
 
 
 @register
