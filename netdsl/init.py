@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .ops import OPS
 from .ops.base import OpParam as Param
 from .values import BOOL, FLOAT, one_of
 
 __all__ = ["Scheme", "SCHEMES", "LAYER_KINDS", "init_lines"]
 
-# the layer kinds an `init` statement names, and the PyTorch classes they cover
-LAYER_KINDS = {"conv": "nn.Conv2d", "linear": "nn.Linear"}
+# the layer kinds an `init` statement names, and the PyTorch classes they cover (the
+# `init_kind` and `torch_class` traits of the ops)
+LAYER_KINDS = {op.init_kind: op.torch_class for op in OPS.values() if op.init_kind}
 
 _ZERO_BIAS = Param("zero_bias", BOOL, True)  # torchvision's VGG/ResNet zero the bias, GoogLeNet keeps it
 _FAN = [Param("mode", one_of("fan_in", "fan_out"), "fan_in"),

@@ -10,7 +10,11 @@ from .. import codes
 from ..syntax import ast
 from ..values import format_value
 
-__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "register", "OPS", "lookup"]
+__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "register", "OPS", "ROLES", "lookup",
+           "op_of", "INTERNAL_OPS"]
+
+# the diagram styles of op boxes (render/dot.py colours them), in the order the docs list ops
+ROLES = ("conv", "norm", "act", "dense", "merge", "pool")
 
 REQUIRED = object()
 UNKNOWN = object()  # a lowered argument whose value depends on block parameters
@@ -78,6 +82,28 @@ class Op:
     doc: ClassVar[str] = ""
     example: ClassVar[str] = ""  # a body line for docs/language.md (checked by a test)
 
+    # -- traits: what the passes, generators, renderer, initialiser and porter ask of an
+    # op (never its name). tests/test_op_registry.py checks every registered op has them.
+    role: ClassVar[str] = ""  # diagram style (one of ROLES): conv, pool, merge, norm, dense, act
+    principal: ClassVar[bool] = False  # a block of this op plus decorations is drawn as this op ("Conv")
+    decoration: ClassVar[bool] = False  # drawn as part of the principal op's box in such a block
+    transparent: ClassVar[bool] = False  # no box of its own: drawn as part of the box before it (flatten)
+    drawn_into: ClassVar[str] = ""  # the op whose box absorbs this one when it is its sole reader
+    input_rank: ClassVar[int] = 3  # what it usually reads: 3 (C x H x W) or 1 (a flat vector)
+    stateful: ClassVar[bool] = False  # holds parameters or buffers (state_dict entries)
+    fresh_output: ClassVar[bool] = False  # writes a new tensor that a following in-place op may overwrite
+    inplace_module: ClassVar[str] = ""  # its module when it may overwrite its input (nn.ReLU(inplace=True))
+    elementwise: ClassVar[bool] = False  # a function of each element alone (commutes with channel slicing)
+    view: ClassVar[bool] = False  # its output may share storage with its input (in eval)
+    eval_identity: ClassVar[bool] = False  # the identity in eval mode (dropout): inference drops it
+    folds_batchnorm: ClassVar[bool] = False  # a batchnorm right after it folds into its weights and bias
+    conv2d: ClassVar[bool] = False  # lowers to one nn.Conv2d (oneDNN fuses post-ops into it)
+    onednn_unary: ClassVar[tuple[str, tuple[float, ...]] | None] = None  # oneDNN post-op (name, scalars)
+    init_kind: ClassVar[str] = ""  # the layer kind `init KIND: scheme` names for it ("conv", "linear")
+    torch_class: ClassVar[str] = ""  # the nn class an `init` of its kind applies to
+    width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
+    flattens: ClassVar[bool] = False  # its lowering needs the flattened size (`flat_features`)
+
     # -- front end ---------------------------------------------------------------------
     def infer(self, attrs: dict, inputs: list[Shape]) -> Cost:
         """Output shape, parameter count and MACs; raise ShapeError on bad input."""
@@ -91,8 +117,12 @@ class Op:
                 raise ShapeError(codes.BAD_VALUE, f"{p.name} {problem}", p.name)
 
     def label(self, attrs: dict, sym: dict[str, str]) -> str:
-        """The paper-style diagram label, e.g. `3x3 Conv (192 stride 2 V)`."""
+        """The paper-style label, e.g. `3x3 Conv (192 stride 2 V)` (summaries, diagrams)."""
         return self.name
+
+    def diagram_label(self, attrs: dict, sym: dict[str, str]) -> str:
+        """The label of its box in a diagram (an activation says `Relu activation`)."""
+        return self.label(attrs, sym)
 
     # -- PyTorch back end (source text only: the front end never imports torch) --------
     def torch_module(self, args: dict[str, Lowered], in_channels: str) -> str | None:
@@ -118,6 +148,8 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
+# ops a spec cannot write, made by elaboration (`input`) or by the optimizer (`slice`)
+INTERNAL_OPS: dict[str, Op] = {}
 
 
 def register(cls: type[Op]) -> type[Op]:
@@ -128,8 +160,42 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+def register_internal(cls: type[Op]) -> type[Op]:
+    INTERNAL_OPS[cls.name] = cls()
+    return cls
+
+
 def lookup(name: str) -> Op | None:
     return OPS.get(name)
+
+
+def op_of(name: str) -> Op:
+    """The op of a graph node (`node.op`): a builtin or an internal one."""
+    op = OPS.get(name) or INTERNAL_OPS.get(name)
+    if op is None:
+        raise KeyError(f"no op {name!r}")
+    return op
+
+
+@register_internal
+class Input(Op):
+    """The network's input (the `input [C, H, W]` statement)."""
+
+    name, short, role = "input", "input", "io"
+
+
+@register_internal
+class Slice(Op):
+    """Channels [start, stop) of a tensor: the optimizer splits a fused conv's output into them."""
+
+    name, short, role, view = "slice", "slice", "merge", True
+
+
+@register_internal
+class Invalid(Op):
+    """What a failed statement leaves behind, so that later ones are still checked."""
+
+    name, short, role = "invalid", "invalid", "io"
 
 
 def sym_or(attrs: dict, sym: dict[str, str], name: str) -> str:

@@ -69,6 +69,8 @@ _WINDOW = (
 @register
 class Conv(Op):
     name, short = "conv", "conv"
+    role, principal, stateful, fresh_output, folds_batchnorm, conv2d = "conv", True, True, True, True, True
+    init_kind, torch_class, width_param = "conv", "nn.Conv2d", ("filters", "filters")
     doc = "2-D convolution; input channels are inferred."
     example = "conv(64, 3x3, stride=2, padding=valid, bias=false)"
     params = (
@@ -104,6 +106,8 @@ class Conv(Op):
 @register
 class DepthwiseConv(Op):
     name, short = "dwconv", "dwconv"
+    role, principal, stateful, fresh_output, folds_batchnorm, conv2d = "conv", True, True, True, True, True
+    init_kind, torch_class = "conv", "nn.Conv2d"
     doc = "Depthwise convolution: one filter (or `multiplier` filters) per input channel."
     example = "dwconv(3x3, stride=2)"
     params = (
@@ -134,6 +138,8 @@ class DepthwiseConv(Op):
 @register
 class SeparableConv(Op):
     name, short = "sepconv", "sepconv"
+    role, principal, stateful, fresh_output = "conv", True, True, True
+    init_kind, torch_class, width_param = "conv", "nn.Conv2d", ("filters", "filters")
     doc = "Depthwise separable convolution (Xception): a depthwise conv, then a 1x1 conv."
     example = "sepconv(128, 3x3)"
     params = (

@@ -1,4 +1,4 @@
-"""Normalisation, activations, regularisation and dense layers."""
+"""Normalisation, regularisation and dense layers (activations: activations.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from .. import codes
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "Activation", "L2Normalize"]
+__all__ = ["BatchNorm", "GroupNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -22,6 +22,7 @@ def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
 @register
 class BatchNorm(Op):
     name, short, aliases = "batchnorm", "bn", ("bn",)
+    role, decoration, stateful, fresh_output = "norm", True, True, True
     doc = "Batch normalisation over channels (affine parameters counted, running statistics not)."
     example = "batchnorm(eps=0.001)"
     params = (
@@ -42,8 +43,33 @@ class BatchNorm(Op):
 
 
 @register
+class GroupNorm(Op):
+    name, short = "groupnorm", "gn"
+    role, decoration, stateful, fresh_output = "norm", True, True, True
+    doc = "Group normalisation: channels in `groups` groups, each normalised over its channels and the map."
+    example = "groupnorm(4)"
+    params = (
+        OpParam("groups", INT, doc="channel groups (1: over all channels and the map)", minimum=1),
+        OpParam("eps", FLOAT, 1e-5, "added to the variance"),
+        OpParam("affine", BOOL, True, "learned per-channel scale and shift"),
+    )
+
+    def infer(self, attrs, inputs):
+        c = self.require_map(inputs[0], "groupnorm")[0]
+        if c % attrs["groups"]:
+            raise ShapeError("bad-groups", f"groups={attrs['groups']} must divide the {c} input channels", "groups")
+        return Cost(inputs[0], 2 * c if attrs["affine"] else 0)
+
+    def label(self, attrs, sym):
+        return f"GroupNorm ({sym_or(attrs, sym, 'groups')})"
+
+    def torch_module(self, a, in_channels):
+        return f"nn.GroupNorm({keyword_args(a['groups'].src + ', ' + in_channels, a, eps=1e-5, affine=True)})"
+
+
+@register
 class LocalResponseNorm(Op):
-    name, short = "lrn", "lrn"
+    name, short, role, decoration = "lrn", "lrn", "norm", True
     doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
     example = "lrn(size=5, alpha=0.0001, beta=0.75, k=2.0)"
     params = (
@@ -66,7 +92,7 @@ class LocalResponseNorm(Op):
 
 @register
 class Dropout(Op):
-    name, short = "dropout", "dropout"
+    name, short, role, view, eval_identity = "dropout", "dropout", "dense", True, True
     doc = "Dropout (active in training only)."
     example = "dropout(0.2)"
     params = (OpParam("p", FLOAT, 0.5, "probability of zeroing an element", minimum=0, maximum=1),)
@@ -80,7 +106,7 @@ class Dropout(Op):
 
 @register
 class Flatten(Op):
-    name, short = "flatten", "flatten"
+    name, short, role, view, transparent, flattens = "flatten", "flatten", "dense", True, True, True
     doc = "C x H x W -> C*H*W."
     example = "flatten"
 
@@ -103,6 +129,8 @@ class Flatten(Op):
 @register
 class Linear(Op):
     name, short, aliases = "linear", "fc", ("fc",)
+    role, principal, stateful, fresh_output, folds_batchnorm, input_rank = "dense", True, True, True, True, 1
+    init_kind, torch_class, width_param = "linear", "nn.Linear", ("features", "outputs")
     doc = "Fully connected layer on a flat vector (flatten first)."
     example = "linear(1000)"
     params = (OpParam("features", INT, doc="outputs", minimum=1), OpParam("bias", BOOL, True, "add a learned bias"))
@@ -125,42 +153,9 @@ class Linear(Op):
         return a["features"].src
 
 
-class Activation(Op):
-    """A parameter-free elementwise function."""
-
-    title = ""
-    module_src = ""
-    inplace_src = ""  # the module overwriting its input, where the code generator knows that is safe
-
-    def label(self, attrs, sym):
-        return self.title
-
-    def torch_module(self, a, in_channels):
-        if self.inplace_src and "inplace" in a and a["inplace"].value is True:
-            return self.inplace_src
-        return self.module_src
-
-
-def _activation(name: str, title: str, module_src: str, doc: str, inplace_src: str = "") -> None:
-    cls = type(name.capitalize(), (Activation,), {"name": name, "short": name, "title": title, "inplace_src": inplace_src,
-                                                  "module_src": module_src, "doc": doc, "example": name})
-    register(cls)
-
-
-# In place only where the code generator sees that nothing else reads the input (right
-# after a conv or batch norm of the same body, as torchvision and timm write it); a
-# residual shortcut, a sibling branch or a named value keeps the non-in-place module.
-_activation("relu", "Relu", "nn.ReLU()", "max(x, 0).", "nn.ReLU(inplace=True)")
-_activation("relu6", "Relu6", "nn.ReLU6()", "min(max(x, 0), 6) (MobileNet).", "nn.ReLU6(inplace=True)")
-_activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "1 / (1 + exp(-x)).")
-_activation("tanh", "Tanh", "nn.Tanh()", "Hyperbolic tangent.")
-_activation("softmax", "Softmax", "nn.Softmax(dim=1)", "Softmax over channels.")
-_activation("identity", "Identity", "nn.Identity()", "Passes its input through.")
-
-
 @register
 class L2Normalize(Op):
-    name, short = "l2norm", "l2norm"
+    name, short, role = "l2norm", "l2norm", "norm"
     doc = "Divide by the L2 norm over channels: unit-length embeddings (FaceNet); `F.normalize(x, dim=1)`."
     example = "l2norm"
 

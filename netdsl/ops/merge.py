@@ -19,7 +19,7 @@ def describe_shape(shape) -> str:
 
 @register
 class Concat(Op):
-    name, short, multi_input = "concat", "concat", True
+    name, short, multi_input, role, drawn_into = "concat", "concat", True, "merge", "concat"
     doc = "Concatenate along channels; inputs must agree in height and width."
     example = "concat(a, b)"
 
@@ -45,7 +45,7 @@ class Concat(Op):
 
 @register
 class Add(Op):
-    name, short, multi_input = "add", "add", True
+    name, short, multi_input, role = "add", "add", True, "merge"
     doc = "Elementwise sum; all inputs must have the same shape."
     example = "add(a, b)"
 
@@ -62,12 +62,19 @@ class Add(Op):
         return "+"
 
     def torch_expr(self, a, inputs):
+        # the optimizer's passes may ask for the sum in place (into input k) and scaled
+        alpha = f", alpha={a['alpha'].src}" if "alpha" in a else ""
+        if "inplace" in a:
+            k = a["inplace"].value
+            return f"{inputs[k]}.add_({inputs[1 - k]}{alpha})"
+        if alpha:
+            return f"torch.add({inputs[0]}, {inputs[1]}{alpha})"
         return " + ".join(inputs)
 
 
 @register
 class Scale(Op):
-    name, short = "scale", "scale"
+    name, short, role, drawn_into = "scale", "scale", "merge", "add"  # drawn in the `+` box it feeds
     doc = "Multiply by a constant (the residual scaling of Inception-ResNet)."
     example = "scale(0.17)"
     params = (OpParam("factor", FLOAT, doc="the constant"),)

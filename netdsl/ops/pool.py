@@ -33,8 +33,9 @@ _POOL = (
 
 
 class _Pool(Op):
+    role = "pool"
     kind = ""
-    torch_class = ""
+    module_class = ""
 
     def infer(self, attrs, inputs):
         c, _, _ = self.require_map(inputs[0], self.name)
@@ -54,12 +55,12 @@ class _Pool(Op):
         for flag, default in (("ceil_mode", False), ("count_include_pad", True)):
             if flag in a and not (a[flag].known and a[flag].value is default):
                 parts.append(f"{flag}={a[flag].src}")
-        return f"nn.{self.torch_class}({', '.join(parts)})"
+        return f"nn.{self.module_class}({', '.join(parts)})"
 
 
 @register
 class MaxPool(_Pool):
-    name, short, kind, torch_class = "maxpool", "maxpool", "MaxPool", "MaxPool2d"
+    name, short, kind, module_class = "maxpool", "maxpool", "MaxPool", "MaxPool2d"
     doc = "Max pooling."
     example = "maxpool(3x3, stride=2, padding=valid)"
     params = _POOL
@@ -67,7 +68,7 @@ class MaxPool(_Pool):
 
 @register
 class AvgPool(_Pool):
-    name, short, kind, torch_class = "avgpool", "avgpool", "Avg Pooling", "AvgPool2d"
+    name, short, kind, module_class = "avgpool", "avgpool", "Avg Pooling", "AvgPool2d"
     doc = "Average pooling."
     example = "avgpool(3, stride=1, padding=same, count_include_pad=false)"
     params = (*_POOL, OpParam("count_include_pad", BOOL, True, "count padded zeros in the average"))
@@ -75,7 +76,7 @@ class AvgPool(_Pool):
 
 @register
 class GlobalAvgPool(Op):
-    name, short = "global_avgpool", "global_pool"
+    name, short, role = "global_avgpool", "global_pool", "pool"
     doc = "Average over the whole feature map: C x H x W -> C x 1 x 1."
     example = "global_avgpool"
 
@@ -92,7 +93,7 @@ class GlobalAvgPool(Op):
 
 @register
 class AdaptiveAvgPool(Op):
-    name, short = "adaptive_avgpool", "avgpool"
+    name, short, role = "adaptive_avgpool", "avgpool", "pool"
     doc = "Average into a fixed output grid, whatever the input size (PyTorch's adaptive pooling)."
     example = "adaptive_avgpool(4x4)"
     params = (OpParam("size", SIZE, doc="output height and width: `4` or `4x4`", minimum=1),)

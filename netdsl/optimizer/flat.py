@@ -19,19 +19,17 @@ from pprint import pformat
 
 from ..ir.graph import Graph, Node
 from ..ir.naming import reserved_label
-from ..ops import OPS
+from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
 from ..torch.pyformat import inert as _inert
 from ..torch.pyformat import layout
-from .passes import CONV_OPS, PASS_NAMES, run_passes
+from .passes import PASS_NAMES, run_passes
 from .rewrite import origin_of
 
-__all__ = ["MODES", "STATEFUL_OPS", "FlatCode", "compile_optimized", "generate_flat"]
+__all__ = ["MODES", "FlatCode", "compile_optimized", "generate_flat"]
 
 MODES = ("inference",)
 
-STATEFUL_OPS = frozenset({"conv", "dwconv", "sepconv", "batchnorm", "linear"})
-_INPLACE_MODULES = {"relu": "nn.ReLU(inplace=True)", "relu6": "nn.ReLU6(inplace=True)"}
 _RESERVED = set(keyword.kwlist) | {"self", "torch", "nn", "cls", "state_dict", "model"}
 
 
@@ -92,19 +90,22 @@ def _top_block(graph: Graph, node: Node):
     return blocks[-1] if blocks else None
 
 
+# what the passes add to a node that its op's lowering reads (mark_inplace, fuse_scale_add)
+_PASS_ATTRS = ("inplace", "alpha")
+
+
 def _lowered_args(node: Node, graph: Graph) -> dict[str, Lowered]:
     op = OPS[node.op]
     args = {p.name: Lowered(repr(node.attrs.get(p.name, p.default)), node.attrs.get(p.name, p.default)) for p in op.params}
+    args.update({k: Lowered(repr(node.attrs[k]), node.attrs[k]) for k in _PASS_ATTRS if k in node.attrs})
     rank = len(graph.nodes[node.inputs[0]].shape) if node.inputs else 3
     args["rank"] = Lowered(str(rank), rank)
-    if node.op == "flatten":
+    if op.flattens:
         args["flat_features"] = Lowered(str(node.shape[0]), node.shape[0])
     return args
 
 
 def _module_source(node: Node, graph: Graph) -> str | None:
-    if node.attrs.get("inplace") is True and node.op in _INPLACE_MODULES:
-        return _INPLACE_MODULES[node.op]
     in_channels = str(graph.nodes[node.inputs[0]].shape[0])
     src = OPS[node.op].torch_module(_lowered_args(node, graph), in_channels)
     extra = _conv_extras(node)
@@ -121,7 +122,7 @@ _CONV_EXTRAS = ("activation", "residual", "inplace", "prepack")
 
 def _conv_extras(node: Node) -> dict:
     """The InferenceConv arguments a conv node asks for (none: a plain nn.Conv2d)."""
-    return {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)} if node.op in CONV_OPS else {}
+    return {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)} if op_of(node.op).conv2d else {}
 
 # The module convs lower to when a pass asked for one of _CONV_EXTRAS; written into the
 # generated file when used.
@@ -137,7 +138,7 @@ _INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
     the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
     dtypes, autocast, gradients) they run as separate PyTorch ops."""
 
-    UNARY = {None: ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
+    UNARY = ONEDNN_UNARY
     PACKS = 4
 
     def __init__(self, *args, activation=None, residual=False, inplace=False, prepack=False, **kwargs):
@@ -154,17 +155,19 @@ _INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
                     self.groups)
             if shortcut is None:
                 return torch.ops.mkldnn._convolution_pointwise(x, *args, *self.UNARY[self.activation], "")
+            unary = self.UNARY[self.activation][0] if self.activation else None
             if self.inplace and _same_layout(shortcut, x, *(() if self.prepack else (w,))):
                 return torch.ops.mkldnn._convolution_pointwise_.binary(
-                    shortcut, x, *args, "add", None, self.activation, [], None)
+                    shortcut, x, *args, "add", None, unary, [], None)
             return torch.ops.mkldnn._convolution_pointwise.binary(
-                x, shortcut, *args, "add", None, self.activation, [], None)
+                x, shortcut, *args, "add", None, unary, [], None)
         y = self._conv_forward(x, w, self.bias)
         if shortcut is not None:
             y = y + shortcut
-        if self.activation == "relu":
-            return torch.relu(y)
-        return torch.clamp(y, 0.0, 6.0) if self.activation == "relu6" else y
+        if self.activation is None:
+            return y
+        name, scalars = self.UNARY[self.activation]
+        return getattr(nn.functional, name)(y, *scalars)
 
     def packed_weight(self, x):
         """The weight in the layout oneDNN chose for x's shape (it differs between shapes:
@@ -193,6 +196,18 @@ def _same_layout(*tensors):
     in-place sum in the layout of the conv's output, whatever the shortcut's is)."""
     return (all(t.is_contiguous(memory_format=torch.channels_last) for t in tensors)
             or all(t.is_contiguous() for t in tensors))'''
+
+
+def _inference_conv() -> str:
+    """InferenceConv's source, its table of fusable activations made from the ops' traits
+    (op name -> oneDNN post-op and its scalars; `None`: no activation)."""
+    unary = {None: ("none", [])}
+    unary.update({name: (op.onednn_unary[0], list(op.onednn_unary[1])) for name, op in OPS.items() if op.onednn_unary})
+    table = repr(unary).replace("'", '"')
+    return f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\nONEDNN_UNARY = {table}\n\n\n" \
+        + _INFERENCE_CONV
+
+
 _ONEDNN = '''_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")'''
 
 
@@ -207,12 +222,6 @@ def _last_uses(graph: Graph) -> dict[int, int]:
 
 
 def _expression(node: Node, graph: Graph, ins: list[str]) -> str:
-    if node.op == "add" and "inplace" in node.attrs:
-        k = node.attrs["inplace"]
-        alpha = f", alpha={node.attrs['alpha']!r}" if "alpha" in node.attrs else ""
-        return f"{ins[k]}.add_({ins[1 - k]}{alpha})"
-    if node.op == "add" and "alpha" in node.attrs:
-        return f"torch.add({ins[0]}, {ins[1]}, alpha={node.attrs['alpha']!r})"
     return OPS[node.op].torch_expr(_lowered_args(node, graph), ins)
 
 
@@ -222,7 +231,7 @@ def _write_node(w: _Writer, node: Node, last: dict[int, int], slices: dict[int, 
     for i in dict.fromkeys(node.inputs):
         if last.get(i) == node.id:
             w.free.append(w.vars[i])
-    if node.op == "slice":
+    if node.op == Slice.name:
         if node.id in w.vars:
             return  # written with its siblings by the first slice
         parts = slices[node.inputs[0]]
@@ -252,10 +261,10 @@ def _forward(graph: Graph) -> _Writer:
     last = _last_uses(graph)
     slices: dict[int, list[Node]] = {}
     for n in graph.nodes:
-        if n.op == "slice":
+        if n.op == Slice.name:
             slices.setdefault(n.inputs[0], []).append(n)
     for node in graph.nodes:
-        if node.op == "input":
+        if node.op == Input.name:
             w.vars[node.id] = w.new_var([])
             if node.attrs.get("memory_format") == "channels_last":
                 w.statement(node, f"{w.vars[node.id]} = {w.vars[node.id]}.contiguous(memory_format=torch.channels_last)")
@@ -267,7 +276,7 @@ def _forward(graph: Graph) -> _Writer:
 
 
 def _origins(graph: Graph, w: _Writer) -> dict[str, dict]:
-    return {w.attrs[n.id]: origin_of(n) for n in graph.nodes if n.op in STATEFUL_OPS and n.id in w.attrs}
+    return {w.attrs[n.id]: origin_of(n) for n in graph.nodes if op_of(n.op).stateful and n.id in w.attrs}
 
 
 def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, ...]) -> str:
@@ -307,7 +316,7 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
               "import torch", "from torch import nn"]
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    helpers = [_ONEDNN, _INFERENCE_CONV] if any(_conv_extras(n) for n in graph.nodes) else []
+    helpers = [_ONEDNN, _inference_conv()] if any(_conv_extras(n) for n in graph.nodes) else []
     parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 

@@ -10,8 +10,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..ir.graph import Graph, Node
+from ..ops import Add, AvgPool, BatchNorm, Conv, DepthwiseConv, Input, Scale, SeparableConv, Slice, op_of
 from ..ops.geometry import pair, resolve_padding
-from .rewrite import VIEW_OPS, consumers, drop_dead, origin_of, rebuild, with_attrs
+from .rewrite import consumers, drop_dead, is_view, origin_of, rebuild, with_attrs
 
 __all__ = [
     "PASSES",
@@ -30,18 +31,25 @@ __all__ = [
     "run_passes",
 ]
 
-_NO_OPS = ("dropout", "identity")  # the identity in eval mode
-_FOLDS_INTO = ("conv", "dwconv", "linear")  # ops whose output channels a batchnorm can scale
-_INPLACE_ACTS = ("relu", "relu6")
-CONV_OPS = ("conv", "dwconv")  # the ops that lower to an nn.Conv2d, the ones oneDNN fuses into
-_ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh")  # elementwise: one on a fused output = one per slice
+# Rules about a kind of op ask the op's traits (netdsl/ops/base.py); rules about one op
+# (fold a batch norm, expand a separable conv) name its class.
+
+
+def _is(node: Node, trait: str) -> bool:
+    return bool(getattr(op_of(node.op), trait))
+
+
+def _binary_post_op(node: Node) -> bool:
+    """An activation oneDNN runs after a fused sum (a unary post-op without scalars)."""
+    unary = op_of(node.op).onednn_unary
+    return unary is not None and not unary[1]
 
 
 def drop_train_only(graph: Graph) -> Graph:
     """Inference: no auxiliary heads (train-only outputs), no dropout, no identities,
     nothing that no output needs."""
     kept = graph.model_copy(update={"outputs": [o for o in graph.outputs if not o.train_only]})
-    alias = {n.id: n.inputs[0] for n in kept.nodes if n.op in _NO_OPS}
+    alias = {n.id: n.inputs[0] for n in kept.nodes if _is(n, "eval_identity")}
     nodes = [n for n in kept.nodes if n.id not in alias]
     return drop_dead(rebuild(kept, nodes, alias))
 
@@ -51,17 +59,17 @@ def expand_sepconv(graph: Graph) -> Graph:
     following batchnorm folds into the 1x1 conv)."""
     nodes, alias, next_id = [], {}, len(graph.nodes)
     for n in graph.nodes:
-        if n.op != "sepconv":
+        if n.op != SeparableConv.name:
             nodes.append(n)
             continue
         a = n.attrs
         dw_attrs = {k: a[k] for k in ("kernel", "stride", "padding", "dilation", "bias")}
         dw_shape = (graph.nodes[n.inputs[0]].shape[0], *n.shape[1:])
-        dw = n.model_copy(update={"id": next_id, "name": f"{n.name}.0", "op": "dwconv", "sym": {}, "shape": dw_shape,
+        dw = n.model_copy(update={"id": next_id, "name": f"{n.name}.0", "op": DepthwiseConv.name, "sym": {}, "shape": dw_shape,
                                   "attrs": {**dw_attrs, "multiplier": 1, "origin": {"kind": "copy", "from": f"{n.name}.0"}}})
         pw_attrs = {"filters": a["filters"], "kernel": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1,
                     "bias": a["bias"], "origin": {"kind": "copy", "from": f"{n.name}.1"}}
-        pw = n.model_copy(update={"name": f"{n.name}.1", "op": "conv", "sym": {}, "attrs": pw_attrs, "inputs": [next_id]})
+        pw = n.model_copy(update={"name": f"{n.name}.1", "op": Conv.name, "sym": {}, "attrs": pw_attrs, "inputs": [next_id]})
         nodes += [dw, pw]
         next_id += 1
     return rebuild(graph, nodes, alias)
@@ -75,10 +83,10 @@ def fold_batchnorm(graph: Graph) -> Graph:
     folded: dict[int, Node] = {}  # conv id -> the conv with the bn folded in
     alias: dict[int, int] = {}
     for n in graph.nodes:
-        if n.op != "batchnorm" or len(n.inputs) != 1:
+        if n.op != BatchNorm.name or len(n.inputs) != 1:
             continue
         src = graph.nodes[n.inputs[0]]
-        if src.op in _FOLDS_INTO and users[src.id] == [n.id] and src.id not in outputs:
+        if _is(src, "folds_batchnorm") and users[src.id] == [n.id] and src.id not in outputs:
             origin = {"kind": "fold_bn", "conv": origin_of(src), "bn": n.name, "eps": n.attrs["eps"],
                       "affine": n.attrs["affine"]}
             folded[src.id] = with_attrs(src, bias=True, origin=origin).model_copy(update={"params": src.params + n.params})
@@ -103,7 +111,7 @@ def _sibling_groups(graph: Graph) -> list[list[Node]]:
     users = consumers(graph)
     groups: dict[tuple, list[Node]] = defaultdict(list)
     for n in graph.nodes:
-        if n.op == "conv" and n.attrs["groups"] == 1 and n.id not in outputs:
+        if n.op == Conv.name and n.attrs["groups"] == 1 and n.id not in outputs:
             groups[(*_window_key(n), _activation_after(n, graph, users, outputs))].append(n)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -113,7 +121,7 @@ def _activation_after(conv: Node, graph: Graph, users, outputs: set[int]) -> tup
     if len(users[conv.id]) != 1:
         return None
     act = graph.nodes[users[conv.id][0]]
-    if act.op not in _ACTIVATIONS or act.id in outputs or act.inputs != [conv.id]:
+    if not _is(act, "elementwise") or act.id in outputs or act.inputs != [conv.id]:
         return None
     return act.op, repr(sorted(act.attrs.items()))
 
@@ -165,7 +173,7 @@ def _fused_nodes(group: list[Node], graph: Graph, users, taken: set[str], next_i
         alias.update({act.id: m.id for act, m in zip(acts, group)})
     start = 0
     for m, f in zip(group, filters):
-        made.append(m.model_copy(update={"op": "slice", "attrs": {"start": start, "stop": start + f}, "sym": {},
+        made.append(m.model_copy(update={"op": Slice.name, "attrs": {"start": start, "stop": start + f}, "sym": {},
                                          "inputs": [source], "params": 0, "macs": 0}))
         start += f
     return made, alias
@@ -207,8 +215,8 @@ def commute_pool_conv(graph: Graph) -> Graph:
     outputs = {o.node for o in graph.outputs}
     swapped: dict[int, Node] = {}
     for n in graph.nodes:
-        pool = graph.nodes[n.inputs[0]] if n.op == "conv" and n.inputs else None
-        if pool is None or pool.op != "avgpool" or users[pool.id] != [n.id] or pool.id in outputs:
+        pool = graph.nodes[n.inputs[0]] if n.op == Conv.name and n.inputs else None
+        if pool is None or pool.op != AvgPool.name or users[pool.id] != [n.id] or pool.id in outputs:
             continue
         a, source = n.attrs, graph.nodes[pool.inputs[0]]
         pointwise = (pair(a["kernel"]) == (1, 1) and pair(a["stride"]) == (1, 1) and a["groups"] == 1
@@ -229,9 +237,9 @@ def fuse_scale_add(graph: Graph) -> Graph:
     outputs = {o.node for o in graph.outputs}
     alias, changed = {}, {}
     for n in graph.nodes:
-        if n.op != "add" or len(n.inputs) != 2:
+        if n.op != Add.name or len(n.inputs) != 2:
             continue
-        scaled = [i for i in n.inputs if graph.nodes[i].op == "scale" and users[i] == [n.id] and i not in outputs]
+        scaled = [i for i in n.inputs if graph.nodes[i].op == Scale.name and users[i] == [n.id] and i not in outputs]
         if len(scaled) == 1 and n.inputs[0] != n.inputs[1]:
             s = graph.nodes[scaled[0]]
             other = next(i for i in n.inputs if i != s.id)
@@ -250,10 +258,10 @@ def fuse_conv_activation(graph: Graph) -> Graph:
     fused: dict[int, Node] = {}
     alias: dict[int, int] = {}
     for n in graph.nodes:
-        if n.op not in _INPLACE_ACTS or len(n.inputs) != 1:
+        if op_of(n.op).onednn_unary is None or len(n.inputs) != 1:
             continue
         src = graph.nodes[n.inputs[0]]
-        if src.op in CONV_OPS and users[src.id] == [n.id] and src.id not in outputs \
+        if _is(src, "conv2d") and users[src.id] == [n.id] and src.id not in outputs \
                 and "activation" not in src.attrs:
             fused[src.id] = with_attrs(src, activation=n.op)
             alias[n.id] = src.id
@@ -273,7 +281,7 @@ def fuse_conv_add(graph: Graph) -> Graph:
     alias: dict[int, int] = {}
     gone: set[int] = set()
     for n in graph.nodes:
-        if n.op != "add" or len(n.inputs) != 2 or n.inputs[0] == n.inputs[1]:
+        if n.op != Add.name or len(n.inputs) != 2 or n.inputs[0] == n.inputs[1]:
             continue
         # with alpha only the scaled summand (the second) can take the factor
         candidates = [k for k in ((1,) if "alpha" in n.attrs else (1, 0)) if _fusable_conv(graph, n.inputs[k], n.id, users, outputs)]
@@ -286,8 +294,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
             origin = {"kind": "scale", "of": origin, "factor": n.attrs["alpha"]}
         attrs = {**conv.attrs, "residual": True, "origin": origin}
         after = [graph.nodes[u] for u in users[n.id]]
-        if len(after) == 1 and after[0].op == "relu" and n.id not in outputs:
-            attrs["activation"] = "relu"
+        if len(after) == 1 and _binary_post_op(after[0]) and n.id not in outputs:
+            attrs["activation"] = after[0].op
             alias[after[0].id] = n.id
         fused[n.id] = conv.model_copy(update={"id": n.id, "inputs": [conv.inputs[0], n.inputs[1 - k]], "attrs": attrs,
                                               "shape": n.shape})
@@ -298,7 +306,7 @@ def fuse_conv_add(graph: Graph) -> Graph:
 
 def _fusable_conv(graph: Graph, node_id: int, add: int, users, outputs: set[int]) -> bool:
     n = graph.nodes[node_id]
-    return (n.op in CONV_OPS and users[node_id] == [add] and node_id not in outputs
+    return (_is(n, "conv2d") and users[node_id] == [add] and node_id not in outputs
             and "activation" not in n.attrs and "residual" not in n.attrs)
 
 
@@ -308,19 +316,19 @@ def _writable(graph: Graph, node_id: int, writer: int, users, outputs: set[int])
     tensors it is a view of) runs before it, and it is neither an output nor the input."""
     while True:
         n = graph.nodes[node_id]
-        if node_id in outputs or n.op == "input" or any(u > writer for u in users[node_id]):
+        if node_id in outputs or n.op == Input.name or any(u > writer for u in users[node_id]):
             return False
-        if n.op not in VIEW_OPS:
+        if not is_view(n):
             return True
-        if n.op == "slice":  # the slices of one fused output are disjoint: its other readers are slices
+        if n.op == Slice.name:  # the slices of one fused output are disjoint: its other readers are slices
             src = n.inputs[0]
-            return src not in outputs and all(graph.nodes[u].op == "slice" for u in users[src])
+            return src not in outputs and all(graph.nodes[u].op == Slice.name for u in users[src])
         node_id = n.inputs[0]
 
 
 def _storage(graph: Graph, node_id: int) -> int:
     """The node whose tensor `node_id`'s tensor is (a view of)."""
-    while graph.nodes[node_id].op in VIEW_OPS:
+    while is_view(graph.nodes[node_id]):
         node_id = graph.nodes[node_id].inputs[0]
     return node_id
 
@@ -333,15 +341,15 @@ def mark_inplace(graph: Graph) -> Graph:
     outputs = {o.node for o in graph.outputs}
     nodes = []
     for n in graph.nodes:
-        if n.op in _INPLACE_ACTS and _writable(graph, n.inputs[0], n.id, users, outputs):
+        if _is(n, "inplace_module") and _writable(graph, n.inputs[0], n.id, users, outputs):
             n = with_attrs(n, inplace=True)
-        elif n.op == "add" and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
+        elif n.op == Add.name and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
             into = [k for k, i in enumerate(n.inputs) if _writable(graph, i, n.id, users, outputs)
                     and (k == 0 or "alpha" not in n.attrs)]
-            into.sort(key=lambda k: graph.nodes[n.inputs[k]].op in VIEW_OPS)
+            into.sort(key=lambda k: is_view(graph.nodes[n.inputs[k]]))
             if into:
                 n = with_attrs(n, inplace=into[0])
-        elif n.attrs.get("residual") and graph.nodes[n.inputs[1]].op not in VIEW_OPS \
+        elif n.attrs.get("residual") and not is_view(graph.nodes[n.inputs[1]]) \
                 and _storage(graph, n.inputs[0]) != n.inputs[1] and _writable(graph, n.inputs[1], n.id, users, outputs):
             # (not when the conv reads the shortcut: it reads neighbours of what it writes)
             n = with_attrs(n, inplace=True)
@@ -352,13 +360,13 @@ def mark_inplace(graph: Graph) -> Graph:
 def prepack_weights(graph: Graph) -> Graph:
     """Every conv keeps its weight in oneDNN's blocked layout, reordered once rather than
     at every call (what inductor's freezing does; on the CPU in float32)."""
-    return rebuild(graph, [with_attrs(n, prepack=True) if n.op in CONV_OPS else n for n in graph.nodes])
+    return rebuild(graph, [with_attrs(n, prepack=True) if _is(n, "conv2d") else n for n in graph.nodes])
 
 
 def channels_last(graph: Graph) -> Graph:
     """Run the whole network in channels_last (NHWC) memory format."""
     first = graph.nodes[0] if graph.nodes else None
-    if first is None or first.op != "input" or len(first.shape or ()) != 3:
+    if first is None or first.op != Input.name or len(first.shape or ()) != 3:
         return graph
     return rebuild(graph, [with_attrs(first, memory_format="channels_last"), *graph.nodes[1:]])
 

@@ -14,12 +14,15 @@ of the model the graph was built for; a node without one is copied from its own 
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
+from ..ops.base import op_of
 
-__all__ = ["VIEW_OPS", "consumers", "drop_dead", "origin_of", "rebuild", "with_attrs"]
+__all__ = ["is_view", "consumers", "drop_dead", "origin_of", "rebuild", "with_attrs"]
 
-# ops whose output may share storage with their input (in eval): an in-place write to
-# their output writes to their input too
-VIEW_OPS = frozenset({"dropout", "identity", "flatten", "slice"})
+
+def is_view(node: Node) -> bool:
+    """Whether the node's output may share storage with its input (in eval): an in-place
+    write to its output writes to its input too (the op's `view` trait)."""
+    return op_of(node.op).view
 
 
 def consumers(graph: Graph) -> dict[int, list[int]]:

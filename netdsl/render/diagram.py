@@ -16,6 +16,7 @@ from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
 from ..ir.elaborate import elaborate_block
+from ..ops.base import Input, op_of
 from ..shapes import infer_shapes
 from .dot import to_dot
 from .labels import input_label, op_label, same_name
@@ -120,9 +121,9 @@ def _first_use(graph: Graph, block: str):
 
 def _feed_label(feed) -> str:
     """What the paper writes on the box under a block: its input, or the op before it."""
-    if feed.op == "input":
+    if feed.op == Input.name:
         return input_label(feed.shape)
-    if feed.op in ("concat", "add") or op_label(feed, False).endswith("activation"):
+    if op_of(feed.op).multi_input or op_label(feed, False).endswith("activation"):
         return op_label(feed, False)
     return "Previous layer"
 

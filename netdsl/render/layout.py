@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 from ..ir import snake_case
 from ..ir.graph import Frame, Graph, Node
-from .labels import DECORATION_OPS, PRINCIPAL_OPS, block_title, category, input_label, op_label, same_name
+from ..ops.base import Input, Invalid, op_of
+from .labels import block_title, category, input_label, op_label, same_name
 from .options import RenderError
 
 __all__ = ["View", "Box", "Cluster", "Edge", "Layout", "plan"]
 
 BOXED = ("block", "repeat")  # frames that can close into one box
-TRANSPARENT_OPS = frozenset({"flatten"})  # drawn as part of the box before them
 
 
 @dataclass(frozen=True)
@@ -134,12 +134,12 @@ class _Planner:
 
     def assign(self) -> None:
         for node in self.g.nodes:
-            if node.op == "invalid":
+            if node.op == Invalid.name:
                 continue
             owner = self.closed_owner(node)
             if owner is not None:
                 self.unit[node.id] = self.frame_box(owner).key
-            elif node.op in TRANSPARENT_OPS and node.inputs:
+            elif op_of(node.op).transparent and node.inputs:
                 self.unit[node.id] = self.unit[node.inputs[0]]
             else:
                 self.unit[node.id] = self.node_box(node).key
@@ -157,10 +157,10 @@ class _Planner:
         """A residual's scale is written into its `+` box, and a concat that only feeds
         another concat joins it (the split branches of Inception-C), as the papers draw them."""
         for n in reversed(self.g.nodes):
-            into = self.sole_user(n, {"scale": "add", "concat": "concat"}.get(n.op, ""))
+            into = self.sole_user(n, op_of(n.op).drawn_into)
             if into is None:
                 continue
-            if n.op == "scale":
+            if into.op != n.op:  # a scale, written into the sum's label
                 self.boxes[f"n{into.id}"].label = op_label(into, self.view.symbolic, n)
             del self.boxes[f"n{n.id}"]
             for i, key in self.unit.items():
@@ -169,7 +169,7 @@ class _Planner:
 
     # -- boxes ----------------------------------------------------------------------------------
     def node_box(self, node: Node) -> Box:
-        if node.op == "input":
+        if node.op == Input.name:
             label, style = self.view.input_text or input_label(node.attrs["shape"]), "io"
         else:
             label, style = op_label(node, self.view.symbolic), category(node.op)
@@ -215,8 +215,8 @@ class _Planner:
 
     def principal_op(self, f: Frame) -> Node | None:
         nodes = [self.g.nodes[i] for i in self.scopes.members[f.id]]
-        main = [n for n in nodes if n.op in PRINCIPAL_OPS]
-        if len(main) == 1 and all(n.op in DECORATION_OPS for n in nodes if n is not main[0]):
+        main = [n for n in nodes if op_of(n.op).principal]
+        if len(main) == 1 and all(op_of(n.op).decoration for n in nodes if n is not main[0]):
             return main[0]
         return None
 
@@ -225,7 +225,8 @@ class _Planner:
         labels = []
         for i in self.scopes.members[f.id]:
             n = self.g.nodes[i]
-            if n.op not in TRANSPARENT_OPS and n.op != "scale":
+            op = op_of(n.op)
+            if not op.transparent and op.drawn_into in ("", op.name):  # a scale is drawn with its sum
                 text = op_label(n, self.view.symbolic)
                 if text not in labels:
                     labels.append(text)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..ops import OPS, Op
+from ..ops import OPS, ROLES, Op
 from ..ops.base import REQUIRED
 from ..values import format_value, type_name
 
@@ -23,11 +23,11 @@ LANGUAGE_MD = Path(__file__).resolve().parents[2] / "docs" / "language.md"
 
 
 def ops_in_order() -> list[Op]:
-    """Each op once (aliases share an instance), in registration order."""
+    """Each op once (aliases share an instance), grouped by role, in registration order within one."""
     seen: dict[int, Op] = {}
     for op in OPS.values():
         seen.setdefault(id(op), op)
-    return list(seen.values())
+    return sorted(seen.values(), key=lambda op: ROLES.index(op.role))
 
 
 def _default(value) -> str:

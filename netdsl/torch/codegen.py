@@ -19,7 +19,7 @@ from ..init import init_lines
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
-from ..ops import OPS
+from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
 from ..values import FLOAT
@@ -106,8 +106,18 @@ class _Value:
     fresh: bool = False
 
 
-_FRESH_OPS = {"conv", "dwconv", "sepconv", "batchnorm", "linear"}  # ops whose output is a new tensor
-_INPLACE_OPS = {"relu", "relu6"}
+
+
+def _inplace(name: str) -> bool:
+    """An op with an in-place form (a ReLU), used right after a fresh tensor."""
+    op = OPS.get(name)
+    return op is not None and bool(op.inplace_module)
+
+
+def _fresh(name: str) -> bool:
+    """An op whose output is a new tensor (conv, batch norm, ...)."""
+    op = OPS.get(name)
+    return op is not None and op.fresh_output
 
 
 def _shared(value: _Value) -> _Value:
@@ -335,7 +345,7 @@ class _Generator:
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
             attr = names.local(step.label, _key(kind, self.program))
-            inplace = cur.fresh and kind.name in _INPLACE_OPS
+            inplace = cur.fresh and _inplace(kind.name)
             src, channels = self.module_for(kind, scope, cur.channels, inplace)
             if src.startswith(_EXPR):  # an op computed in forward, with no module
                 self.emit(scope, step.span, indent, fwd=f"{target} = {src[len(_EXPR):].replace(_INPUT, cur.var)}")
@@ -343,7 +353,8 @@ class _Generator:
             self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
             if channels == _OPAQUE:
                 channels = ast.Name(f"{prefix}{attr}.out_channels")
-            return _Value(target, channels, fresh=inplace or kind.name in _FRESH_OPS)
+            # after an in-place op autograd holds the tensor (a ReLU's backward reads its output): not fresh
+            return _Value(target, channels, fresh=_fresh(kind.name))
         if isinstance(kind, ast.Concat):
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.Residual):
@@ -361,7 +372,7 @@ class _Generator:
             low["rank"] = Lowered(str(self.ranks.get(call.span, 3)), self.ranks.get(call.span, 3))
             if inplace:
                 low["inplace"] = Lowered("True", True)
-            if call.name == "flatten":
+            if op.flattens:
                 size = self.flat_sizes.get(call.span)
                 if size is None:
                     raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
@@ -440,9 +451,9 @@ class _Generator:
             fresh = False  # the branch's first layer reads the shared input
             for s in steps:
                 local = probe.local(s.label, _key(s.kind, self.program))
-                inplace = fresh and s.kind.name in _INPLACE_OPS
+                inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
-                fresh = inplace or (s.kind.name in _FRESH_OPS and not src.startswith(_EXPR))
+                fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
                 if channels == _OPAQUE:  # read from the built module: needs an attribute per step
                     simple = False
                     break
@@ -675,7 +686,7 @@ def _flatten_sizes(graph: Graph) -> dict[Span, int]:
     instances disagree)."""
     sizes: dict[Span, int | None] = {}
     for node in graph.nodes:
-        if node.op == "flatten" and node.shape:
+        if node.shape and op_of(node.op).flattens:
             size = node.shape[0]
             sizes[node.span] = size if sizes.get(node.span, size) == size else None
     return {k: v for k, v in sizes.items() if v is not None}

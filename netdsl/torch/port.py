@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..ir.graph import Graph, Node
+from ..ops.base import op_of
 from ..ops.merge import describe_shape
 from ..values import format_value
 
@@ -106,10 +107,10 @@ def _because(graph: Graph, node: Node, param: str) -> str:
 def _describe(graph, module: str, key: str, ours: torch.Tensor, theirs: torch.Tensor, their_key: str) -> str:
     node = _node_for(graph, module)
     role = key.rsplit(".", 1)[-1]
-    if node is not None and node.op in ("conv", "sepconv") and role == "weight" and ours.shape[0] != theirs.shape[0]:
-        what = f"expects {ours.shape[0]} filters{_because(graph, node, 'filters')}, checkpoint has {theirs.shape[0]}"
-    elif node is not None and node.op == "linear" and role == "weight" and ours.shape[0] != theirs.shape[0]:
-        what = f"expects {ours.shape[0]} outputs, checkpoint has {theirs.shape[0]}"
+    width = op_of(node.op).width_param if node is not None else None
+    if width is not None and role == "weight" and ours.shape[0] != theirs.shape[0]:
+        param, word = width
+        what = f"expects {ours.shape[0]} {word}{_because(graph, node, param)}, checkpoint has {theirs.shape[0]}"
     else:
         what = f"expects {role} of shape {tuple(ours.shape)}, checkpoint has {tuple(theirs.shape)}"
     shape = f"; its output is {describe_shape(node.shape)}" if node is not None and node.shape else ""
