@@ -57,7 +57,7 @@ class GroupNorm(Op):
     def infer(self, attrs, inputs):
         c = self.require_map(inputs[0], "groupnorm")[0]
         if c % attrs["groups"]:
-            raise ShapeError("bad-groups", f"groups={attrs['groups']} must divide the {c} input channels", "groups")
+            raise ShapeError(codes.BAD_GROUPS, f"groups={attrs['groups']} must divide the {c} input channels", "groups")
         return Cost(inputs[0], 2 * c if attrs["affine"] else 0)
 
     def label(self, attrs, sym):
