@@ -103,6 +103,7 @@ class Op:
     torch_class: ClassVar[str] = ""  # the nn class an `init` of its kind applies to
     width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
     flattens: ClassVar[bool] = False  # its lowering needs the flattened size (`flat_features`)
+    runtime: ClassVar[tuple[str, ...]] = ()  # classes of netdsl/torch/runtime.py its lowering uses
 
     # -- front end ---------------------------------------------------------------------
     def infer(self, attrs: dict, inputs: list[Shape]) -> Cost:

@@ -6,7 +6,7 @@ from .. import codes
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "GroupNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
+__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -65,6 +65,31 @@ class GroupNorm(Op):
 
     def torch_module(self, a, in_channels):
         return f"nn.GroupNorm({keyword_args(a['groups'].src + ', ' + in_channels, a, eps=1e-5, affine=True)})"
+
+
+@register
+class LayerNorm(Op):
+    name, short = "layernorm", "ln"
+    role, decoration, stateful, fresh_output = "norm", True, True, True
+    runtime = ("LayerNorm2d",)
+    doc = ("Layer normalisation over the channels at each position (ConvNeXt; torchvision's LayerNorm2d), "
+           "or over a flat vector.")
+    example = "layernorm(eps=1e-6)"
+    params = (
+        OpParam("eps", FLOAT, 1e-5, "added to the variance"),
+        OpParam("affine", BOOL, True, "learned per-channel scale and shift"),
+    )
+
+    def infer(self, attrs, inputs):
+        return Cost(inputs[0], 2 * inputs[0][0] if attrs["affine"] else 0)
+
+    def label(self, attrs, sym):
+        return "LayerNorm"
+
+    def torch_module(self, a, in_channels):
+        flat = "rank" in a and a["rank"].value == 1
+        args = keyword_args(in_channels, {**a, "elementwise_affine": a["affine"]}, eps=1e-5, elementwise_affine=True)
+        return f"nn.LayerNorm({args})" if flat else f"LayerNorm2d({args})"
 
 
 @register

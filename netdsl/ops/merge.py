@@ -6,7 +6,7 @@ from .. import codes
 from ..values import FLOAT
 from .base import Cost, Op, OpParam, ShapeError, register
 
-__all__ = ["Concat", "Add", "Scale", "describe_shape"]
+__all__ = ["Concat", "Add", "Scale", "LayerScale", "describe_shape"]
 
 
 def describe_shape(shape) -> str:
@@ -84,3 +84,24 @@ class Scale(Op):
 
     def torch_expr(self, a, inputs):
         return f"{inputs[0]} * {a['factor'].src}"
+
+
+@register
+class LayerScale(Op):
+    name, short = "layer_scale", "layer_scale"
+    role, stateful, fresh_output = "merge", True, True
+    runtime = ("LayerScale2d",)
+    doc = "Multiply each channel by a learned factor that starts at `init` (ConvNeXt's layer scale)."
+    example = "layer_scale(1e-6)"
+    params = (OpParam("init", FLOAT, 1e-6, "the factors' initial value"),)
+
+    def infer(self, attrs, inputs):
+        self.require_map(inputs[0], "layer_scale")
+        return Cost(inputs[0], inputs[0][0])
+
+    def label(self, attrs, sym):
+        return "Layer scale"
+
+    def torch_module(self, a, in_channels):
+        init = a["init"]
+        return f"LayerScale2d({in_channels})" if init.known and init.value == 1e-6 else f"LayerScale2d({in_channels}, {init.src})"

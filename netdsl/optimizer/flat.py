@@ -23,6 +23,7 @@ from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
 from ..torch.pyformat import inert as _inert
 from ..torch.pyformat import layout
+from ..torch.sources import runtime_used
 from .passes import PASS_NAMES, run_passes
 from .rewrite import origin_of
 
@@ -317,7 +318,8 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
     functions = _weight_functions()
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
     helpers = [_ONEDNN, _inference_conv()] if any(_conv_extras(n) for n in graph.nodes) else []
-    parts = ["\n".join(header), *functions, *helpers, origins, _class_source(graph, w, class_name, passes)]
+    network = _class_source(graph, w, class_name, passes)
+    parts = ["\n".join(header), *functions, *helpers, *runtime_used(network), origins, network]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 
 

@@ -26,6 +26,7 @@ from ..values import FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
 from .pyformat import inert as _inert
+from .sources import runtime_used
 
 __all__ = ["generate", "GeneratedCode"]
 
@@ -624,6 +625,7 @@ class _Generator:
         body = "\n".join(classes)
         parts = ["\n".join(header)]
         parts += [src for name, src in sorted(_HELPERS.items()) if f"{name}(" in body]
+        parts += runtime_used(body)  # the modules some ops lower to (their `runtime` trait)
         parts += classes
         text = "\n\n\n".join(parts) + "\n"
         if "torch." not in text.replace("import torch", ""):

@@ -1,0 +1,41 @@
+"""The modules of netdsl/torch/runtime.py (copied into generated files) against the
+references they stand for, and the copy itself."""
+
+from __future__ import annotations
+
+import torch
+from torchvision.models.convnext import LayerNorm2d as TorchvisionLayerNorm2d
+
+import netdsl
+from netdsl.torch.build import compile_spec
+from netdsl.torch.runtime import LayerNorm2d, LayerScale2d
+
+
+def test_layer_norm_2d_equals_torchvisions_with_the_same_state_dict_keys():
+    ours, theirs = LayerNorm2d(16, eps=1e-6), TorchvisionLayerNorm2d(16, eps=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.rand(16, generator=gen) + 0.5)
+        theirs.bias.copy_(torch.randn(16, generator=gen))
+    ours.load_state_dict(theirs.state_dict())  # same keys, same shapes
+    x = torch.randn(2, 16, 5, 7, generator=gen)
+    assert torch.allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
+
+
+def test_layer_scale_multiplies_each_channel_by_its_factor():
+    scale = LayerScale2d(3, init=0.5)
+    assert torch.equal(scale.weight, torch.full((3, 1, 1), 0.5))
+    with torch.no_grad():
+        scale.weight.copy_(torch.tensor([1.0, 2.0, -1.0]).view(3, 1, 1))
+    x = torch.randn(2, 3, 4, 4)
+    assert torch.equal(scale(x), x * torch.tensor([1.0, 2.0, -1.0]).view(1, 3, 1, 1))
+
+
+def test_generated_files_carry_only_the_runtime_modules_they_use():
+    with_ln = "network A() {\n    input [8, 6, 6]\n    layernorm\n}\n"
+    without = "network B() {\n    input [8, 6, 6]\n    batchnorm\n}\n"
+    assert "class LayerNorm2d(nn.LayerNorm):" in compile_spec(with_ln)[0].source
+    assert "class LayerScale2d" not in compile_spec(with_ln)[0].source
+    assert "LayerNorm2d" not in compile_spec(without)[0].source
+    fast = netdsl.optimize(netdsl.build(with_ln).eval(), "inference")
+    assert type(fast.get_submodule(next(n for n, _ in fast.named_children()))).__name__ == "LayerNorm2d"
