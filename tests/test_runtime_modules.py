@@ -39,3 +39,17 @@ def test_generated_files_carry_only_the_runtime_modules_they_use():
     assert "LayerNorm2d" not in compile_spec(without)[0].source
     fast = netdsl.optimize(netdsl.build(with_ln).eval(), "inference")
     assert type(fast.get_submodule(next(n for n, _ in fast.named_children()))).__name__ == "LayerNorm2d"
+
+
+def test_drop_path_drops_whole_samples_in_training_reproducibly_and_is_the_identity_in_eval():
+    from netdsl.torch.runtime import DropPath
+
+    drop, x = DropPath(0.5), torch.randn(64, 3, 4, 4)
+    torch.manual_seed(7)
+    first = drop(x)
+    torch.manual_seed(7)
+    assert torch.equal(drop(x), first)  # reproducible under torch.manual_seed
+    kept = first.flatten(1).ne(0).any(1)
+    assert 0 < kept.sum() < 64
+    assert torch.allclose(first[kept], x[kept] * 2.0) and torch.equal(first[~kept], torch.zeros_like(first[~kept]))
+    assert drop.eval()(x) is x

@@ -6,7 +6,7 @@ from .. import codes
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "Flatten", "Linear", "L2Normalize", "keyword_args"]
+__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "DropPath", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -127,6 +127,22 @@ class Dropout(Op):
 
     def torch_module(self, a, in_channels):
         return f"nn.Dropout({a['p'].src})"
+
+
+@register
+class DropPath(Op):
+    name, short, role, view, eval_identity = "drop_path", "drop_path", "dense", True, True
+    runtime = ("DropPath",)
+    doc = ("Stochastic depth: in training, drop a residual branch for a whole sample with probability `p` "
+           "(the others scaled by 1 / (1 - p)); the identity in eval.")
+    example = "drop_path(0.1)"
+    params = (OpParam("p", FLOAT, 0.0, "probability of dropping the sample's branch", minimum=0, maximum=1),)
+
+    def label(self, attrs, sym):
+        return f"Stochastic depth ({sym_or(attrs, sym, 'p')})"
+
+    def torch_module(self, a, in_channels):
+        return f"DropPath({a['p'].src})"
 
 
 @register

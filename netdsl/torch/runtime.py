@@ -6,7 +6,7 @@ files that use it, so a generated file still needs only torch: they may use noth
 import torch
 from torch import nn
 
-__all__ = ["LayerNorm2d", "LayerScale2d"]
+__all__ = ["DropPath", "LayerNorm2d", "LayerScale2d"]
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -29,3 +29,23 @@ class LayerScale2d(nn.Module):
 
     def forward(self, x):
         return x * self.weight
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, each sample's tensor is zeroed
+    with probability `p` and the others are divided by 1 - p; the identity in eval. The
+    draw uses the global random generator: seeding it (manual_seed) makes it reproducible."""
+
+    def __init__(self, p=0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask.div_(keep) if keep > 0.0 else x * mask
+
+    def extra_repr(self):
+        return f"p={self.p}"
