@@ -53,3 +53,23 @@ def test_drop_path_drops_whole_samples_in_training_reproducibly_and_is_the_ident
     assert 0 < kept.sum() < 64
     assert torch.allclose(first[kept], x[kept] * 2.0) and torch.equal(first[~kept], torch.zeros_like(first[~kept]))
     assert drop.eval()(x) is x
+
+
+
+
+def test_a_squeeze_excitation_gate_written_with_mul_equals_torchvisions():
+    from torchvision.ops import SqueezeExcitation
+
+    spec = ("network SENet() {\n    input [16, 7, 7]\n    x = identity\n"
+            "    g = x -> global_avgpool -> conv(4, 1) -> relu -> conv(16, 1) -> sigmoid\n    mul(x, g)\n}\n")
+    ours, theirs = netdsl.build(spec).eval(), SqueezeExcitation(16, 4).eval()
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    netdsl.port_weights(ours, theirs)
+    x = torch.randn(2, 16, 7, 7, generator=gen)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
+        fast = netdsl.optimize(ours, "inference")
+        assert torch.allclose(fast(x), theirs(x), rtol=1e-5, atol=1e-6)

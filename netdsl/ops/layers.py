@@ -6,7 +6,7 @@ from .. import codes
 from ..values import BOOL, FLOAT, INT
 from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
 
-__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "Dropout", "DropPath", "Flatten", "Linear", "L2Normalize", "keyword_args"]
+__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "LocalResponseNorm", "ChannelShuffle", "Dropout", "DropPath", "Flatten", "Linear", "L2Normalize", "keyword_args"]
 
 
 def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
@@ -143,6 +143,26 @@ class DropPath(Op):
 
     def torch_module(self, a, in_channels):
         return f"DropPath({a['p'].src})"
+
+
+@register
+class ChannelShuffle(Op):
+    name, short, role, fresh_output = "channel_shuffle", "shuffle", "merge", True
+    doc = "Interleave the channels of `groups` groups (ShuffleNet): group-major becomes channel-major order."
+    example = "channel_shuffle(2)"
+    params = (OpParam("groups", INT, doc="how many groups the channels form", minimum=1),)
+
+    def infer(self, attrs, inputs):
+        c = self.require_map(inputs[0], "channel_shuffle")[0]
+        if c % attrs["groups"]:
+            raise ShapeError(codes.BAD_GROUPS, f"groups={attrs['groups']} must divide the {c} input channels", "groups")
+        return Cost(inputs[0])
+
+    def label(self, attrs, sym):
+        return f"Channel shuffle ({sym_or(attrs, sym, 'groups')})"
+
+    def torch_module(self, a, in_channels):
+        return f"nn.ChannelShuffle({a['groups'].src})"
 
 
 @register

@@ -6,7 +6,7 @@ from .. import codes
 from ..values import FLOAT
 from .base import Cost, Op, OpParam, ShapeError, register
 
-__all__ = ["Concat", "Add", "Scale", "LayerScale", "describe_shape"]
+__all__ = ["Concat", "Add", "Scale", "LayerScale", "Multiply", "describe_shape"]
 
 
 def describe_shape(shape) -> str:
@@ -105,3 +105,28 @@ class LayerScale(Op):
     def torch_module(self, a, in_channels):
         init = a["init"]
         return f"LayerScale2d({in_channels})" if init.known and init.value == 1e-6 else f"LayerScale2d({in_channels}, {init.src})"
+
+
+@register
+class Multiply(Op):
+    name, short, multi_input, role = "mul", "mul", True, "merge"
+    doc = ("Channel-wise product: a C x H x W map times C x H x W or C x 1 x 1 gates (squeeze-excitation: "
+           "`mul(x, g)` with `g = x -> global_avgpool -> ... -> sigmoid`).")
+    example = "mul(a, b)"
+
+    def infer(self, attrs, inputs):
+        first = inputs[0]
+        for i, other in enumerate(inputs[1:], start=2):
+            if len(other) != len(first) or other[0] != first[0]:
+                raise ShapeError(codes.GATE_MISMATCH, f"product of a {describe_shape(first)} and a {describe_shape(other)} "
+                                 f"tensor (input {i}); the channels must be equal")
+            if len(first) == 3 and other[1:] not in (first[1:], (1, 1)):
+                raise ShapeError(codes.GATE_MISMATCH, f"input {i} is {describe_shape(other)}: a gate is 1x1 or "
+                                 f"{first[1]}x{first[2]}, the size of the map")
+        return Cost(first)
+
+    def label(self, attrs, sym):
+        return "x"
+
+    def torch_expr(self, a, inputs):
+        return " * ".join(inputs)
