@@ -6,14 +6,16 @@ reads `x = self.conv(x)` and tensors are freed as soon as possible.
 
 Every op is lowered by its own `torch_module` / `torch_expr` (netdsl/ops), given the
 concrete values the graph holds. The file also carries how to make its weights from the
-unoptimized network's state_dict (`STATE_ORIGINS` and the functions of :mod:`.weights`),
-so it needs only torch."""
+unoptimized network's state_dict (`STATE_ORIGINS` and the functions of :mod:`.weights`)
+and, where a conv runs fused, the definitions of :mod:`.runtime` (InferenceConv), copied
+from their source: it needs only torch."""
 
 from __future__ import annotations
 
 import ast as pyast
 import keyword
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from pprint import pformat
 
@@ -125,92 +127,6 @@ def _conv_extras(node: Node) -> dict:
     """The InferenceConv arguments a conv node asks for (none: a plain nn.Conv2d)."""
     return {k: node.attrs[k] for k in _CONV_EXTRAS if node.attrs.get(k)} if op_of(node.op).conv2d else {}
 
-# The module convs lower to when a pass asked for one of _CONV_EXTRAS; written into the
-# generated file when used.
-_INFERENCE_CONV = '''class InferenceConv(nn.Conv2d):
-    """A convolution for inference, with what follows it: a residual sum (`forward(x,
-    shortcut)`: the shortcut is added to the conv's output) and/or a ReLU/ReLU6.
-
-    On the CPU in float32 without autograd, they run as one oneDNN kernel
-    (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
-    torch.compile's inductor emits for these patterns). With `prepack=True` the weight is
-    reordered into oneDNN's blocked layout once per input shape (again whenever the
-    weight changes) instead of at every call; with `inplace=True` the sum is written into
-    the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
-    dtypes, autocast, gradients) they run as separate PyTorch ops."""
-
-    UNARY = ONEDNN_UNARY
-    PACKS = 4
-
-    def __init__(self, *args, activation=None, residual=False, inplace=False, prepack=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.activation, self.residual, self.inplace, self.prepack = activation, residual, inplace, prepack
-        self._packed = None  # (weight, its version, {input shape: the weight in oneDNN's layout})
-
-    def forward(self, x, shortcut=None):
-        w = self.weight
-        if (_ONEDNN and x.is_cpu and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-                and not (torch.is_grad_enabled() and (w.requires_grad or x.requires_grad))
-                and not isinstance(self.padding, str)):
-            args = (self.packed_weight(x) if self.prepack else w, self.bias, self.padding, self.stride, self.dilation,
-                    self.groups)
-            if shortcut is None:
-                return torch.ops.mkldnn._convolution_pointwise(x, *args, *self.UNARY[self.activation], "")
-            unary = self.UNARY[self.activation][0] if self.activation else None
-            if self.inplace and _same_layout(shortcut, x, *(() if self.prepack else (w,))):
-                return torch.ops.mkldnn._convolution_pointwise_.binary(
-                    shortcut, x, *args, "add", None, unary, [], None)
-            return torch.ops.mkldnn._convolution_pointwise.binary(
-                x, shortcut, *args, "add", None, unary, [], None)
-        y = self._conv_forward(x, w, self.bias)
-        if shortcut is not None:
-            y = y + shortcut
-        if self.activation is None:
-            return y
-        name, scalars = self.UNARY[self.activation]
-        return getattr(nn.functional, name)(y, *scalars)
-
-    def packed_weight(self, x):
-        """The weight in the layout oneDNN chose for x's shape (it differs between shapes:
-        a batch-1 layout slows batch 8 down), one per shape for the last PACKS shapes."""
-        w, shape = self.weight, tuple(x.shape)
-        version = None if w.is_inference() else w._version
-        if self._packed is None or self._packed[0] is not w or self._packed[1] != version:
-            self._packed = (w, version, {})
-        packs = self._packed[2]
-        packed = packs.get(shape)
-        if packed is None:
-            with torch.no_grad():
-                packed = torch.ops.mkldnn._reorder_convolution_weight(
-                    w, list(self.padding), list(self.stride), list(self.dilation), self.groups, list(shape))
-            packs[shape] = packed
-            while len(packs) > self.PACKS:  # the oldest go (another thread may be evicting too)
-                packs.pop(next(iter(packs), None), None)
-        return packed
-
-    def __getstate__(self):  # copy.deepcopy, torch.save: oneDNN's tensors have no storage to copy
-        return {**self.__dict__, "_packed": None}
-
-
-def _same_layout(*tensors):
-    """Whether the tensors are all dense in the same memory format (oneDNN writes an
-    in-place sum in the layout of the conv's output, whatever the shortcut's is)."""
-    return (all(t.is_contiguous(memory_format=torch.channels_last) for t in tensors)
-            or all(t.is_contiguous() for t in tensors))'''
-
-
-def _inference_conv() -> str:
-    """InferenceConv's source, its table of fusable activations made from the ops' traits
-    (op name -> oneDNN post-op and its scalars; `None`: no activation)."""
-    unary = {None: ("none", [])}
-    unary.update({name: (op.onednn_unary[0], list(op.onednn_unary[1])) for name, op in OPS.items() if op.onednn_unary})
-    table = repr(unary).replace("'", '"')
-    return f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\nONEDNN_UNARY = {table}\n\n\n" \
-        + _INFERENCE_CONV
-
-
-_ONEDNN = '''_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")'''
-
 
 def _last_uses(graph: Graph) -> dict[int, int]:
     last = {}
@@ -300,12 +216,38 @@ def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, 
     return "\n".join(lines)
 
 
-def _weight_functions() -> list[str]:
-    """The source of the functions of weights.py (read, not imported: it imports torch,
-    and `netdsl compile` does not need it)."""
-    text = (Path(__file__).parent / "weights.py").read_text()
-    tree = pyast.parse(text)
-    return [pyast.get_source_segment(text, f) for f in tree.body if isinstance(f, pyast.FunctionDef)]
+@cache
+def _definitions(module: str) -> dict[str, str]:
+    """The source of each top-level definition (class, function, assignment) of a module
+    of this package, by name, in the file's order. Read, not imported: the runtime
+    modules import torch, and `netdsl compile` does not need it."""
+    text = (Path(__file__).parent / module).read_text(encoding="utf-8")
+    out = {}
+    for node in pyast.parse(text).body:
+        if isinstance(node, (pyast.ClassDef, pyast.FunctionDef)):
+            out[node.name] = pyast.get_source_segment(text, node)
+        elif isinstance(node, pyast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], pyast.Name):
+            if node.targets[0].id != "__all__":
+                out[node.targets[0].id] = pyast.get_source_segment(text, node)
+    return out
+
+
+def onednn_unary_table() -> dict:
+    """The activations InferenceConv fuses, from the ops' traits: op name -> oneDNN
+    post-op and its scalars (`None`: no activation)."""
+    unary = {None: ("none", [])}
+    unary.update({name: (op.onednn_unary[0], list(op.onednn_unary[1])) for name, op in OPS.items() if op.onednn_unary})
+    return unary
+
+
+def _runtime(graph: Graph) -> list[str]:
+    """What the file needs of :mod:`.runtime`: all of it where a conv is an InferenceConv
+    (with ONEDNN_UNARY made from the ops' traits), else nothing."""
+    if not any(_conv_extras(n) for n in graph.nodes):
+        return []
+    table = repr(onednn_unary_table()).replace("'", '"')
+    unary = f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\nONEDNN_UNARY = {table}"
+    return [unary if name == "ONEDNN_UNARY" else src for name, src in _definitions("runtime.py").items()]
 
 
 def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
@@ -315,11 +257,10 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
     done = ", ".join(passes) or "no passes"
     header = [f"# Generated by netdsl from {_inert(graph.file)} ({done}): edit the spec, not this file.", "",
               "import torch", "from torch import nn"]
-    functions = _weight_functions()
+    functions = list(_definitions("weights.py").values())
     origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
-    helpers = [_ONEDNN, _inference_conv()] if any(_conv_extras(n) for n in graph.nodes) else []
     network = _class_source(graph, w, class_name, passes)
-    parts = ["\n".join(header), *functions, *helpers, *runtime_used(network), origins, network]
+    parts = ["\n".join(header), *functions, *_runtime(graph), *runtime_used(network), origins, network]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
 
 

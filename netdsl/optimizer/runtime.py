@@ -1,0 +1,134 @@
+"""What an optimized module runs besides torch: `InferenceConv`, a conv that runs with
+what follows it (a residual sum, a ReLU) as one oneDNN kernel.
+
+Every top-level definition of this file is copied verbatim into the generated optimized
+module (see :mod:`.flat`), so that a file written by `netdsl compile --optimize
+inference` needs only torch: they may use nothing but `torch`, `nn` and each other, and
+they are written as `ruff format` lays them out (88 columns). `ONEDNN_UNARY` is the one
+exception: the generated file defines its own, made from the ops' `onednn_unary` traits
+(netdsl/ops); the value here is what those traits give, for using this module directly
+(a test keeps the two equal)."""
+
+import torch
+from torch import nn
+
+__all__ = ["ONEDNN_UNARY", "InferenceConv"]
+
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(
+    torch.ops.mkldnn, "_convolution_pointwise"
+)
+
+# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars
+ONEDNN_UNARY = {
+    None: ("none", []),
+    "relu": ("relu", []),
+    "relu6": ("hardtanh", [0.0, 6.0]),
+}
+
+
+class InferenceConv(nn.Conv2d):
+    """A convolution for inference, with what follows it: a residual sum (`forward(x,
+    shortcut)`: the shortcut is added to the conv's output) and/or a ReLU/ReLU6.
+
+    On the CPU in float32 without autograd, they run as one oneDNN kernel
+    (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
+    torch.compile's inductor emits for these patterns). With `prepack=True` the weight is
+    reordered into oneDNN's blocked layout once per input shape (again whenever the
+    weight changes) instead of at every call; with `inplace=True` the sum is written into
+    the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
+    dtypes, autocast, gradients) they run as separate PyTorch ops."""
+
+    UNARY = ONEDNN_UNARY
+    PACKS = 4
+
+    def __init__(
+        self,
+        *args,
+        activation=None,
+        residual=False,
+        inplace=False,
+        prepack=False,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.activation, self.residual = activation, residual
+        self.inplace, self.prepack = inplace, prepack
+        # (weight, its version, {input shape: the weight in oneDNN's layout})
+        self._packed = None
+
+    def forward(self, x, shortcut=None):
+        w = self.weight
+        if (
+            _ONEDNN
+            and x.is_cpu
+            and x.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+            and not (torch.is_grad_enabled() and (w.requires_grad or x.requires_grad))
+            and not isinstance(self.padding, str)
+        ):
+            args = (
+                self.packed_weight(x) if self.prepack else w,
+                self.bias,
+                self.padding,
+                self.stride,
+                self.dilation,
+                self.groups,
+            )
+            if shortcut is None:
+                return torch.ops.mkldnn._convolution_pointwise(
+                    x, *args, *self.UNARY[self.activation], ""
+                )
+            unary = self.UNARY[self.activation][0] if self.activation else None
+            # (a prepacked weight is in oneDNN's blocked layout, not a torch one)
+            own = () if self.prepack else (w,)
+            if self.inplace and _same_layout(shortcut, x, *own):
+                return torch.ops.mkldnn._convolution_pointwise_.binary(
+                    shortcut, x, *args, "add", None, unary, [], None
+                )
+            return torch.ops.mkldnn._convolution_pointwise.binary(
+                x, shortcut, *args, "add", None, unary, [], None
+            )
+        y = self._conv_forward(x, w, self.bias)
+        if shortcut is not None:
+            y = y + shortcut
+        if self.activation is None:
+            return y
+        name, scalars = self.UNARY[self.activation]
+        return getattr(nn.functional, name)(y, *scalars)
+
+    def packed_weight(self, x):
+        """The weight in the layout oneDNN chose for x's shape (it differs between shapes:
+        a batch-1 layout slows batch 8 down), one per shape for the last PACKS shapes."""
+        w, shape = self.weight, tuple(x.shape)
+        version = None if w.is_inference() else w._version
+        cached = self._packed
+        if cached is None or cached[0] is not w or cached[1] != version:
+            self._packed = (w, version, {})
+        packs = self._packed[2]
+        packed = packs.get(shape)
+        if packed is None:
+            with torch.no_grad():
+                packed = torch.ops.mkldnn._reorder_convolution_weight(
+                    w,
+                    list(self.padding),
+                    list(self.stride),
+                    list(self.dilation),
+                    self.groups,
+                    list(shape),
+                )
+            packs[shape] = packed
+            # the oldest go (another thread may be evicting too)
+            while len(packs) > self.PACKS:
+                packs.pop(next(iter(packs), None), None)
+        return packed
+
+    def __getstate__(self):
+        # copy.deepcopy, torch.save: oneDNN's tensors have no storage to copy
+        return {**self.__dict__, "_packed": None}
+
+
+def _same_layout(*tensors):
+    """Whether the tensors are all dense in the same memory format (oneDNN writes an
+    in-place sum in the layout of the conv's output, whatever the shortcut's is)."""
+    nhwc = all(t.is_contiguous(memory_format=torch.channels_last) for t in tensors)
+    return nhwc or all(t.is_contiguous() for t in tensors)
