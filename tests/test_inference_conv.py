@@ -59,7 +59,8 @@ def fused_kernels(fn) -> set[str]:
 
 
 def test_the_runtime_table_is_what_the_op_traits_give():
-    assert runtime.ONEDNN_UNARY == onednn_unary_table()
+    assert runtime.ONEDNN_UNARY == onednn_unary_table(), \
+        "an op's `onednn_unary` trait changed: write the new table into netdsl/optimizer/runtime.py"
     assert InferenceConv.UNARY is runtime.ONEDNN_UNARY
 
 

@@ -189,7 +189,8 @@ def test_op_ports_optimizes_renders_and_is_counted(op):
 
 
 def test_generated_code_of_every_op_passes_ruff(tmp_path):
-    """Plain and inference-optimized modules, one file per op, one ruff run."""
+    """Plain and inference-optimized modules, one file per op, one run of ruff check and
+    one of ruff format."""
     for op in REGISTERED:
         code, graph = compile_spec(spec_for(op))
         (tmp_path / f"plain_{op.name}.py").write_text(code.source)
@@ -198,3 +199,6 @@ def test_generated_code_of_every_op_passes_ruff(tmp_path):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     check = subprocess.run([ruff, "check", "--isolated", str(tmp_path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run([ruff, "format", "--isolated", "--check", "--diff", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout[:20000] + fmt.stderr

@@ -5,6 +5,9 @@ numbers checked against formulas written here."""
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import netdsl
+from netdsl.diagnostics import NetdslError
 from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import (
@@ -26,7 +30,7 @@ from netdsl.optimizer.passes import (
     fuse_sibling_convs,
     mark_inplace,
 )
-from netdsl.torch.build import build_model, load_module
+from netdsl.torch.build import build_model, compile_spec, load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted(p for p in (ROOT / "specs").rglob("*.net") if "network " in p.read_text())
@@ -244,6 +248,32 @@ def test_generated_source_is_deterministic_and_reads_like_pytorch(monkeypatch):
     assert "torch.split(" in a.source and "torch.cat([" in a.source
     assert "InferenceConv(" in a.source and 'activation="relu"' in a.source and "BatchNorm" not in a.source
     compile(a.source, "generated", "exec")
+
+
+def test_every_generated_file_passes_ruff_check_and_format(tmp_path, monkeypatch):
+    """The plain and the inference-optimized module of every network in specs/ (the
+    block libraries have none), as `ruff check` and `ruff format` with their defaults
+    want them: one run of each over all the files."""
+    monkeypatch.chdir(ROOT)  # the files' `# specs/x.net:12` comments as a user gets them
+    written = 0
+    for spec in sorted(Path("specs").rglob("*.net")):
+        try:
+            graph = netdsl.check(spec)
+        except NetdslError as err:
+            if [d.code for d in err.diagnostics] == ["no-network"]:
+                continue
+            raise
+        name = spec.with_suffix("").as_posix().replace("/", "_")
+        (tmp_path / f"{name}.py").write_text(compile_spec(spec)[0].source)
+        (tmp_path / f"{name}_inference.py").write_text(compile_optimized(graph)[0].source)
+        written += 1
+    assert written >= 20
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    check = subprocess.run([ruff, "check", "--isolated", str(tmp_path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run([ruff, "format", "--isolated", "--check", "--diff", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout[:20000] + fmt.stderr
 
 
 def test_relu_after_a_conv_runs_inside_the_conv_on_the_cpu_and_as_two_ops_elsewhere():

@@ -1,8 +1,9 @@
 """A (possibly optimized) graph as ONE readable nn.Module: a module per layer, named
 after its node (`inception_a.0.b1.conv` -> `self.inception_a_0_b1_conv`), and a forward
-that is straight-line code over the nodes in order, each statement under a `# file:line`
-comment pointing at the spec. Variables are reused once their value is dead, so a chain
-reads `x = self.conv(x)` and tensors are freed as soon as possible.
+that is straight-line code over the nodes in order, each statement with a `# file:line`
+comment pointing at the spec (after it, or above it where the line would be too long).
+Variables are reused once their value is dead, so a chain reads `x = self.conv(x)` and
+tensors are freed as soon as possible. The file is laid out as `ruff format` would.
 
 Every op is lowered by its own `torch_module` / `torch_expr` (netdsl/ops), given the
 concrete values the graph holds. The file also carries how to make its weights from the
@@ -12,26 +13,26 @@ from their source: it needs only torch."""
 
 from __future__ import annotations
 
-import ast as pyast
 import keyword
+import textwrap
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from pprint import pformat
 
 from ..ir.graph import Graph, Node
 from ..ir.naming import reserved_label
 from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
+from ..torch.pyformat import WIDTH, layout
 from ..torch.pyformat import inert as _inert
-from ..torch.pyformat import layout
-from ..torch.sources import runtime_used
+from ..torch.sources import definitions, runtime_used
 from .passes import PASS_NAMES, run_passes
 from .rewrite import origin_of
 
 __all__ = ["MODES", "FlatCode", "compile_optimized", "generate_flat"]
 
 MODES = ("inference",)
+
+_BODY = " " * 8  # the indentation of the statements of the generated methods
 
 _RESERVED = set(keyword.kwlist) | {"self", "torch", "nn", "cls", "state_dict", "model"}
 
@@ -84,7 +85,11 @@ class _Writer:
         if block is not None and block.path != self.last_comment:
             self.fwd.append(f"# {block.path}: {block.block} ({_inert(block.span.file)}:{block.span.line})")
             self.last_comment = block.path
-        self.fwd.append(f"{text}  # {_inert(node.span.file)}:{node.span.line}")
+        where = f"# {_inert(node.span.file)}:{node.span.line}"
+        if len(_BODY) + len(f"{text}  {where}") <= WIDTH:
+            self.fwd.append(f"{text}  {where}")
+        else:  # above: ruff format counts a trailing comment in, and would split the statement
+            self.fwd += [where, text]
 
 
 def _top_block(graph: Graph, node: Node):
@@ -198,13 +203,13 @@ def _origins(graph: Graph, w: _Writer) -> dict[str, dict]:
 
 def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, ...]) -> str:
     layout_name = "channels_last" if graph.nodes and graph.nodes[0].attrs.get("memory_format") else None
-    lines = [f"class {class_name}(nn.Module):",
-             f'    """{graph.name}{_inert(repr(graph.args))} ({_inert(graph.file)}), for inference: {", ".join(passes) or "no passes"}."""',
+    title = f"{graph.name}{_inert(repr(graph.args))} ({_inert(graph.file)}), for inference: {', '.join(passes) or 'no passes'}."
+    lines = [f"class {class_name}(nn.Module):", *_docstring(title, "    "),
              "", f"    memory_format = {'torch.channels_last' if layout_name else None}", "",
              "    def __init__(self):", "        super().__init__()"]
-    lines += [layout(s, "        ") for s in w.init]
+    lines += [layout(s, _BODY) for s in w.init]
     lines += ["", f"    def forward(self, {w.vars[graph.nodes[0].id]}):"]
-    lines += [layout(s, "        ") for s in w.fwd]
+    lines += [layout(s, _BODY) for s in w.fwd]
     lines += ["", "    @classmethod", "    def from_state_dict(cls, state_dict):",
               '        """This network with weights made from the unoptimized network\'s state_dict."""',
               '        with torch.device("meta"):',
@@ -216,20 +221,9 @@ def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, 
     return "\n".join(lines)
 
 
-@cache
 def _definitions(module: str) -> dict[str, str]:
-    """The source of each top-level definition (class, function, assignment) of a module
-    of this package, by name, in the file's order. Read, not imported: the runtime
-    modules import torch, and `netdsl compile` does not need it."""
-    text = (Path(__file__).parent / module).read_text(encoding="utf-8")
-    out = {}
-    for node in pyast.parse(text).body:
-        if isinstance(node, (pyast.ClassDef, pyast.FunctionDef)):
-            out[node.name] = pyast.get_source_segment(text, node)
-        elif isinstance(node, pyast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], pyast.Name):
-            if node.targets[0].id != "__all__":
-                out[node.targets[0].id] = pyast.get_source_segment(text, node)
-    return out
+    """The top-level definitions of a module of this package, read as text (torch/sources.py)."""
+    return definitions(Path(__file__).with_name(module))
 
 
 def onednn_unary_table() -> dict:
@@ -245,9 +239,56 @@ def _runtime(graph: Graph) -> list[str]:
     (with ONEDNN_UNARY made from the ops' traits), else nothing."""
     if not any(_conv_extras(n) for n in graph.nodes):
         return []
-    table = repr(onednn_unary_table()).replace("'", '"')
-    unary = f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\nONEDNN_UNARY = {table}"
+    table = _literal(onednn_unary_table(), head="ONEDNN_UNARY = ")
+    unary = f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\n{table}"
     return [unary if name == "ONEDNN_UNARY" else src for name, src in _definitions("runtime.py").items()]
+
+
+def _literal(value, indent: str = "", head: str = "", tail: str = "") -> str:
+    """`head value tail` at `indent` as `ruff format` lays out a literal of dicts, lists,
+    tuples and constants: on one line where it fits, else one item a line, each laid out
+    the same way, with a trailing comma where there are several."""
+    flat = f"{indent}{head}{_constant(value)}{tail}"
+    if len(flat) <= WIDTH or not isinstance(value, (dict, list, tuple)) or not value:
+        return flat
+    if isinstance(value, dict):
+        items = [(f"{_constant(k)}: ", v) for k, v in value.items()]
+    else:
+        items = [("", v) for v in value]
+    comma = "," if len(items) > 1 or isinstance(value, tuple) else ""
+    opening, closing = {dict: "{}", list: "[]", tuple: "()"}[type(value)]
+    body = [_literal(v, indent + "    ", key, comma) for key, v in items]
+    return "\n".join([f"{indent}{head}{opening}", *body, f"{indent}{closing}{tail}"])
+
+
+def _constant(value) -> str:
+    """A literal on one line, its strings in double quotes (as ruff writes them)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_constant(k)}: {_constant(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_constant, value)) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_constant, value)) + ("," if len(value) == 1 else "") + ")"
+    text = repr(value)
+    if isinstance(value, str) and text.startswith("'") and '"' not in text:
+        return f'"{text[1:-1]}"'
+    return text
+
+
+def _comment(text: str) -> list[str]:
+    """A comment in lines of at most WIDTH columns (a longer word stays whole)."""
+    return textwrap.wrap(text, WIDTH, initial_indent="# ", subsequent_indent="# ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def _docstring(text: str, indent: str) -> list[str]:
+    """A docstring in lines of at most WIDTH columns (a longer word stays whole; after
+    one, the closing quotes go on a line of their own, as ruff format puts them)."""
+    lines = textwrap.wrap(f'"""{text}"""', WIDTH, initial_indent=indent, subsequent_indent=indent,
+                          break_long_words=False, break_on_hyphens=False)
+    if len(lines) > 1 and len(lines[-1]) > WIDTH:
+        lines[-1:] = [lines[-1][:-3], f'{indent}"""']
+    return lines
 
 
 def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
@@ -255,10 +296,10 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
     w = _forward(graph)
     class_name = f"{graph.name}Inference"
     done = ", ".join(passes) or "no passes"
-    header = [f"# Generated by netdsl from {_inert(graph.file)} ({done}): edit the spec, not this file.", "",
-              "import torch", "from torch import nn"]
+    header = [*_comment(f"Generated by netdsl from {_inert(graph.file)} ({done}): edit the spec, not this file."),
+              "", "import torch", "from torch import nn"]
     functions = list(_definitions("weights.py").values())
-    origins = "STATE_ORIGINS = " + pformat(_origins(graph, w), width=100, sort_dicts=False)
+    origins = _literal(_origins(graph, w), head="STATE_ORIGINS = ")
     network = _class_source(graph, w, class_name, passes)
     parts = ["\n".join(header), *functions, *_runtime(graph), *runtime_used(network), origins, network]
     return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)

@@ -32,11 +32,11 @@ class InferenceConv(nn.Conv2d):
 
     On the CPU in float32 without autograd, they run as one oneDNN kernel
     (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
-    torch.compile's inductor emits for these patterns). With `prepack=True` the weight is
-    reordered into oneDNN's blocked layout once per input shape (again whenever the
-    weight changes) instead of at every call; with `inplace=True` the sum is written into
-    the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices and
-    dtypes, autocast, gradients) they run as separate PyTorch ops."""
+    torch.compile's inductor emits for these patterns). With `prepack=True` the weight
+    is reordered into oneDNN's blocked layout once per input shape (again whenever the
+    weight changes) instead of at every call; with `inplace=True` the sum is written
+    into the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices
+    and dtypes, autocast, gradients) they run as separate PyTorch ops."""
 
     UNARY = ONEDNN_UNARY
     PACKS = 4
@@ -97,8 +97,9 @@ class InferenceConv(nn.Conv2d):
         return getattr(nn.functional, name)(y, *scalars)
 
     def packed_weight(self, x):
-        """The weight in the layout oneDNN chose for x's shape (it differs between shapes:
-        a batch-1 layout slows batch 8 down), one per shape for the last PACKS shapes."""
+        """The weight in the layout oneDNN chose for x's shape (it differs between
+        shapes: a batch-1 layout slows batch 8 down), one per shape for the last PACKS
+        shapes."""
         w, shape = self.weight, tuple(x.shape)
         version = None if w.is_inference() else w._version
         cached = self._packed

@@ -3,7 +3,8 @@ each layer's provenance (an `origin`, see :mod:`.rewrite`).
 
 Every function of this file is copied verbatim into the generated optimized module (so
 that a file written by `netdsl compile --optimize inference` needs only torch): they
-may use nothing but torch and each other."""
+may use nothing but torch and each other, and are written as `ruff format` lays them out
+(88 columns)."""
 
 from __future__ import annotations
 
@@ -13,22 +14,27 @@ __all__ = ["convert_state_dict", "fold_batchnorm_tensors", "layer_tensors"]
 
 
 def layer_tensors(origin, state, memory_format=torch.contiguous_format):
-    """The tensors of one layer (name -> tensor, e.g. weight, bias), made as `origin` says
-    (new 4-D weights are laid out in `memory_format`)."""
+    """The tensors of one layer (name -> tensor, e.g. weight, bias), made as `origin`
+    says (new 4-D weights are laid out in `memory_format`)."""
     kind = origin["kind"]
     if kind == "copy":
         prefix = origin["from"] + "."
-        return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+        own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        return {k: v for k, v in own.items() if "." not in k}
     if kind == "fold_bn":
         conv = layer_tensors(origin["conv"], state, memory_format)
         return fold_batchnorm_tensors(conv, origin, state, memory_format)
-    if kind == "scale":  # a layer whose output is multiplied by a constant: weights and bias times it
-        return {k: v * origin["factor"] for k, v in layer_tensors(origin["of"], state, memory_format).items()}
+    if kind == "scale":
+        # a layer whose output is multiplied by a constant: weights and bias times it
+        scaled = layer_tensors(origin["of"], state, memory_format)
+        return {k: v * origin["factor"] for k, v in scaled.items()}
     if kind == "concat_filters":
         parts = [layer_tensors(part, state, memory_format) for part in origin["parts"]]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
         if any("bias" in p for p in parts):
-            out["bias"] = torch.cat([p.get("bias", torch.zeros_like(p["weight"][:, 0, 0, 0])) for p in parts], 0)
+            zeros = [torch.zeros_like(p["weight"][:, 0, 0, 0]) for p in parts]
+            biases = [p.get("bias", z) for p, z in zip(parts, zeros)]
+            out["bias"] = torch.cat(biases, 0)
         return out
     raise ValueError(f"unknown origin {kind!r}")
 
@@ -47,7 +53,8 @@ def fold_batchnorm_tensors(conv, origin, state, memory_format=torch.contiguous_f
     folded_bias = beta + (bias - mean) * scale
     factor = scale.to(weight.dtype).reshape(-1, *[1] * (weight.dim() - 1))
     layout = memory_format if weight.dim() == 4 else torch.contiguous_format
-    folded_weight = torch.mul(weight, factor, out=torch.empty_like(weight, memory_format=layout))
+    empty = torch.empty_like(weight, memory_format=layout)
+    folded_weight = torch.mul(weight, factor, out=empty)
     return {"weight": folded_weight, "bias": folded_bias.to(weight.dtype)}
 
 
