@@ -13,6 +13,7 @@ from their source: it needs only torch."""
 
 from __future__ import annotations
 
+import json
 import keyword
 import textwrap
 from dataclasses import dataclass, field
@@ -102,10 +103,15 @@ def _top_block(graph: Graph, node: Node):
 _PASS_ATTRS = ("inplace", "alpha")
 
 
+def _py(value) -> str:
+    """A constant as Python source, strings in double quotes (as ruff format writes them)."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 def _lowered_args(node: Node, graph: Graph) -> dict[str, Lowered]:
     op = OPS[node.op]
-    args = {p.name: Lowered(repr(node.attrs.get(p.name, p.default)), node.attrs.get(p.name, p.default)) for p in op.params}
-    args.update({k: Lowered(repr(node.attrs[k]), node.attrs[k]) for k in _PASS_ATTRS if k in node.attrs})
+    args = {p.name: Lowered(_py(node.attrs.get(p.name, p.default)), node.attrs.get(p.name, p.default)) for p in op.params}
+    args.update({k: Lowered(_py(node.attrs[k]), node.attrs[k]) for k in _PASS_ATTRS if k in node.attrs})
     rank = len(graph.nodes[node.inputs[0]].shape) if node.inputs else 3
     args["rank"] = Lowered(str(rank), rank)
     if op.flattens:
