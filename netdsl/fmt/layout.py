@@ -174,25 +174,25 @@ def _close(tokens: list[Token], facts: _Facts, frame: list, i: int) -> None:
 
 def _move_comments(tokens: list[Token], facts: _Facts) -> None:
     """Comments around a comma, a `{` or a dropped comma go to a neighbour that can end
-    or start a line, so that `a,  # c` and `f(x) {  # c` keep them on that line."""
+    or start a line, so that `a,  # c` and `f(x) {  # c` keep them on that line; the
+    order of the comments is kept."""
     for i, tok in enumerate(tokens):
-        if tok.text not in _UNMOVABLE and i not in facts.dropped:
+        dropped = i in facts.dropped
+        if (tok.text not in _UNMOVABLE and not dropped) or i == 0 or i + 1 == len(tokens):
             continue
-        if tok.leading and i + 1 < len(tokens):
-            tokens[i + 1].leading[:0], tok.leading = tok.leading, []
-        before = tokens[i - 1] if i else None
-        if before is not None and before.trailing is not None and i not in facts.dropped:
-            if tok.trailing is None:
-                tok.trailing, before.trailing = before.trailing, None
-            elif i + 1 < len(tokens):
-                tokens[i + 1].leading.insert(0, _own_line(before.trailing))
-                before.trailing = None
-        if i in facts.dropped and tok.trailing is not None and before is not None:
-            if before.trailing is None:
+        before, after = tokens[i - 1], tokens[i + 1]
+        spill, tok.leading = tok.leading, []
+        if dropped:
+            if tok.trailing is not None and not spill and before.trailing is None:
                 before.trailing = tok.trailing
-            elif i + 1 < len(tokens):
-                tokens[i + 1].leading.insert(0, _own_line(tok.trailing))
+            elif tok.trailing is not None:
+                spill.append(tok.trailing)
             tok.trailing = None
+        elif before.trailing is not None:
+            if tok.trailing is not None:
+                spill.append(tok.trailing)
+            tok.trailing, before.trailing = before.trailing, None
+        after.leading[:0] = [_own_line(c) for c in spill]
 
 
 def _own_line(comment: Comment) -> Comment:
