@@ -181,17 +181,16 @@ def _move_comments(tokens: list[Token], facts: _Facts) -> None:
         if (tok.text not in _UNMOVABLE and not dropped) or i == 0 or i + 1 == len(tokens):
             continue
         before, after = tokens[i - 1], tokens[i + 1]
+        own, tok.trailing = tok.trailing, None
         spill, tok.leading = tok.leading, []
-        if dropped:
-            if tok.trailing is not None and not spill and before.trailing is None:
-                before.trailing = tok.trailing
-            elif tok.trailing is not None:
-                spill.append(tok.trailing)
-            tok.trailing = None
-        elif before.trailing is not None:
-            if tok.trailing is not None:
-                spill.append(tok.trailing)
+        if dropped and own is not None and not spill and before.trailing is None:
+            before.trailing, own = own, None
+        elif not dropped and before.trailing is not None:
             tok.trailing, before.trailing = before.trailing, None
+        elif not dropped and not spill:
+            tok.trailing, own = own, None
+        if own is not None:
+            spill.append(own)
         after.leading[:0] = [_own_line(c) for c in spill]
 
 
