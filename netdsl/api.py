@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codes
-from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics
+from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics, merge_repeats
 from .ir import Graph, Limits, Program, elaborate, load, load_text
 from .ir.expr import Bound, EvalError, evaluate
 from .ir.program import decode
@@ -106,7 +106,7 @@ def _analyze(spec, params, limits: Limits, root) -> Analysis:
     reporter = Reporter()
     graph = elaborate(program, overrides, reporter)
     failed = infer_shapes(graph, reporter, limits) if graph.nodes else None
-    return Analysis(program, graph, reporter.diagnostics, failed)
+    return Analysis(program, graph, merge_repeats(reporter.diagnostics), failed)
 
 
 def check(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Graph:

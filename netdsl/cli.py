@@ -29,14 +29,16 @@ def summary_line(graph) -> str:
             f"{graph.total_macs:,} MACs ({graph.total_macs / 1e9:.2f} G)")
 
 
-def graph_json(graph, diagnostics) -> dict:
+def graph_json(graph, diagnostics, complete: bool = True) -> dict:
+    """The `--json` report; totals only for a `complete` (error-free) graph, the nodes
+    of a failed one up to where it failed."""
     return {
         "network": graph.name if graph else None,
         "input": list(graph.input_shape) if graph and graph.input_shape else None,
         "outputs": [{"name": o.name, "shape": list(graph.nodes[o.node].shape or ()), "train_only": o.train_only}
                     for o in graph.outputs] if graph else [],
-        "params": graph.total_params if graph else None,
-        "macs": graph.total_macs if graph else None,
+        "params": graph.total_params if graph and complete else None,
+        "macs": graph.total_macs if graph and complete else None,
         "nodes": [{"name": n.name, "op": n.op, "shape": list(n.shape) if n.shape else None, "params": n.params,
                    "macs": n.macs, "span": f"{n.span.file}:{n.span.line}:{n.span.column}"}
                   for n in (graph.nodes if graph else []) if n.op != "invalid"],
@@ -46,9 +48,16 @@ def graph_json(graph, diagnostics) -> dict:
 
 def cmd_check(args) -> int:
     result = analyze(args)
+    if args.block is not None or _is_library(result):
+        from .checkblocks import check_blocks  # only when a library or a block is checked
+
+        return check_blocks(args, result)
     if args.json:
-        print(json.dumps(graph_json(result.graph, result.diagnostics), indent=1))
-        return exit_status(result.diagnostics)
+        status = exit_status(result.diagnostics)
+        # a command line the spec rejects (`--set no_such=3`) describes no network: no numbers of the default one
+        graph = result.graph if status != EXIT_USAGE else None
+        print(json.dumps(graph_json(graph, result.diagnostics, complete=result.ok), indent=1))
+        return status
     if not result.ok:
         return print_failure(result)
     print_warnings(result)
@@ -56,8 +65,26 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def _is_library(result) -> bool:
+    """A file of blocks and no network: `check` checks each block."""
+    program = result.program
+    return program is not None and program.network is None and bool(program.entry.blocks)
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    """The argparse type of `--input 256x56x56` (or `256,56,56`; `512` for a vector)."""
+    parts = text.replace(",", "x").split("x")
+    if not all(p.strip().isdigit() and int(p) > 0 for p in parts) or len(parts) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"--input takes CxHxW (or C), positive integers, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def _check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--block", metavar="NAME", help="check this block alone (a file without a network: every block)")
+    p.add_argument("--args", default="", metavar="NAME=VALUE,...", help="the --block's arguments (defaults otherwise)")
+    p.add_argument("--input", type=_input_shape, metavar="CxHxW",
+                   help="the --block's input shape: its shapes, parameters and MACs are checked and printed")
 
 
 CHECK = Command("check", "parse, elaborate and shape-check a spec", cmd_check, _check_arguments)

@@ -101,9 +101,13 @@ def shape_table(result: api.Analysis, upto: int | None = None) -> str:
             break
         if node.op == "invalid":
             continue
-        shape = describe_shape(node.shape) if node.shape else "?"
-        rows.append(f"  {node.span.file}:{node.span.line:<5} {node.name:<48} {node.op:<14} {shape}")
-    return "\n".join(rows)
+        rows.append((f"{node.span.file}:{node.span.line}", node.name, node.op,
+                     describe_shape(node.shape) if node.shape else "?"))
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]  # aligned whatever the paths' lengths
+    return "\n".join("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + "  " + row[3]
+                     for row in rows)
 
 
 def fail(message: str, status: int) -> int:

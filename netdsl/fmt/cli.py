@@ -18,6 +18,7 @@ from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
 from ..commandline import Command
 from ..diagnostics import Diagnostic, NetdslError, SourceMap, exit_status, format_diagnostics
 from ..files import WriteError, write_atomic
+from ..ir.program import display_path
 from .layout import FormatterBug, format_source
 
 __all__ = ["COMMANDS", "cmd_fmt", "spec_files"]
@@ -46,12 +47,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def shown(path: Path) -> str:
-    """A path as reports print it: relative to the working directory when under it."""
-    absolute = path.absolute()
-    try:
-        return str(absolute.relative_to(Path.cwd()))
-    except ValueError:
-        return str(absolute)
+    """A path as reports print it (:func:`netdsl.ir.program.display_path`)."""
+    return display_path(path)
 
 
 def spec_files(paths: list[str]) -> tuple[list[Path], list[str]]:
