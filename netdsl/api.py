@@ -10,6 +10,7 @@ from . import codes
 from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics, merge_repeats
 from .ir import Graph, Limits, Program, elaborate, load, load_text
 from .ir.expr import Bound, EvalError, evaluate
+from .ir.lint import lint_module, set_defaults
 from .ir.program import decode
 from .nogc import paused_gc
 from .shapes import infer_shapes
@@ -106,6 +107,10 @@ def _analyze(spec, params, limits: Limits, root) -> Analysis:
     reporter = Reporter()
     graph = elaborate(program, overrides, reporter)
     failed = infer_shapes(graph, reporter, limits) if graph.nodes else None
+    if not reporter.errors:  # warnings about a spec that checks (a typo'd name would leave its parameter "unused")
+        lint_module(program.entry, reporter)
+        if program.network is not None:
+            set_defaults(program.network, overrides, reporter)
     return Analysis(program, graph, merge_repeats(reporter.diagnostics), failed)
 
 

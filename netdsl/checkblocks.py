@@ -8,13 +8,16 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+from dataclasses import replace
 
 from . import api, codes
 from .codes import EXIT_OK, EXIT_USAGE
-from .commandline import fail
+from .commandline import fail as usage_failure
 from .diagnostics import Diagnostic, NetdslError, Reporter, exit_status, format_diagnostics, merge_repeats
+from .ir.lint import lint_module
 from .library import check_block, check_library
 from .ops.merge import describe_shape
+from .sarif import to_sarif
 from .values import format_value
 
 __all__ = ["check_blocks", "split_args"]
@@ -59,20 +62,28 @@ def check_blocks(args, result: api.Analysis) -> int:
     if args.block is not None and _find(program, args.block) is None:
         close = difflib.get_close_matches(args.block, sorted(program.blocks), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; the spec defines {', '.join(sorted(program.blocks))}"
-        return fail(f"unknown block '{args.block}'{hint}", EXIT_USAGE)
+        return usage_failure(f"unknown block '{args.block}'{hint}", EXIT_USAGE)
     try:
         given = _arguments(args)
     except (ValueError, NetdslError) as err:
         message = err.diagnostics[0].message if isinstance(err, NetdslError) else str(err)
-        return fail(message.replace("--set ", "--args ", 1), EXIT_USAGE)
+        return usage_failure(message.replace("--set ", "--args ", 1), EXIT_USAGE)
     if given and args.block is None:
-        return fail("--args needs --block", EXIT_USAGE)
+        return usage_failure("--args needs --block", EXIT_USAGE)
     reporter = Reporter()
     if args.block is not None:
         checks = [check_block(program, args.block, reporter, given, args.input)]
     else:
         checks = check_library(program, reporter)
-    diagnostics = merge_repeats([d for d in result.diagnostics if d.code != codes.NO_NETWORK] + reporter.diagnostics)
+    earlier = [d for d in result.diagnostics if d.code != codes.NO_NETWORK]
+    if program.network is None and not reporter.errors and not any(d.severity == "error" for d in earlier):
+        lint_module(program.entry, reporter)  # a library's warnings (a network file got them from analyze)
+    diagnostics = merge_repeats(earlier + reporter.diagnostics)
+    if args.warnings_as_errors:
+        diagnostics = [replace(d, severity="error") if d.severity == "warning" else d for d in diagnostics]
+    if args.format == "sarif":
+        print(json.dumps(to_sarif(diagnostics), indent=1))
+        return exit_status(diagnostics)
     if args.json:
         print(json.dumps(_json(checks, diagnostics), indent=1))
         return exit_status(diagnostics)

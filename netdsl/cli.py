@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
+from . import __version__
 from .codes import EXIT_OK, EXIT_USAGE
 from .commandline import Command, analyze, print_failure, print_warnings
 from .diagnostics import exit_status
 from .ops.merge import describe_shape
+from .sarif import to_sarif
 
 __all__ = ["main"]
 
@@ -48,10 +51,15 @@ def graph_json(graph, diagnostics, complete: bool = True) -> dict:
 
 def cmd_check(args) -> int:
     result = analyze(args)
+    if args.warnings_as_errors:
+        result.diagnostics = as_errors(result.diagnostics)
     if args.block is not None or _is_library(result):
         from .checkblocks import check_blocks  # only when a library or a block is checked
 
         return check_blocks(args, result)
+    if args.format == "sarif":
+        print(json.dumps(to_sarif(result.diagnostics, __version__), indent=1))
+        return exit_status(result.diagnostics)
     if args.json:
         status = exit_status(result.diagnostics)
         # a command line the spec rejects (`--set no_such=3`) describes no network: no numbers of the default one
@@ -79,8 +87,16 @@ def _input_shape(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
+def as_errors(diagnostics):
+    """`--warnings-as-errors`: every warning reported, and counted, as an error."""
+    return [replace(d, severity="error") if d.severity == "warning" else d for d in diagnostics]
+
+
 def _check_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (the same as --format json)")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                   help="text (default), json, or sarif (SARIF 2.1.0 for code-scanning views)")
+    p.add_argument("--warnings-as-errors", action="store_true", help="report warnings as errors (exit 1)")
     p.add_argument("--block", metavar="NAME", help="check this block alone (a file without a network: every block)")
     p.add_argument("--args", default="", metavar="NAME=VALUE,...", help="the --block's arguments (defaults otherwise)")
     p.add_argument("--input", type=_input_shape, metavar="CxHxW",
@@ -114,6 +130,8 @@ def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(check_only=argv[:1] == ["check"]).parse_args(argv)
+    if getattr(args, "format", None) == "json":
+        args.json = True
     try:
         return args.run(args)
     except KeyboardInterrupt:

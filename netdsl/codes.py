@@ -26,12 +26,13 @@ class ErrorCode(str):
 
     description: str
     usage: bool
+    warning: bool  # reported as a warning: the exit status stays 0 (unless --warnings-as-errors)
 
-    def __new__(cls, code: str, description: str, *, usage: bool = False) -> ErrorCode:
+    def __new__(cls, code: str, description: str, *, usage: bool = False, warning: bool = False) -> ErrorCode:
         if code in REGISTRY:
             raise ValueError(f"diagnostic code {code!r} is declared twice")
         self = super().__new__(cls, code)
-        self.description, self.usage = description, usage
+        self.description, self.usage, self.warning = description, usage, warning
         REGISTRY[code] = self
         return self
 
@@ -56,7 +57,9 @@ IO = ErrorCode("io", "A file cannot be read: it does not exist, is a directory, 
 IMPORT_CYCLE = ErrorCode("import-cycle", "Files import each other in a circle (or a file imports itself).")
 IMPORT_OUTSIDE_ROOT = ErrorCode("import-outside-root", "With `--root DIR`, an import leaves `DIR` (absolute path, `..`, "
                                 "or a symlink out).")
-NO_NETWORK = ErrorCode("no-network", "The file holds no `network` (only blocks).")
+NO_NETWORK = ErrorCode("no-network", "The file holds no `network`: nothing to check if it holds no blocks either, "
+                       "and nothing to summarise, compile or port in a file of blocks (`netdsl check` checks each "
+                       "block of one).")
 DUPLICATE_NETWORK = ErrorCode("duplicate-network", "A file holds two networks.")
 
 # ---- names ------------------------------------------------------------------------------------
@@ -112,6 +115,17 @@ BAD_PADDING = ErrorCode("bad-padding", "`padding=same` with an even kernel would
 BAD_GROUPS = ErrorCode("bad-groups", "Groups do not divide the channels.")
 NEEDS_FEATURE_MAP = ErrorCode("needs-feature-map", "A spatial op (conv, pool) after the network was flattened.")
 NEEDS_FLATTEN = ErrorCode("needs-flatten", "`linear` on a feature map.")
+
+# ---- warnings (exit 0; exit 1 with --warnings-as-errors) ----------------------------------------
+UNUSED_VALUE = ErrorCode("unused-value", "A warning: a named value that nothing reads (no later reference, and the "
+                         "next statement starts from another value), so its layers are built and counted for nothing.",
+                         warning=True)
+UNUSED_PARAMETER = ErrorCode("unused-parameter", "A warning: a block parameter that neither the body nor a later default "
+                             "reads.", warning=True)
+SHADOWED_PARAMETER = ErrorCode("shadowed-parameter", "A warning: `repeat(n) as i` where `i` is also a parameter of the "
+                               "block; inside the repeat `i` is the index, not the argument.", warning=True)
+SET_DEFAULT = ErrorCode("set-default", "A warning: `--set name=value` gives the parameter its default value, so the "
+                        "option changes nothing (a typo in the value?).", warning=True)
 
 # ---- the PyTorch back end ---------------------------------------------------------------------
 UNSUPPORTED = ErrorCode("unsupported", "`netdsl compile` cannot lower a construct to PyTorch (the front end accepts it).")

@@ -11,7 +11,7 @@ gets no false error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .diagnostics import Reporter
 from .ir import Graph, Program
@@ -59,12 +59,16 @@ def check_block(program: Program, name: str, reporter: Reporter, args: dict[str,
         if p.name not in given and p.default is None:
             given[p.name] = stand_in(p.type)
     shape = tuple(input_shape) if input_shape else (STAND_IN_INT, STAND_IN_INT, STAND_IN_INT)
-    graph = elaborate_block(program, name, shape, given, reporter, symbolic=False)
+    mine = Reporter()
+    graph = elaborate_block(program, name, shape, given, mine, symbolic=False)
     if input_shape is not None:
-        if not reporter.errors and graph.nodes:
-            infer_shapes(graph, reporter, program.limits)
+        if not mine.errors and graph.nodes:
+            infer_shapes(graph, mine, program.limits)
     else:
-        _check_values(graph, reporter)
+        _check_values(graph, mine)
+    for d in mine.diagnostics:  # the block is checked where it is defined: no note that it is "instantiated" there
+        notes = tuple(n for n in d.notes if not (n.span == decl.span and n.message.startswith(f"in block '{name}'")))
+        reporter.diagnostics.append(replace(d, notes=notes))
     return BlockCheck(name, graph, graph.args, tuple(input_shape) if input_shape else None)
 
 
