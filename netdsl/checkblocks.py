@@ -105,8 +105,10 @@ def _lines(program, checks) -> list[str]:
         check = checks[0]
         graph = check.graph
         outs = ", ".join(describe_shape(graph.nodes[o.node].shape) for o in graph.outputs) or "nothing"
-        return [f"{_call(check)}: input {describe_shape(check.input_shape)} -> {outs}; "
-                f"{graph.total_params:,} parameters; {graph.total_macs:,} MACs ({graph.total_macs / 1e9:.2f} G)"]
+        return [
+            f"{_call(check)}: input {describe_shape(check.input_shape)} -> {outs}; "
+            f"{graph.total_params:,} parameters; {graph.total_macs:,} MACs ({graph.total_macs / 1e9:.2f} G)"
+        ]
     names = ", ".join(c.name for c in checks)
     head = f"{program.entry.file}: {len(checks)} block{'s' * (len(checks) != 1)} checked ({names})"
     return [head + ("; shapes not checked (give --block B --input CxHxW)" if checks else "")]
@@ -116,12 +118,14 @@ def _json(checks, diagnostics: list[Diagnostic]) -> dict:
     blocks = []
     for check in checks:
         graph, shaped = check.graph, check.input_shape is not None
-        blocks.append({
-            "block": check.name,
-            "args": {k: list(v) if isinstance(v, tuple) else v for k, v in check.args.items()},
-            "input": list(check.input_shape) if shaped else None,
-            "outputs": [list(graph.nodes[o.node].shape or ()) for o in graph.outputs] if shaped else None,
-            "params": graph.total_params if shaped else None,
-            "macs": graph.total_macs if shaped else None,
-        })
+        blocks.append(
+            {
+                "block": check.name,
+                "args": {k: list(v) if isinstance(v, tuple) else v for k, v in check.args.items()},
+                "input": list(check.input_shape) if shaped else None,
+                "outputs": [list(graph.nodes[o.node].shape or ()) for o in graph.outputs] if shaped else None,
+                "params": graph.total_params if shaped else None,
+                "macs": graph.total_macs if shaped else None,
+            }
+        )
     return {"network": None, "blocks": blocks, "diagnostics": [d.to_json() for d in diagnostics]}

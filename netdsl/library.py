@@ -49,8 +49,13 @@ def stand_in(t: ast.Type) -> object:
     return {"int": STAND_IN_INT, "float": STAND_IN_FLOAT, "bool": False, "str": ""}.get(t.name, STAND_IN_INT)
 
 
-def check_block(program: Program, name: str, reporter: Reporter, args: dict[str, object] | None = None,
-                input_shape: tuple[int, ...] | None = None) -> BlockCheck:
+def check_block(
+    program: Program,
+    name: str,
+    reporter: Reporter,
+    args: dict[str, object] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> BlockCheck:
     """Elaborate block `name` with `args` (the rest: defaults, then stand-ins); with an
     `input_shape`, infer every shape, else check only the ops' values."""
     decl = program.blocks[name]

@@ -25,8 +25,7 @@ def _location(span: Span) -> dict:
 def _result(d: Diagnostic, rules: list[str]) -> dict:
     unplaced = [n.message for n in d.notes if n.span is None]
     text = d.message + "".join(f"\nnote: {m}" for m in unplaced)
-    result = {"ruleId": str(d.code), "ruleIndex": rules.index(d.code), "level": d.severity,
-              "message": {"text": text}}
+    result = {"ruleId": str(d.code), "ruleIndex": rules.index(d.code), "level": d.severity, "message": {"text": text}}
     if d.span is not None:
         result["locations"] = [_location(d.span)]
     related = [dict(_location(n.span), id=i, message={"text": n.message}) for i, n in enumerate(d.notes) if n.span]
@@ -38,9 +37,14 @@ def _result(d: Diagnostic, rules: list[str]) -> dict:
 def to_sarif(diagnostics: Iterable[Diagnostic], version: str = "") -> dict:
     diagnostics = list(diagnostics)
     rules = list(dict.fromkeys(str(d.code) for d in diagnostics))
-    driver = {"name": "netdsl",
-              "rules": [{"id": r, "shortDescription": {"text": REGISTRY[r].description}} for r in rules]}
+    driver = {
+        "name": "netdsl",
+        "rules": [{"id": r, "shortDescription": {"text": REGISTRY[r].description}} for r in rules],
+    }
     if version:
         driver["version"] = version
-    return {"$schema": SCHEMA, "version": "2.1.0",
-            "runs": [{"tool": {"driver": driver}, "results": [_result(d, rules) for d in diagnostics]}]}
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": driver}, "results": [_result(d, rules) for d in diagnostics]}],
+    }

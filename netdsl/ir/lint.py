@@ -78,13 +78,16 @@ def _unused_values(decl: ast.BlockDecl, read: set[str], reporter: Reporter) -> N
         for i, stmt in enumerate(body):
             if not isinstance(stmt, ast.AssignStmt) or stmt.name in read:
                 continue
-            following = [s for s in body[i + 1:] if not isinstance(s, ast.InitStmt)]
+            following = [s for s in body[i + 1 :] if not isinstance(s, ast.InitStmt)]
             if following and not _restarts(following[0], assigned):
                 continue  # the next statement goes on from it
             if not following and not (body is decl.body and decl.is_network and names_outputs):
                 continue  # it is what the body gives
-            reporter.warning(codes.UNUSED_VALUE, f"the value '{stmt.name}' is never used; its layers are built "
-                             "and counted for nothing", stmt.span)
+            reporter.warning(
+                codes.UNUSED_VALUE,
+                f"the value '{stmt.name}' is never used; its layers are built and counted for nothing",
+                stmt.span,
+            )
 
 
 def _restarts(stmt, assigned: set[str]) -> bool:
@@ -102,16 +105,20 @@ def _restarts(stmt, assigned: set[str]) -> bool:
 def _unused_parameters(decl: ast.BlockDecl, read: set[str], reporter: Reporter) -> None:
     for p in decl.params:
         if p.name not in read:
-            reporter.warning(codes.UNUSED_PARAMETER, f"parameter '{p.name}' of block '{decl.name}' is never used",
-                             p.span)
+            reporter.warning(
+                codes.UNUSED_PARAMETER, f"parameter '{p.name}' of block '{decl.name}' is never used", p.span
+            )
 
 
 def _shadowed_parameters(decl: ast.BlockDecl, reporter: Reporter) -> None:
     params = {p.name for p in decl.params}
     for node in _nodes(decl.body):
         if isinstance(node, ast.Repeat) and node.index in params:
-            reporter.warning(codes.SHADOWED_PARAMETER, f"the repeat index '{node.index}' hides parameter "
-                             f"'{node.index}' of '{decl.name}' inside the repeat", node.span)
+            reporter.warning(
+                codes.SHADOWED_PARAMETER,
+                f"the repeat index '{node.index}' hides parameter '{node.index}' of '{decl.name}' inside the repeat",
+                node.span,
+            )
 
 
 def set_defaults(decl: ast.BlockDecl, overrides: dict[str, Bound], reporter: Reporter) -> None:
@@ -124,8 +131,18 @@ def set_defaults(decl: ast.BlockDecl, overrides: dict[str, Bound], reporter: Rep
         except (EvalError, RecursionError):
             continue  # a default computed from other parameters
         given = overrides[p.name].value
-        if type(given) is type(default) and given == default or (
-                isinstance(default, float) and isinstance(given, int) and not isinstance(given, bool)
-                and float(given) == default):
-            reporter.warning(codes.SET_DEFAULT, f"--set {p.name}={format_value(given)} is the default already; "
-                             "the option changes nothing", None)
+        if (
+            type(given) is type(default)
+            and given == default
+            or (
+                isinstance(default, float)
+                and isinstance(given, int)
+                and not isinstance(given, bool)
+                and float(given) == default
+            )
+        ):
+            reporter.warning(
+                codes.SET_DEFAULT,
+                f"--set {p.name}={format_value(given)} is the default already; the option changes nothing",
+                None,
+            )
