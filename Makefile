@@ -6,7 +6,7 @@ SPEC   ?= specs/inception_v4.net
 OUT    ?= build
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test docs bench fuzz clean
+.PHONY: setup system demo test docs site bench fuzz clean
 
 setup: $(STAMP) system
 
@@ -41,6 +41,10 @@ test: setup
 
 docs: setup
 	$(PY) -m netdsl.docs
+
+# the MkDocs site of docs/ (build/site), the gallery drawn by netdsl.markdown
+site: docs
+	$(PY) -m mkdocs build -q
 
 bench: setup
 	$(PY) benchmarks/run.py
