@@ -26,20 +26,20 @@ __all__ = ["Command", "analyze", "fail", "limits", "print_failure", "print_warni
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: a command that reads a spec (`spec`, the default) has the spec
-    arguments (:func:`spec_args`) added before its own `arguments`; `run(args)` returns
-    the exit status."""
+    """One subcommand: most commands read a spec, so `register` adds the spec arguments
+    (:func:`spec_args`) before the command's own `arguments` unless `takes_spec` is off
+    (`netdsl fmt` takes files and folders); `run(args)` returns the exit status."""
 
     name: str
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
-    spec: bool = True  # False for a command that reads no spec file (`netdsl lsp`)
+    takes_spec: bool = True
 
     def register(self, subparsers) -> argparse.ArgumentParser:
         """Add the command to `subparsers` (what ArgumentParser.add_subparsers returned)."""
         parser = subparsers.add_parser(self.name, help=self.help)
-        if self.spec:
+        if self.takes_spec:
             spec_args(parser)
         self.arguments(parser)
         parser.set_defaults(run=self.run)
