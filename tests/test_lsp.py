@@ -150,7 +150,7 @@ def test_document_symbols(session, files):
 
 
 def test_server_does_not_import_torch():
-    code = "import sys, netdsl.lsp.server, netdsl.lsp.features; print('torch' in sys.modules)"
+    code = "import sys, netdsl.lsp.server, netdsl.lsp.features, netdsl.fmt; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 
@@ -162,3 +162,18 @@ def test_without_pygls_the_command_says_how_to_install_it():
     assert out.stderr.strip().splitlines() == [
         "netdsl: error: the language server needs pygls: pip install 'netdsl[lsp]'"
     ]
+
+
+def test_formatting_through_netdsl_fmt(session, files):
+    messy = MAIN.replace("    stem = ConvBN(16, stride=2)", "  stem  =   ConvBN( 16,stride = 2 )  ").replace(
+        "    ConvBN(32)", "        ConvBN(32)   # wider"
+    )
+    uri = session.open(files / "messy.net", messy)
+    [edit] = session.formatting(uri)
+    assert (edit.range.start.line, edit.range.start.character) == (0, 0)
+    assert edit.range.end.line == messy.count("\n")
+    assert edit.new_text == MAIN.replace("    ConvBN(32)", "    ConvBN(32)  # wider")
+    session.change(uri, MAIN)
+    assert tuple(session.formatting(uri)) == ()  # already in the layout
+    session.change(uri, MAIN.replace("ConvBN(32)", "ConvBN(32"))
+    assert tuple(session.formatting(uri)) == ()  # does not parse: nothing to do (the diagnostic says why)

@@ -28,4 +28,6 @@ def cmd_lsp(args) -> int:
     return server.main()
 
 
-COMMANDS = (Command("lsp", "run the language server (LSP over stdio) for editors", cmd_lsp, _arguments, takes_spec=False),)
+COMMANDS = (
+    Command("lsp", "run the language server (LSP over stdio) for editors", cmd_lsp, _arguments, takes_spec=False),
+)

@@ -20,7 +20,8 @@ from lsprotocol import types as lsp
 
 from .. import codes
 from ..api import Analysis
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import Diagnostic, NetdslError, Span
+from ..fmt import format_source
 from ..ir import Program
 from ..ir.graph import Frame, Graph, Node
 from ..ops import OPS, Op, op_of
@@ -614,3 +615,18 @@ def symbols(module: ast.Module, text: str) -> list[lsp.DocumentSymbol]:
             )
         )
     return out
+
+
+# ---- formatting -----------------------------------------------------------------------------------
+def formatting(text: str, path: str) -> list[lsp.TextEdit]:
+    """The whole document in `netdsl fmt`'s layout, as one edit (none when it is already
+    formatted, or does not parse: the syntax error is already among the diagnostics)."""
+    try:
+        formatted = format_source(text, path)
+    except NetdslError:
+        return []
+    if formatted == text:
+        return []
+    lines = text.split("\n")
+    end = lsp.Position(len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2)
+    return [lsp.TextEdit(lsp.Range(lsp.Position(0, 0), end), formatted)]

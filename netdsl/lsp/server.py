@@ -7,7 +7,8 @@ keystroke; the event loop keeps answering meanwhile, and a result for a version 
 has since changed is dropped. Requests that need the current text's analysis (hover,
 definition, symbols) run it at once when the last one is stale; completion uses the
 last program that loaded, since text being typed rarely parses. The answers are
-computed in :mod:`netdsl.lsp.features`. Front end only: nothing here imports torch."""
+computed in :mod:`netdsl.lsp.features`; formatting is `netdsl fmt`'s
+(:func:`netdsl.fmt.format_source`). Front end only: nothing here imports torch."""
 
 from __future__ import annotations
 
@@ -150,6 +151,11 @@ def create_server() -> NetdslServer:
         module = index.analysis.program.entry if index.analysis.program else program.entry
         text = index.text if index.analysis.program else program.sources.get(module.file, "")
         return features.symbols(module, text)
+
+    @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams):
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        return features.formatting(doc.source, features.path_of(params.text_document.uri))
 
     return server
 
