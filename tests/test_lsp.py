@@ -89,6 +89,17 @@ def test_error_in_an_imported_block_is_shown_once_at_the_call_with_its_notes(ses
     assert any("instantiated here" in r.message for r in d.related_information)  # the expansion note
 
 
+def test_syntax_error_in_an_import_is_shown_at_the_import(session, files):
+    (files / "broken.net").write_text("block B() {\n    conv(8, 3\n}\n")
+    text = 'import "lib.net"\nimport "broken.net"\n' + MAIN.split("\n", 1)[1]
+    uri = session.open(files / "imports_broken.net", text)
+    [d] = session.diagnostics(uri).diagnostics
+    assert d.code == "syntax" and d.message.startswith("broken.net:3:1: ")
+    assert (d.range.start.line, d.range.start.character, d.range.end.character) == (1, 0, len('import "broken.net"'))
+    [related] = d.related_information
+    assert related.location.uri.endswith("/broken.net") and related.location.range.start.line == 2
+
+
 def test_hover_on_a_layer_and_on_a_block_call(session, files):
     uri = session.open(files / "main.net")
     fc = session.hover(uri, *position(MAIN, "linear("))
@@ -97,6 +108,7 @@ def test_hover_on_a_layer_and_on_a_block_call(session, files):
     assert "330 parameters" in text  # 32 * 10 + 10
     assert "320 MACs" in text
     stem = session.hover(uri, *position(MAIN, "ConvBN(16", 2)).contents.value
+    assert "` with filters=16, kernel=3, stride=2" in stem  # the instance path, its arguments
     assert "block ConvBN(filters: int, kernel: int = 3, stride: int = 1)" in stem
     assert 'the unit every figure calls "Conv".' in stem  # the doc comment
     # conv 3*3*3*16 (no bias) + batchnorm 2*16

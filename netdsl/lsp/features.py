@@ -199,17 +199,23 @@ class Index:
 _SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
 
 
+_IMPORT = re.compile(r'^[ \t]*import[ \t]+"([^"\n]*)"', re.M)
+
+
 def _import_span(index: Index, file: str) -> Span | None:
-    """The import statement of the document that brings in `file` (directly or not)."""
-    program = index.program
-    if program is None:
-        return None
+    """The import statement of the document that brings in `file` (the first import when
+    `file` comes in through another file). Read from the text: when an import fails to
+    load there is no program to ask."""
     target = absolute(file)
-    entry = program.entry
-    for imp in entry.imports:
-        if absolute(os.path.join(os.path.dirname(index.path), imp.path)) == target:
-            return imp.span
-    return entry.imports[0].span if entry.imports else None
+    found = []
+    for m in _IMPORT.finditer(index.text):
+        line = index.text.count("\n", 0, m.start()) + 1
+        column = m.start() - (index.text.rfind("\n", 0, m.start()) + 1) + 1
+        span = Span(index.path, line, column + len(m.group()) - len(m.group().lstrip()), line, column + len(m.group()))
+        if absolute(os.path.join(os.path.dirname(index.path), m.group(1))) == target:
+            return span
+        found.append(span)
+    return found[0] if found else None
 
 
 def diagnostics(index: Index) -> list[lsp.Diagnostic]:
@@ -313,8 +319,9 @@ def _cost(shape, params: int, macs: int) -> str:
 def _instances(rows: list[str]) -> str:
     if len(rows) == 1:
         return rows[0]
-    distinct = list(dict.fromkeys(rows))
-    shown = "\n".join(f"- {r}" for r in distinct[:6]) + ("\n- ..." if len(distinct) > 6 else "")
+    counts = {r: rows.count(r) for r in dict.fromkeys(rows)}
+    lines = [f"- {r}" + (f" (x{n})" if n > 1 else "") for r, n in counts.items()]
+    shown = "\n".join(lines[:6]) + (f"\n- ... ({len(lines) - 6} more)" if len(lines) > 6 else "")
     return f"{len(rows)} instances:\n{shown}"
 
 
