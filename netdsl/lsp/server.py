@@ -153,9 +153,11 @@ def create_server() -> NetdslServer:
         return features.symbols(module, text)
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
-    def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams):
+    async def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        return features.formatting(doc.source, features.path_of(params.text_document.uri))
+        path = features.path_of(params.text_document.uri)
+        # on the analysis thread: the parser is used by one thread at a time
+        return await asyncio.get_running_loop().run_in_executor(ls.worker, features.formatting, doc.source, path)
 
     return server
 
