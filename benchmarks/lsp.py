@@ -33,8 +33,15 @@ BREAK = ("ConvBN(32, 3, padding=valid)", "ConvBN(32, 3, padding=vaild)")
 
 def generated(layers: int) -> str:
     """A network of `layers` layers: ConvBN units (conv, batchnorm, relu) in one chain."""
-    lines = ["block ConvBN(filters: int) {", "    conv(filters, 3, padding=1, bias=false)", "    batchnorm", "    relu", "}",
-             "network Deep() {", "    input [3, 32, 32]"]
+    lines = [
+        "block ConvBN(filters: int) {",
+        "    conv(filters, 3, padding=1, bias=false)",
+        "    batchnorm",
+        "    relu",
+        "}",
+        "network Deep() {",
+        "    input [3, 32, 32]",
+    ]
     lines += [f"    ConvBN({16 + 8 * (i % 4)})" for i in range(layers // 3)]
     lines += ["}"]
     return "\n".join(lines) + "\n"
@@ -92,13 +99,21 @@ def run(edits: int) -> list[str]:
             rows.append(f"| generated, {deep_layers:,} layers, one edit | {debounce:g} s | {d.describe()} |")
             if debounce:
                 last, count, answers = burst(session, uri, text)
-                rows.append(f"| inception_v4.net, 20 keystrokes 30 ms apart: last keystroke to diagnostics "
-                            f"({count} publication{'s' if count != 1 else ''} for the burst) | {debounce:g} s | {last.describe()} |")
-                rows.append(f"| inception_v4.net, completion answered while typing | {debounce:g} s | {answers.describe()} |")
+                rows.append(
+                    f"| inception_v4.net, 20 keystrokes 30 ms apart: last keystroke to diagnostics "
+                    f"({count} publication{'s' if count != 1 else ''} for the burst) | {debounce:g} s | {last.describe()} |"
+                )
+                rows.append(
+                    f"| inception_v4.net, completion answered while typing | {debounce:g} s | {answers.describe()} |"
+                )
                 last, count, answers = burst(session, duri, deep_text)
-                rows.append(f"| {deep_layers:,} layers, 20 keystrokes 30 ms apart: last keystroke to diagnostics "
-                            f"({count} publication{'s' if count != 1 else ''}) | {debounce:g} s | {last.describe()} |")
-                rows.append(f"| {deep_layers:,} layers, completion answered while typing | {debounce:g} s | {answers.describe()} |")
+                rows.append(
+                    f"| {deep_layers:,} layers, 20 keystrokes 30 ms apart: last keystroke to diagnostics "
+                    f"({count} publication{'s' if count != 1 else ''}) | {debounce:g} s | {last.describe()} |"
+                )
+                rows.append(
+                    f"| {deep_layers:,} layers, completion answered while typing | {debounce:g} s | {answers.describe()} |"
+                )
         finally:
             session.close()
     return rows
@@ -112,9 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     rows = run(args.edits)
     machine = describe_machine()
-    out = ["| what | debounce | time from the edit to published diagnostics |", "|---|---|---|", *rows, "",
-           f"load average (1, 5, 15 min) before: {load_before}, after: {load_average()}",
-           "; ".join(f"{k}: {v}" for k, v in machine.items())]
+    out = [
+        "| what | debounce | time from the edit to published diagnostics |",
+        "|---|---|---|",
+        *rows,
+        "",
+        f"load average (1, 5, 15 min) before: {load_before}, after: {load_average()}",
+        "; ".join(f"{k}: {v}" for k, v in machine.items()),
+    ]
     text = "\n".join(out)
     print(text)
     if args.markdown:
