@@ -48,6 +48,7 @@ def generated(layers: int) -> str:
 
 
 def single_edits(session: Session, uri: str, text: str, edits: int, broken: tuple[str, str]) -> Sample:
+    assert broken[0] in text, f"the edit {broken} does not apply"
     times = []
     for i in range(edits):
         new = text.replace(*broken, 1) if i % 2 == 0 else text
