@@ -26,19 +26,21 @@ __all__ = ["Command", "analyze", "fail", "limits", "print_failure", "print_warni
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: every command reads a spec, so `register` adds the spec arguments
-    (:func:`spec_args`) before the command's own `arguments`; `run(args)` returns the
-    exit status."""
+    """One subcommand: most commands read a spec, so `register` adds the spec arguments
+    (:func:`spec_args`) before the command's own `arguments` unless `takes_spec` is off
+    (`netdsl fmt` takes files and folders); `run(args)` returns the exit status."""
 
     name: str
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    takes_spec: bool = True
 
     def register(self, subparsers) -> argparse.ArgumentParser:
         """Add the command to `subparsers` (what ArgumentParser.add_subparsers returned)."""
         parser = subparsers.add_parser(self.name, help=self.help)
-        spec_args(parser)
+        if self.takes_spec:
+            spec_args(parser)
         self.arguments(parser)
         parser.set_defaults(run=self.run)
         return parser
