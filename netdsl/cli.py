@@ -110,11 +110,13 @@ def commands() -> tuple[Command, ...]:
     """Every subcommand, in the order of `netdsl --help`. Their modules are imported
     here, when the whole command line is built, not when `netdsl check` starts."""
     from .fmt import cli as fmt_cli  # netdsl fmt (lives with the formatter)
+    from .lsp import cli as lsp_cli  # netdsl lsp (pygls imported on use)
     from .render import cli as render_cli  # netdsl render (lives with the renderer)
     from .summary import commands as summary_commands  # summary, compare
     from .torch import cli as torch_cli  # compile, port (torch imported on use)
 
-    return (CHECK, *summary_commands.COMMANDS, *render_cli.COMMANDS, *torch_cli.COMMANDS, *fmt_cli.COMMANDS)
+    return (CHECK, *summary_commands.COMMANDS, *render_cli.COMMANDS, *torch_cli.COMMANDS, *fmt_cli.COMMANDS,
+            *lsp_cli.COMMANDS)
 
 
 def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
