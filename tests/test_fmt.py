@@ -309,3 +309,9 @@ def test_fmt_of_a_missing_path_is_a_usage_error(tmp_path, monkeypatch):
 def test_fmt_reads_stdin(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(UGLY))
     assert run("fmt", "-") == (0, PRETTY, "")
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_not_kept():
+    assert format_source("\ufeffnetwork N() { input [3, 8, 8] }\r\n# c\r\n") == (
+        "network N() {\n    input [3, 8, 8]\n}\n# c\n"
+    )

@@ -16,8 +16,15 @@ construct mostly formats right without an edit here:
   deeper), else by putting each comma-separated item of its largest bracket pair on a
   line of its own;
 - own-line comments stay above the token they preceded, at its indent; a comment after
-  code stays at the end of that token's line; one blank line at most is kept between
+  code stays at the end of that token's line, and the comments of consecutive lines
+  start in one column (as gofmt aligns them); one blank line at most is kept between
   statements, none after `{` or before `}`, exactly one between top-level items.
+
+What a new grammar rule may need here: a keyword after which `(` or `[` is an operand,
+not a call (`for (a, b) in ...`), goes into OPERATOR_WORDS; a new statement is an
+`ast.Stmt` (or a class named `...Stmt`) so that it starts a line; a new unary operator
+joins `-` and `+` in `_facts`; braces that do not hold statements would need a rule of
+their own (every `{` here opens a body).
 
 :func:`format_source` checks that the result parses to the same tree as the input."""
 
@@ -75,6 +82,7 @@ def format_source(text: str, path: str | None = None) -> str:
     raises :class:`netdsl.diagnostics.NetdslError` with the syntax diagnostic; the result is checked to
     parse to the same tree (an internal error otherwise, never a changed spec)."""
     file = path or "<string>"
+    text = text.removeprefix("\ufeff")  # as the parser does: a byte order mark is not part of the spec
     tree = parse(text, file)
     tokens, tail = tokenize(text)
     result = _Layout(tokens, tail, _statement_starts(tree, tokens)).text()
