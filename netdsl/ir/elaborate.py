@@ -15,7 +15,7 @@ from .. import codes
 from ..diagnostics import Note, Reporter, Span
 from ..init import LAYER_KINDS, SCHEMES
 from ..ops import OPS
-from ..ops.base import REQUIRED
+from ..ops.base import REQUIRED, ShapeError
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
@@ -28,6 +28,7 @@ from .program import Limits, Program
 __all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
 INPUT, INVALID = "input", "invalid"
+IN_CHANNELS = "in_channels"  # in an expression: the channels of the value flowing into the step
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class _Elaborator:
         self.instantiated: set[str] = set()  # blocks elaborated at least once
         self.init: dict[str, dict] = {}  # `init` statements: layer kind -> scheme and arguments
         self.input_node: int | None = None
+        self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
+        self.shaped = 0  # nodes before this index have been through infer_one
 
     # -- errors ----------------------------------------------------------------------------
     def notes(self, ctx: _Ctx) -> list[Note]:
@@ -97,12 +100,49 @@ class _Elaborator:
         if not isinstance(expr, (ast.Literal, ast.Name)) and _expr_size(expr) > self.limits.max_expr_nodes:
             self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
+        env, extra = ctx.env, []
+        if IN_CHANNELS not in env and _mentions(expr, IN_CHANNELS):
+            channels = self.current_channels(expr, ctx)
+            env = {**env, IN_CHANNELS: Bound(channels, IN_CHANNELS)}
+            extra = [Note(f"in_channels is {channels} here: the channels of the value flowing into this step")]
         try:
-            return evaluate(expr, ctx.env)
+            return evaluate(expr, env)
         except EvalError as err:
-            self.fail(err.code, err.message, err.span, ctx)
+            self.fail(err.code, err.message, err.span, ctx, extra)
         except RecursionError:
             self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
+
+    def current_channels(self, expr: ast.Expr, ctx: _Ctx) -> int:
+        """The channel count of the value flowing into the step being elaborated (its
+        shape, inferred now for the nodes built so far)."""
+        where = next(n.span for n in walk(expr) if isinstance(n, ast.Name) and n.name == IN_CHANNELS)
+        if ctx.current is None:
+            self.fail(codes.NO_INPUT, "in_channels: no value flows into this step yet", where, ctx)
+        shape = self.shape_of(ctx.current)
+        if shape is None:
+            raise _Abort  # an earlier layer failed; shape inference reports it
+        return shape[0]
+
+    def shape_of(self, node_id: int):
+        """A node's output shape, inferring the nodes before it that have none yet (in
+        order: the node list is topological); None when one of them fails."""
+        for node in self.nodes[self.shaped:node_id + 1]:
+            self.shapes[node.id] = self.infer_one(node)
+        self.shaped = max(self.shaped, node_id + 1)
+        return self.shapes.get(node_id)
+
+    def infer_one(self, node: Node):
+        if node.op == INPUT:
+            return tuple(node.attrs["shape"])
+        shapes = [self.shapes.get(i) for i in node.inputs]
+        if node.op == INVALID or any(s is None for s in shapes):
+            return None
+        op = OPS[node.op]
+        try:
+            op.check_values(node.attrs)
+            return tuple(op.infer(node.attrs, shapes).shape)
+        except ShapeError:
+            return None  # reported by shape inference, after elaboration
 
     # -- nodes and frames ---------------------------------------------------------------
     def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
@@ -298,7 +338,8 @@ class _Elaborator:
             self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, *bound_names, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        names = {*ctx.env, *CONSTANTS, IN_CHANNELS, *bound_names,
+                 *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         for loop in (n for n in nodes if isinstance(n, ast.ForLoop)):  # names a loop binds, in a body not elaborated
             names |= {*loop.targets, *((loop.index,) if loop.index else ())}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
@@ -552,6 +593,10 @@ class _Elaborator:
                 ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
+
+
+def _mentions(expr: ast.Expr, name: str) -> bool:
+    return not isinstance(expr, ast.Literal) and any(isinstance(n, ast.Name) and n.name == name for n in walk(expr))
 
 
 def _wrap_sym(sym: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
+from ..ir.elaborate import IN_CHANNELS
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
@@ -162,9 +163,12 @@ class _Generator:
         self.depth = 0  # how many generated repeat loops enclose the code being written
         self.loop_names: set[str] = set()  # Python names a generated loop binds (`i`, a for loop's row items)
         self.loop_names_read: set[str] = set()  # those that forward reads (its loop must bind them too)
+        self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
+        if self.in_ch is not None and IN_CHANNELS not in scope.env and IN_CHANNELS in free_names(e):
+            return fold(subst(e, {**scope.env, IN_CHANNELS: self.in_ch}))  # the channels flowing in, as known here
         return fold(subst(e, scope.env))
 
     def src(self, e: ast.Expr) -> str:
@@ -188,10 +192,11 @@ class _Generator:
             return self.blocks[name]
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
+        outer_in_ch = self.in_ch
         try:
             return self.block_class(name, decl)
         finally:
-            self.loop_names = outer_loops
+            self.loop_names, self.in_ch = outer_loops, outer_in_ch
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -278,6 +283,7 @@ class _Generator:
 
     def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
         cur = _shared(cur)
+        self.in_ch = cur.channels
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
         live = []
         for cond, body in arms:  # drop arms decided at generation time
@@ -354,6 +360,7 @@ class _Generator:
 
     def step(self, step: ast.Step, scope, names, cur, prefix, values, indent, target) -> _Value:
         kind = step.kind
+        self.in_ch = cur.channels
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
@@ -379,6 +386,7 @@ class _Generator:
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
         activation that may overwrite its input)."""
+        self.in_ch = in_ch
         op = OPS.get(call.name)
         if op is not None:
             args = self.bind(op.params, call, scope)
@@ -402,6 +410,7 @@ class _Generator:
                 src = _EXPR + op.torch_expr(low, [_INPUT])
             return src, self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
+        self.in_ch = in_ch  # writing the block's class used it
         args = self.bind(info.decl.params, call, scope)
         parts = [self.src(in_ch)]
         positional = [a for a in call.args if a.name is None]
@@ -426,7 +435,8 @@ class _Generator:
             if p.name in args:
                 env[py_name(p.name)] = args[p.name]
             elif p.default is not None:
-                env[py_name(p.name)] = fold(subst(p.default, {q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}))
+                spec_env = {IN_CHANNELS: in_ch, **{q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}}
+                env[py_name(p.name)] = fold(subst(p.default, spec_env))
         return fold(subst(info.out_channels, env))
 
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
