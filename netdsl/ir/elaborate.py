@@ -19,7 +19,7 @@ from ..ops.base import REQUIRED, ShapeError
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
-from ..values import FLOAT, check_value, format_value, type_name
+from ..values import BOOL, FLOAT, check_value, format_value, type_name
 from .expr import CONSTANTS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
@@ -40,7 +40,9 @@ class _Param:
     default: object  # REQUIRED, a Python value (ops) or an ast.Expr (blocks)
 
 
-RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0),)
+# `residual(scale, when=cond)`: `when` false runs the body alone (MobileNetV2's "stride 1 and
+# equal widths"), with the names it has when the residual exists
+RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0), _Param("when", BOOL, True))
 
 
 @dataclass(frozen=True)
@@ -516,6 +518,8 @@ class _Elaborator:
         bound, spans = self.bind(RESIDUAL_PARAMS, ast.Call("residual", res.args, True, res.span), "'residual'", ctx)
         body_ctx = ctx.child(current=x)
         y = self.body(res.body, body_ctx)
+        if not bound["when"].value:
+            return self.body_alone(res, label, ctx, y, bound["scale"].value != 1.0)
         s = x
         if res.shortcut:
             local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
@@ -530,6 +534,17 @@ class _Elaborator:
             y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
         local = self.local_name(ctx.names, label, "add", res.span, ctx)
         return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
+
+    def body_alone(self, res: ast.Residual, label, ctx: _Ctx, y: int, scaled: bool) -> int:
+        """A residual whose `when` is false: its body's value, no sum. The names the
+        shortcut, scale and sum would take stay taken, so nothing after shifts."""
+        if res.shortcut:
+            self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            self.unreached(res.shortcut, ctx)
+        if scaled:
+            self.local_name(ctx.names, None, "scale", res.span, ctx)
+        self.local_name(ctx.names, label, "add", res.span, ctx)
+        return y
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value

@@ -23,7 +23,7 @@ from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
-from ..values import FLOAT
+from ..values import BOOL, FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
 from .pyformat import inert as _inert
@@ -495,11 +495,15 @@ class _Generator:
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        when = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("when", literal(True))
+        if isinstance(when, ast.Literal) and when.value is False:
+            return self.residual_absent(res, label, scope, names, cur, prefix, values, indent, target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
         body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
+        marks = (len(scope.init), len(scope.fwd))  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
             local = names.local(res.shortcut_label, "shortcut")
             attr = _relative(names.full(local), names.path)
@@ -509,7 +513,7 @@ class _Generator:
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
             if out.var != shortcut:
                 self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
-        args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
+        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
@@ -517,7 +521,27 @@ class _Generator:
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
-        return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if isinstance(when, ast.Literal):
+            return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if target != body_var:  # without the sum, the body's value is the result
+            scope.fwd.insert(marks[1], f"{indent}{target} = {body_var}")
+            marks = (marks[0], marks[1] + 1)
+        for lines, mark, cond in ((scope.init, marks[0], when), (scope.fwd, marks[1], self.forward_expr(when, scope))):
+            if len(lines) > mark:
+                lines[mark:] = [f"{indent}if {self.src(cond)}:", *("    " + ln for ln in lines[mark:])]
+        return _Value(target, body_out.channels)
+
+    def residual_absent(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`residual(when=false)`: the body alone; the shortcut's, scale's and sum's names stay taken."""
+        out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
+        if res.shortcut:
+            names.local(res.shortcut_label, "shortcut")
+        if any(a.name == "scale" or a.name is None for a in res.args):
+            scale = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("scale")
+            if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
+                names.local(None, "scale")
+        names.local(label, "add")
+        return out
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
@@ -716,6 +740,7 @@ class _Generator:
         return text
 
 
+_RESIDUAL_PARAMS = (ast.Param("scale", FLOAT, None), ast.Param("when", BOOL, None))
 _USES_MATH = re.compile(r"\bmath\.(log|exp|sqrt)\(")  # spec functions that lower to the math module
 @dataclass
 class _Loop:
