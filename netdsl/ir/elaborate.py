@@ -20,10 +20,11 @@ from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT, check_value, format_value, type_name
-from .expr import CONSTANTS, Bound, EvalError, constant, evaluate
+from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
 from .program import Limits, Program
+from .suggest import closest, closest_op
 
 __all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
@@ -337,7 +338,10 @@ class _Elaborator:
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
-            self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+            values = () if call.has_parens else known - {*OPS, *self.program.blocks}
+            close = closest_op(call.name, self.program.blocks, values)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
         names = {*ctx.env, *CONSTANTS, IN_CHANNELS, *bound_names,
@@ -345,7 +349,9 @@ class _Elaborator:
         for loop in (n for n in nodes if isinstance(n, ast.ForLoop)):  # names a loop binds, in a body not elaborated
             names |= {*loop.targets, *((loop.index,) if loop.index else ())}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
-            self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
+            close = closest(ref.name, names, FUNCTIONS)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_NAME, f"unknown name '{ref.name}'{hint}", ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
@@ -408,8 +414,10 @@ class _Elaborator:
         block = self.program.blocks.get(call.name)
         if block is not None:
             return self.instantiate(block, call, label, ctx, forced)
-        candidates = [*OPS, *self.program.blocks, *ctx.values]
-        self.fail(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, candidates), call.span, ctx)
+        values = ctx.values if not call.has_parens else ()  # a bare name may have meant a value
+        close = closest_op(call.name, self.program.blocks, values)
+        hint = f"; did you mean '{close}'?" if close else ""
+        self.fail(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, ctx)
 
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
