@@ -164,6 +164,8 @@ class _Generator:
         self.loop_names: set[str] = set()  # Python names a generated loop binds (`i`, a for loop's row items)
         self.loop_names_read: set[str] = set()  # those that forward reads (its loop must bind them too)
         self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
+        self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
+        self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
@@ -192,11 +194,11 @@ class _Generator:
             return self.blocks[name]
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
-        outer_in_ch = self.in_ch
+        outer_in_ch, outer_channels, self.loop_channels = self.in_ch, self.loop_channels, {}
         try:
             return self.block_class(name, decl)
         finally:
-            self.loop_names, self.in_ch = outer_loops, outer_in_ch
+            self.loop_names, self.in_ch, self.loop_channels = outer_loops, outer_in_ch, outer_channels
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -329,6 +331,11 @@ class _Generator:
         for name in sorted(free_names(expr)):
             if name in self.loop_names:  # bound by the loop forward runs too, not a constructor parameter
                 self.loop_names_read.add(name)
+                continue
+            if name in self.loop_channels:  # an iteration's input width (`in_channels` in a loop body)
+                block = self.loop_channels[name]
+                self.loop_channels_read.add(block)
+                env[name] = ast.Name(f"{block}.in_channels")
                 continue
             scope.stored.setdefault(name, name)
             env[name] = ast.Name(f"self.{_STORED}{name}")
@@ -642,11 +649,17 @@ class _Generator:
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
         outer_read, self.loop_names_read = self.loop_names_read, set()
-        out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
+        try:
+            out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        finally:
+            self.loop_channels = outer_channels
         read = self.loop_names_read
         self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
         head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
                 f"{loop.header}:", f"    {block} = nn.Module()"]
+        if block in self.loop_channels_read:  # forward decides on the iteration's input width
+            head.append(f"    {block}.in_channels = {channels_var}")
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
         self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
         head_fwd = self.forward_loop(loop, block, f"{prefix}{attr}", read, scope)
