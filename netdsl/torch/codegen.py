@@ -137,6 +137,7 @@ class _Scope:
     locals: set[str] = field(default_factory=set)
     attrs: set[str] = field(default_factory=set)
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
+    loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
     counter: int = 0
 
     def var(self, hint: str) -> str:
@@ -270,6 +271,7 @@ class _Generator:
         if isinstance(stmt, ast.AssignStmt):
             target = py_name(stmt.name)
             scope.locals.add(target)
+            scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = len(scope.fwd)
             result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target))
             values[stmt.name] = result
@@ -594,7 +596,7 @@ class _Generator:
         inner = _Scope(dict(scope.env))
         depth = self.depth
         channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
-        items = [scope.var(py_name(t)) for t in rep.targets]  # a block parameter of that name is not overwritten
+        items = [self.loop_item(scope, t) for t in rep.targets]
         inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
         row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
         index = _loop_var("i", depth) if rep.index else None
@@ -680,6 +682,16 @@ class _Generator:
         snapshot = scope.var(f"{attr}_channels")
         self.emit(scope, rep.span, indent, init=f"{snapshot} = {channels_var}")
         return _Value(target, ast.Name(snapshot))
+
+    def loop_item(self, scope: _Scope, name: str) -> str:
+        """The Python name of a row item: the spec's, unless a parameter or value has it
+        (then `c2`); an earlier loop's item name is free again once its loop is done
+        (nothing after a loop reads its names: the channels after it are resolved)."""
+        var = scope.loop_vars.get(name)
+        if var is not None and var not in self.loop_names:
+            return var
+        scope.loop_vars[name] = var = scope.var(py_name(name))
+        return var
 
     def forward_loop(self, loop: _Loop, block: str, modules: str, read: set[str], scope: _Scope) -> str:
         """The head of forward's loop over the iterations' modules, binding the loop's
