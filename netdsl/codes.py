@@ -104,8 +104,9 @@ BAD_INIT = ErrorCode("bad-init", "An `init` statement outside a network, for a l
 # ---- shapes -----------------------------------------------------------------------------------
 SHAPE_MISMATCH = ErrorCode("shape-mismatch", "The branches of a concat disagree in height or width.")
 RESIDUAL_MISMATCH = ErrorCode("residual-mismatch", "The body of a residual changes the shape but the shortcut does not.")
-GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, a squeeze-excitation gate) of tensors whose "
-                          "channels differ, or whose gate is neither 1x1 nor the size of the map.")
+GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, or a `gate { }`: squeeze-excitation) of "
+                          "tensors whose channels differ, or whose gate is neither 1x1 nor the size of the map. For a "
+                          "`gate { }` the notes show the gated value's shape and the body's.")
 KERNEL_TOO_LARGE = ErrorCode("kernel-too-large", "A kernel reaches past its (padded) input; the spatial size would "
                              "shrink to zero.")
 BAD_PADDING = ErrorCode("bad-padding", "`padding=same` with an even kernel would pad unevenly.")

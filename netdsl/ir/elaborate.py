@@ -354,6 +354,8 @@ class _Elaborator:
             return self.concat(kind, step.label, ctx)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, ctx)
+        if isinstance(kind, ast.Gate):
+            return self.gate(kind, step.label, ctx)
         return self.repeat(kind, step.label, ctx)
 
     def call(self, call: ast.Call, label: str | None, ctx: _Ctx, forced: str | None = None) -> int:
@@ -487,6 +489,16 @@ class _Elaborator:
             y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
         local = self.local_name(ctx.names, label, "add", res.span, ctx)
         return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
+
+    def gate(self, gate: ast.Gate, label, ctx: _Ctx) -> int:
+        """`gate se { body }`: x * body(x), the body in scope `se` (`gate` unlabelled)."""
+        x = self.need_input(ctx, gate.span)
+        local = self.local_name(ctx.names, gate.label, "gate", gate.span, ctx)
+        path = ctx.names.full(local)
+        frame = self.add_frame(ctx, "gate", path, gate.span)
+        y = self.body(gate.body, ctx.child(current=x, names=Names(path, count_kinds(gate.body, self.program)), frame=frame))
+        local = self.local_name(ctx.names, label, "mul", gate.span, ctx)
+        return self.add_node("mul", ctx.names.full(local), gate.span, ctx, [x, y], {"gate": True})
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value

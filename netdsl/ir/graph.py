@@ -23,7 +23,7 @@ class Frame(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: int
-    kind: Literal["block", "repeat", "iteration", "branch", "shortcut"]
+    kind: Literal["block", "repeat", "iteration", "branch", "shortcut", "gate"]
     path: str  # dotted, e.g. "inception_a.2"
     parent: int | None
     span: Span

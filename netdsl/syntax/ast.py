@@ -148,6 +148,16 @@ class Residual:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """`gate se { body }`: the current value times body(value) (squeeze-excitation);
+    the body's layers are named in their own scope (`se.fc1`), `gate` when unlabelled."""
+
+    label: str | None
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Repeat:
     count: Expr
     index: str | None
@@ -156,7 +166,7 @@ class Repeat:
     span: Span = _span()
 
 
-StepKind = Union[Call, Concat, Residual, Repeat]
+StepKind = Union[Call, Concat, Residual, Gate, Repeat]
 
 
 @dataclass(frozen=True)

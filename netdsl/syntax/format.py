@@ -111,6 +111,8 @@ def _kind(kind: ast.StepKind, depth: int) -> str:
         return _concat(kind, depth)
     if isinstance(kind, ast.Residual):
         return _residual(kind, depth)
+    if isinstance(kind, ast.Gate):
+        return f"gate {kind.label} {_body(kind.body, depth)}" if kind.label else f"gate {_body(kind.body, depth)}"
     return _repeat(kind, depth)
 
 

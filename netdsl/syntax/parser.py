@@ -273,6 +273,9 @@ class _Builder:
     def shortcut(self, meta, c):
         return (str(c[0]) if c[0] is not None else None, c[1])
 
+    def gate_group(self, meta, c):
+        return ast.Gate(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
+
     def repeat_sugar(self, meta, c):
         span = Span.from_meta(self.file, c[0])
         count = ast.Literal(_integer(c[0], span), span)

@@ -360,6 +360,8 @@ class _Generator:
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
+        if isinstance(kind, ast.Gate):
+            return self.gate(kind, step.label, scope, names, cur, prefix, values, indent, target)
         return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
@@ -494,6 +496,23 @@ class _Generator:
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
         return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+
+    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
+        concat branch is; several statements become a plain container."""
+        cur = _shared(cur)  # the body and the product both read it
+        attr = _relative(names.full(names.local(gate.label, "gate")), names.path)
+        if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
+            chain = gate.body[0].chain
+            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
+        else:
+            var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+            self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            body_names = Names("", count_kinds(gate.body, self.program))
+            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
+        names.local(label, "mul")
+        self.emit(scope, gate.span, indent, fwd=f"{target} = {cur.var} * {out.var}")
+        return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
