@@ -111,6 +111,8 @@ KERNEL_TOO_LARGE = ErrorCode("kernel-too-large", "A kernel reaches past its (pad
                              "shrink to zero.")
 BAD_PADDING = ErrorCode("bad-padding", "`padding=same` with an even kernel would pad unevenly.")
 BAD_GROUPS = ErrorCode("bad-groups", "Groups do not divide the channels.")
+SPLIT_INDIVISIBLE = ErrorCode("split-indivisible", "A channel `split` into parts that do not divide the channels "
+                              "(an odd count split in two).")
 NEEDS_FEATURE_MAP = ErrorCode("needs-feature-map", "A spatial op (conv, pool) after the network was flattened.")
 NEEDS_FLATTEN = ErrorCode("needs-flatten", "`linear` on a feature map.")
 

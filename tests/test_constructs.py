@@ -125,3 +125,39 @@ def test_a_gate_is_drawn_as_a_side_path_into_a_product():
     mul = next(n for n in graph.nodes if n.op == "mul")
     assert graph.nodes[mul.inputs[0]].name == "se_block.0.relu"  # the gated value ...
     assert graph.nodes[mul.inputs[1]].name == "se_block.0.se.sigmoid"  # ... times the gate's last layer
+
+
+# ---- channel split ---------------------------------------------------------------------------
+SPLIT_SPEC = """network Halves() {
+    input [6, 5, 5]
+    concat {
+        | split(2, 0)
+        | split(2, 1) -> conv(3, 1) -> relu
+    }
+    channel_shuffle(2)
+    third: split(3, 2)
+}
+"""
+
+
+def test_split_keeps_a_contiguous_group_of_channels_as_a_view():
+    model = _randomised(netdsl.build(SPLIT_SPEC), 6).eval()
+    x = torch.randn(2, 6, 5, 5)
+    with torch.no_grad():
+        y = torch.cat([x[:, :3], torch.relu(model.b2.conv(x[:, 3:]))], 1)
+        y = y.view(2, 2, 3, 5, 5).transpose(1, 2).reshape(2, 6, 5, 5)  # the shuffle
+        assert torch.equal(model(x), y[:, 4:])
+        assert _rel_err(netdsl.optimize(model, "inference")(x), y[:, 4:]) <= 1e-6
+    assert netdsl.check(SPLIT_SPEC).output_shape == (2, 5, 5)
+    code, _ = compile_spec(SPLIT_SPEC)
+    assert "b1 = x.chunk(2, 1)[0]" in code.source and "self.b2(x.chunk(2, 1)[1])" in code.source
+    assert "x = x.chunk(3, 1)[2]" in code.source
+
+
+def test_a_split_shares_its_inputs_storage():
+    model = netdsl.build("network V() {\n    input [4, 3, 3]\n    split(2, 1)\n}\n").eval()
+    x = torch.randn(2, 4, 3, 3)
+    with torch.no_grad():
+        y = model(x)
+        assert torch.equal(y, x[:, 2:]) and y.data_ptr() == x[:, 2:].data_ptr()
+        assert torch.equal(netdsl.optimize(model, "inference")(x), x[:, 2:])  # (there after a channels_last copy)

@@ -162,6 +162,17 @@ def test_elementwise_view_and_eval_identity_traits_are_true_of_the_module(op):
             f"op '{op.name}': `inplace_module` must compute the same and overwrite its input"
 
 
+@pytest.mark.parametrize("op", [op for op in REGISTERED if op.view and not op.multi_input], ids=lambda op: op.name)
+def test_a_view_op_shares_its_inputs_storage_module_or_forward_expression(op):
+    shape = [8, 12, 12] if op.input_rank == 3 else [48]
+    model = build_model(f"network OpView() {{\n    input {shape}\n    {op.example}\n}}\n").eval()
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        y = model(x)
+    assert y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr(), \
+        f"op '{op.name}': trait `view` is set but its output in eval is new memory"
+
+
 @pytest.mark.parametrize("op", REGISTERED, ids=IDS)
 def test_op_ports_optimizes_renders_and_is_counted(op):
     spec = spec_for(op)

@@ -449,6 +449,7 @@ class _Generator:
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
         items, channels = [], cur.channels
+        lead = cur.var  # what the Sequential reads: the input, after any leading forward expressions
         if simple:
             probe = Names("", _count_chain(br.chain, self.program))
             fresh = False  # the branch's first layer reads the shared input
@@ -457,17 +458,23 @@ class _Generator:
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
                 fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
-                if channels == _OPAQUE:  # read from the built module: needs an attribute per step
+                if src.startswith(_EXPR) and not items:  # e.g. a channel split: `x.chunk(2, 1)[1]`
+                    lead = src[len(_EXPR):].replace(_INPUT, lead)
+                    continue
+                if channels == _OPAQUE or src.startswith(_EXPR):  # needs an attribute per step
                     simple = False
                     break
                 items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
+        if simple and not items:  # forward expressions only: no module
+            self.emit(scope, br.span, indent, fwd=f"{var} = {lead}")
+            return _Value(var, channels)
         if simple:
             self.uses_ordered_dict = True
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
             self.emit(scope, br.span, indent, sequential,
-                      f"{var} = {prefix}{attr}({cur.var})")
+                      f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
         self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
