@@ -3,6 +3,8 @@
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
   (the paper's Figures 3-8), drawn symbolically when the block has parameters;
+- `blocks/<spec>.<block>.<param><value>.svg`: the figures of FIGURES, one block open with
+  some parameters set (ShuffleNet V2's two units);
 - `README.md`: the gallery, embedding them all.
 
 The `.dot` files are the exact text a test compares against (SVG coordinates depend on
@@ -22,6 +24,12 @@ __all__ = ["build_diagrams", "FAMILY", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
+# a paper's figure of one block, drawn open (depth 1) with some parameters set:
+# spec -> [(block, parameters, title)]
+FIGURES = {
+    "shufflenet_v2_x1_0.net": [("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
+                               ("ShuffleUnit", {"stride": 2}, "ShuffleNet V2 down-sampling unit, Figure 3 (d)")],
+}
 
 
 def _write(diagram: Diagram, stem: Path, svg: bool = True) -> list[Path]:
@@ -63,6 +71,10 @@ def _diagrams_of(spec: Path, out: Path, svg: bool) -> list[tuple[str, str]]:
         return []
     _write(render(spec), out / spec.stem, svg)
     entries = [(f"{program.network.name} ({spec.name})", spec.stem)]
+    for block, params, title in FIGURES.get(spec.name, []):
+        stem = f"blocks/{spec.stem}.{snake_case(block)}" + "".join(f".{k}{v}" for k, v in params.items())
+        _write(render(spec, block=block, symbolic=True, depth=1, params=params), out / stem, svg)
+        entries.append((f"{title} ({spec.name})", stem))
     if spec.name not in FAMILY:
         return entries
     for block in _blocks_in_use(spec):

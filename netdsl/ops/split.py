@@ -35,7 +35,9 @@ class Split(Op):
         return Cost((c // parts, *inputs[0][1:]))
 
     def label(self, attrs, sym):
-        return f"Channel split ({sym_or(attrs, sym, 'index')} of {sym_or(attrs, sym, 'parts')})"
+        written = sym.get("index", "")
+        index = f"{written} + 1" if written and not written.isdigit() else attrs["index"] + 1  # counted from 1
+        return f"Channel split ({index} of {sym_or(attrs, sym, 'parts')})"
 
     def torch_expr(self, a, inputs):
         return f"{inputs[0]}.chunk({a['parts'].src}, 1)[{a['index'].src}]"

@@ -473,7 +473,7 @@ class _Generator:
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
-            self.emit(scope, br.span, indent, sequential,
+            self.emit(scope, br.span, indent, _nest([sequential], indent),  # (inside an `if` arm too)
                       f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
         self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
