@@ -105,7 +105,10 @@ DUPLICATE_INPUT = ErrorCode("duplicate-input", "A network declares its `input` t
 MISPLACED_INPUT = ErrorCode("misplaced-input", "An `input` statement in a block.")
 MISPLACED_OUTPUT = ErrorCode("misplaced-output", "An `output` statement in a block.")
 BAD_INIT = ErrorCode("bad-init", "An `init` statement outside a network, for a layer kind other than `conv` or "
-                     "`linear`, with an unknown scheme, or given twice for one kind.")
+                     "`linear` (or a layer's name), with an unknown scheme, given twice for one kind or name, or with "
+                     "a scheme the layers it names cannot take.")
+INIT_NO_MATCH = ErrorCode("init-no-match", "An `init` by layer name or pattern (`init classifier.conv: ...`, "
+                          "`init *.bn3: ...`) that names no layer with a weight.")
 
 # ---- shapes -----------------------------------------------------------------------------------
 SHAPE_MISMATCH = ErrorCode("shape-mismatch", "The branches of a concat disagree in height or width.")

@@ -1,6 +1,6 @@
-"""The `gate { }` construct (squeeze-excitation): numbers and state_dict keys equal to
-torchvision's SqueezeExcitation and timm's SEModule, generated code, summary, diagram and
-optimizer."""
+"""Issue 13's constructs: `gate { }` (squeeze-excitation; numbers and state_dict keys equal
+to torchvision's SqueezeExcitation and timm's SEModule, generated code, summary, diagram,
+optimizer), the channel `split` op, and `init` by layer name or pattern."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import netdsl
@@ -161,3 +162,57 @@ def test_a_split_shares_its_inputs_storage():
         y = model(x)
         assert torch.equal(y, x[:, 2:]) and y.data_ptr() == x[:, 2:].data_ptr()
         assert torch.equal(netdsl.optimize(model, "inference")(x), x[:, 2:])  # (there after a channels_last copy)
+
+
+# ---- init by layer name or pattern -----------------------------------------------------------
+INIT_SPEC = """block Bottleneck(c: int) {
+    residual {
+        conv(c, 1, bias=false) -> bn1: batchnorm -> relu
+        conv(c, 3, bias=false) -> bn2: batchnorm -> relu
+        conv(c, 1, bias=false) -> bn3: batchnorm
+    }
+    relu
+}
+
+block Classifier(classes: int) {
+    conv(classes, 1) -> relu -> global_avgpool -> flatten
+}
+
+network Zeroed(last: float = 0.0) {
+    input [16, 6, 6]
+    init conv: kaiming_normal(mode="fan_out", nonlinearity="relu")
+    init *.bn3: constant(last)
+    init layer1.2.bn3: ones
+    init classifier.conv: normal(std=0.01)
+    layer1: 3 x Bottleneck(16)
+    Classifier(1000)
+}
+"""
+
+
+def test_init_by_pattern_zeroes_each_residual_branchs_last_batchnorm():
+    torch.manual_seed(0)
+    model = netdsl.build(INIT_SPEC).eval()
+    blocks = list(model.layer1)
+    for block in blocks[:2]:  # timm's zero_init_last: the branch starts as nothing
+        assert torch.count_nonzero(block.bn3.weight) == 0 and torch.count_nonzero(block.bn3.bias) == 0
+        assert torch.equal(block.bn1.weight, torch.ones(16)) and torch.equal(block.bn2.weight, torch.ones(16))
+    assert torch.equal(blocks[2].bn3.weight, torch.ones(16))  # a later statement wins
+    x = torch.randn(2, 16, 6, 6).relu()
+    with torch.no_grad():
+        assert torch.equal(blocks[0](x), x)  # relu(x + 0): the block is the identity on x >= 0
+    head = model.classifier.conv
+    assert head.weight.std().item() == pytest.approx(0.01, rel=0.1) and torch.count_nonzero(head.bias) == 0
+    # the `init conv:` scheme still reaches every other conv: kaiming, fan_out, relu
+    assert blocks[1].conv2.weight.std().item() == pytest.approx((2 / (16 * 9)) ** 0.5, rel=0.15)
+
+
+def test_init_by_name_takes_parameters_and_names_its_layers_in_the_graph():
+    graph = netdsl.check(INIT_SPEC, {"last": "0.25"})
+    assert [e["layers"] for e in graph.init_layers] == [
+        ["layer1.0.bn3", "layer1.1.bn3", "layer1.2.bn3"], ["layer1.2.bn3"], ["classifier.conv"]]
+    model = netdsl.build(INIT_SPEC, last=0.25)
+    assert torch.equal(model.layer1[1].bn3.weight, torch.full((16,), 0.25))
+    code, _ = compile_spec(INIT_SPEC)
+    assert 'if fnmatchcase(name, "*.bn3"):' in code.source and 'if name == "classifier.conv":' in code.source
+    assert code.source.index("for module in self.modules():") < code.source.index("self.named_modules()")

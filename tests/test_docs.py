@@ -62,7 +62,8 @@ def test_language_md_has_examples_for_every_construct():
     for construct in ("import ", "block ", "network ", "input [", "output ", "when training", "concat {", "| tower:",
                       "concat(", "residual(scale=", "shortcut ", " x conv", "repeat(", " as i", "if ", "elif ",
                       "else ", " = ", "stem:", "1x7", "//", "%", " and ", "not ", "min(", "make_divisible(", "init conv:",
-                      "gate {", "gate se {", "split(2, 0)",
+                      "gate {", "gate se {", "split(2, 0)", "init *.bn3:",
+                      "init classifier.conv:",
                       " ** ", "[s]", "[-1]", "[:2]", "len(", "sum(", "max(depths)", "log(", "exp(", "sqrt("):
         assert construct in text, f"no example uses {construct!r}"
 

@@ -99,6 +99,9 @@ def test_op_checks_builds_and_its_traits_match_its_module(op):
         f"{'holds' if has_state else 'holds no'} state"
     if op.stateful:  # the state_dict keys are the graph's layer names
         assert all(k.startswith(node.name + ".") for k in module.state_dict(prefix=node.name + "."))
+    has_weight = module is not None and isinstance(getattr(module, "weight", None), nn.Parameter)
+    assert has_weight == op.init_weight, f"op '{op.name}': trait `init_weight` (what `init NAME:` sets) is " \
+        f"{op.init_weight} but its module {'has' if has_weight else 'has no'} one `weight`"
     is_conv2d = type(module) is nn.Conv2d
     assert is_conv2d == op.conv2d, f"op '{op.name}': trait `conv2d` is {op.conv2d}, its module is {type(module).__name__}"
     if is_conv2d or type(module) is nn.Linear:

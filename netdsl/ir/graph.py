@@ -65,6 +65,9 @@ class Graph(BaseModel):
     outputs: list[Output] = Field(default_factory=list)
     # `init` statements: layer kind -> {"scheme", "args", "file", "line"}; empty: PyTorch's own
     init: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # `init NAME: ...` statements in the spec's order: {"pattern", "scheme", "args", "file", "line",
+    # "layers": the names it matched}
+    init_layers: list[dict[str, Any]] = Field(default_factory=list)
 
     # -- questions ----------------------------------------------------------------------
     def frame_chain(self, frame: int | None) -> list[Frame]:

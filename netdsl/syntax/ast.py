@@ -237,7 +237,9 @@ class IfStmt:
 
 @dataclass(frozen=True)
 class InitStmt:
-    """`init conv: kaiming_normal(mode="fan_out")`: how a network initialises a layer kind."""
+    """`init conv: kaiming_normal(mode="fan_out")`: how a network initialises a layer kind;
+    `init classifier.conv: normal(std=0.01)`, `init *.bn3: zeros`: the layers of that name
+    or pattern (`kind` then holds the name or pattern as written)."""
 
     kind: str
     scheme: str

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
-from ..init import init_lines
+from ..init import init_lines, layer_init_lines
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
@@ -619,6 +619,10 @@ class _Generator:
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
+        if self.graph.init_layers:  # `init NAME: ...`: after the kinds, in the spec's order
+            first = self.graph.init_layers[0]
+            self.emit(scope, Span(first["file"], first["line"], 1), "",
+                      init="\n".join(layer_init_lines(self.graph.init_layers)))
         returns = self.returns(decl, values, out)
         args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
         doc_sig = ("", [])
@@ -647,6 +651,8 @@ class _Generator:
         stdlib = ["import math"] if _USES_MATH.search(body) else []
         if self.uses_ordered_dict:
             stdlib.append("from collections import OrderedDict")
+        if "fnmatchcase(" in body:  # `init *.bn3: ...`
+            stdlib.append("from fnmatch import fnmatchcase")
         if stdlib:
             header += [*stdlib, ""]
         header.append("import torch")
