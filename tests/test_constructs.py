@@ -210,7 +210,10 @@ def test_init_by_pattern_zeroes_each_residual_branchs_last_batchnorm():
 def test_init_by_name_takes_parameters_and_names_its_layers_in_the_graph():
     graph = netdsl.check(INIT_SPEC, {"last": "0.25"})
     assert [e["layers"] for e in graph.init_layers] == [
-        ["layer1.0.bn3", "layer1.1.bn3", "layer1.2.bn3"], ["layer1.2.bn3"], ["classifier.conv"]]
+        ["layer1.0.bn3", "layer1.1.bn3", "layer1.2.bn3"],
+        ["layer1.2.bn3"],
+        ["classifier.conv"],
+    ]
     model = netdsl.build(INIT_SPEC, last=0.25)
     assert torch.equal(model.layer1[1].bn3.weight, torch.full((16,), 0.25))
     code, _ = compile_spec(INIT_SPEC)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from fnmatch import fnmatchcase
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 
 from .. import codes
 from ..diagnostics import Note, Reporter, Span
