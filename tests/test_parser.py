@@ -349,6 +349,8 @@ block Everything(a: int, b: float = 0.5, c: bool = true, d: str = "x\\"y", e: "s
 }
 network N(alpha: float = 1.0) {
     input [3, 224, 224]
+    init *.bn3: zeros
+    init everything.bn: constant(val=0.5)
     Everything(8)
     aux = global_avgpool -> flatten -> linear(10)
     output aux

@@ -362,6 +362,7 @@ class _Builder:
 _TOKEN_WORDS = {
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "KERNEL": "a kernel size like 3x3", "COMP_OP": "an operator", "WHEN_TRAINING": "'when training'",
+    "LAYER_PATTERN": "a layer pattern like *.bn3",
     "$END": "end of file",
 }
 _OPERATORS = {"+", "-", "*", "/", "//", "%", "**", "and", "or"}

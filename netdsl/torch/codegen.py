@@ -443,7 +443,7 @@ class _Generator:
 
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
-        var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+        var = scope.var(_var_hint(prefix, attr))
         names = Names("", _count_chain(br.chain, self.program))
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
@@ -513,7 +513,7 @@ class _Generator:
             chain = gate.body[0].chain
             out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
         else:
-            var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+            var = scope.var(_var_hint(prefix, attr))
             self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
             body_names = Names("", count_kinds(gate.body, self.program))
             out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
@@ -686,6 +686,13 @@ _OPAQUE = ast.Name("@opaque")
 def _opaque(expr: ast.Expr) -> bool:
     """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
     return expr == _OPAQUE or any(name.startswith("self.") for name in free_names(expr))
+
+
+def _var_hint(prefix: str, attr: str) -> str:
+    """A forward variable named after a submodule: `self.stem.b1` -> `stem_b1`; inside a
+    repeat's loop (`block.se`) the loop variable is left out: `se`."""
+    path = prefix[len("self."):] if prefix.startswith("self.") else prefix.partition(".")[2]
+    return (path + attr).replace(".", "_")
 
 
 def _nest(parts: list[str], indent: str) -> str:
