@@ -126,8 +126,10 @@ class _Gen:
     def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False) -> str:
         steps = []
         for _ in range(self.draw(st.integers(1, 3))):
-            kind = self.draw(st.integers(0, 7)) if depth > 0 else 0
-            if kind == 5:
+            kind = self.draw(st.integers(0, 8)) if depth > 0 else 0
+            if kind == 8:
+                steps.append(self.gate(s))
+            elif kind == 5:
                 steps.append(self.concat(s, depth - 1, stride_ok))
             elif kind == 6:
                 steps.append(self.residual(s, depth - 1, stride_ok))
@@ -173,6 +175,23 @@ class _Gen:
                     body += f" -> conv({c}, 1)"
             short = ""
         return head + "{\n      " + body.replace("\n", "\n  ") + "\n    }" + short
+
+    def gate(self, s: _State) -> str:
+        """`gate { ... }`: a squeeze-excitation or a full-size gate, then maybe a channel split."""
+        c = s.channels
+        out = c + 1 if self.sloppy and self.coin(1, 4) else c  # a gate of the wrong width
+        s.consistent &= out == c
+        self.gates = getattr(self, "gates", 0) + 1
+        label = f" se{self.gates}" if self.coin() else ""  # labels are unique in a scope
+        if self.coin():
+            body = f"global_avgpool -> conv({max(1, c // 2)}, 1) -> relu -> conv({out}, 1) -> sigmoid"
+        else:
+            body = f"conv({out}, 1) -> hardsigmoid"
+        text = f"gate{label} {{ {body} }}"
+        if c % 2 == 0 and self.coin():
+            s.channels = c // 2
+            text += f" -> split(2, {self.draw(st.sampled_from([0, 1]))})"
+        return text
 
     def repeat(self, s: _State, depth: int, stride_ok: bool) -> str:
         count = self.draw(st.integers(0, 3))

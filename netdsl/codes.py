@@ -110,17 +110,23 @@ DUPLICATE_INPUT = ErrorCode("duplicate-input", "A network declares its `input` t
 MISPLACED_INPUT = ErrorCode("misplaced-input", "An `input` statement in a block.")
 MISPLACED_OUTPUT = ErrorCode("misplaced-output", "An `output` statement in a block.")
 BAD_INIT = ErrorCode("bad-init", "An `init` statement outside a network, for a layer kind other than `conv` or "
-                     "`linear`, with an unknown scheme, or given twice for one kind.")
+                     "`linear` (or a layer's name), with an unknown scheme, given twice for one kind or name, or with "
+                     "a scheme the layers it names cannot take.")
+INIT_NO_MATCH = ErrorCode("init-no-match", "An `init` by layer name or pattern (`init classifier.conv: ...`, "
+                          "`init *.bn3: ...`) that names no layer with a weight.")
 
 # ---- shapes -----------------------------------------------------------------------------------
 SHAPE_MISMATCH = ErrorCode("shape-mismatch", "The branches of a concat disagree in height or width.")
 RESIDUAL_MISMATCH = ErrorCode("residual-mismatch", "The body of a residual changes the shape but the shortcut does not.")
-GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, a squeeze-excitation gate) of tensors whose "
-                          "channels differ, or whose gate is neither 1x1 nor the size of the map.")
+GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, or a `gate { }`: squeeze-excitation) of "
+                          "tensors whose channels differ, or whose gate is neither 1x1 nor the size of the map. For a "
+                          "`gate { }` the notes show the gated value's shape and the body's.")
 KERNEL_TOO_LARGE = ErrorCode("kernel-too-large", "A kernel reaches past its (padded) input; the spatial size would "
                              "shrink to zero.")
 BAD_PADDING = ErrorCode("bad-padding", "`padding=same` with an even kernel would pad unevenly.")
 BAD_GROUPS = ErrorCode("bad-groups", "Groups do not divide the channels.")
+SPLIT_INDIVISIBLE = ErrorCode("split-indivisible", "A channel `split` into parts that do not divide the channels "
+                              "(an odd count split in two).")
 NEEDS_FEATURE_MAP = ErrorCode("needs-feature-map", "A spatial op (conv, pool) after the network was flattened.")
 NEEDS_FLATTEN = ErrorCode("needs-flatten", "`linear` on a feature map.")
 

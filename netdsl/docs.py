@@ -3,6 +3,8 @@
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
   (the paper's Figures 3-8), drawn symbolically when the block has parameters;
+- `blocks/<spec>.<block>.<param><value>.svg`: the figures of FIGURES, one block open with
+  some parameters set (ShuffleNet V2's two units);
 - `README.md`: the gallery, embedding them all;
 - `docs/gallery.md`: the same gallery for the MkDocs site (`mkdocs.yml`), each diagram
   drawn at site-build time by the `netdsl.markdown` extension from its spec.
@@ -24,6 +26,12 @@ __all__ = ["build_diagrams", "FAMILY", "main", "site_gallery"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
+# a paper's figure of one block, drawn open (depth 1) with some parameters set:
+# spec -> [(block, parameters, title)]
+FIGURES = {
+    "shufflenet_v2_x1_0.net": [("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
+                               ("ShuffleUnit", {"stride": 2}, "ShuffleNet V2 down-sampling unit, Figure 3 (d)")],
+}
 
 
 def _write(diagram: Diagram, stem: Path, svg: bool = True) -> list[Path]:
@@ -74,6 +82,9 @@ def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
     if program.network is None:
         return []
     found = [(f"{program.network.name} ({spec.name})", spec.stem, {})]
+    for block, params, title in FIGURES.get(spec.name, []):
+        stem = f"blocks/{spec.stem}.{snake_case(block)}" + "".join(f".{k}{v}" for k, v in params.items())
+        found.append((f"{title} ({spec.name})", stem, {"block": block, "symbolic": True, "depth": 1, "params": params}))
     if spec.name in FAMILY:
         for block in _blocks_in_use(spec):
             options = {"block": block, "symbolic": bool(program.blocks[block].params)}
@@ -91,6 +102,9 @@ def site_gallery(specs: Path) -> str:
         for title, _, options in _drawings(spec):
             words = [f"file=specs/{spec.name}"] + ([f"block={options['block']}"] if "block" in options else [])
             words += ["symbolic"] if options.get("symbolic") else []
+            words += [f"depth={options['depth']}"] if "depth" in options else []
+            params = ",".join(f"{k}={v}" for k, v in options.get("params", {}).items())
+            words += [f"set={params}"] if params else []
             lines += [f"## {title}", "", f"```netdsl-diagram {' '.join(words)}", "```", ""]
     return "\n".join(lines)
 

@@ -56,6 +56,7 @@ REFERENCES = {
     "resnet152.net": (_tv("resnet152"), 224),
     "xception.net": (_timm("legacy_xception"), 299),
     "mobilenet_v1.net": (_timm("mobilenetv1_100"), 224),
+    "shufflenet_v2_x1_0.net": (_tv("shufflenet_v2_x1_0"), 64),  # small: every unit still sees a 2x2 map or more
 }
 
 

@@ -38,6 +38,10 @@ REFERENCE_PARAMS = [
     ("resnet152", {}, 60_192_808),
     ("xception", {}, 22_855_952),              # timm legacy_xception
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
+    ("shufflenet_v2_x1_0", {}, 2_278_604),     # torchvision shufflenet_v2_x*: the other widths by --set
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 48, 96, 192, 1024]"}, 1_366_792),
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 176, 352, 704, 1024]"}, 3_503_624),
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 244, 488, 976, 2048]"}, 7_393_996),
 ]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
-from ..init import init_lines
+from ..init import init_lines, layer_init_lines
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
@@ -390,6 +390,8 @@ class _Generator:
             return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.ForLoop):
             return self.for_loop(kind, step.label, scope, names, cur, prefix, indent, target)
+        if isinstance(kind, ast.Gate):
+            return self.gate(kind, step.label, scope, names, cur, prefix, values, indent, target)
         return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
@@ -474,12 +476,13 @@ class _Generator:
 
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
-        var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+        var = scope.var(_var_hint(prefix, attr))
         names = Names("", _count_chain(br.chain, self.program))
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
         items, channels = [], cur.channels
+        lead = cur.var  # what the Sequential reads: the input, after any leading forward expressions
         if simple:
             probe = Names("", _count_chain(br.chain, self.program))
             fresh = False  # the branch's first layer reads the shared input
@@ -488,17 +491,23 @@ class _Generator:
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
                 fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
-                if channels == _OPAQUE:  # read from the built module: needs an attribute per step
+                if src.startswith(_EXPR) and not items:  # e.g. a channel split: `x.chunk(2, 1)[1]`
+                    lead = src[len(_EXPR):].replace(_INPUT, lead)
+                    continue
+                if channels == _OPAQUE or src.startswith(_EXPR):  # needs an attribute per step
                     simple = False
                     break
                 items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
+        if simple and not items:  # forward expressions only: no module
+            self.emit(scope, br.span, indent, fwd=f"{var} = {lead}")
+            return _Value(var, channels)
         if simple:
             self.uses_ordered_dict = True
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
-            self.emit(scope, br.span, indent, sequential,
-                      f"{var} = {prefix}{attr}({cur.var})")
+            self.emit(scope, br.span, indent, _nest([sequential], indent),  # (inside an `if` arm too)
+                      f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
         self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
@@ -551,6 +560,23 @@ class _Generator:
                 names.local(None, "scale")
         names.local(label, "add")
         return out
+
+    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
+        concat branch is; several statements become a plain container."""
+        cur = _shared(cur)  # the body and the product both read it
+        attr = _relative(names.full(names.local(gate.label, "gate")), names.path)
+        if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
+            chain = gate.body[0].chain
+            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
+        else:
+            var = scope.var(_var_hint(prefix, attr))
+            self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            body_names = Names("", count_kinds(gate.body, self.program))
+            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
+        names.local(label, "mul")
+        self.emit(scope, gate.span, indent, fwd=f"{target} = {cur.var} * {out.var}")
+        return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
@@ -723,6 +749,10 @@ class _Generator:
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
+        if self.graph.init_layers:  # `init NAME: ...`: after the kinds, in the spec's order
+            first = self.graph.init_layers[0]
+            self.emit(scope, Span(first["file"], first["line"], 1), "",
+                      init="\n".join(layer_init_lines(self.graph.init_layers)))
         returns = self.returns(decl, values, out)
         args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
         doc_sig = ("", [])
@@ -751,6 +781,8 @@ class _Generator:
         stdlib = ["import math"] if _USES_MATH.search(body) else []
         if self.uses_ordered_dict:
             stdlib.append("from collections import OrderedDict")
+        if "fnmatchcase(" in body:  # `init *.bn3: ...`
+            stdlib.append("from fnmatch import fnmatchcase")
         if stdlib:
             header += [*stdlib, ""]
         header.append("import torch")
@@ -799,6 +831,13 @@ _OPAQUE = ast.Name("@opaque")
 def _opaque(expr: ast.Expr) -> bool:
     """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
     return expr == _OPAQUE or any(name.startswith("self.") for name in free_names(expr))
+
+
+def _var_hint(prefix: str, attr: str) -> str:
+    """A forward variable named after a submodule: `self.stem.b1` -> `stem_b1`; inside a
+    repeat's loop (`block.se`) the loop variable is left out: `se`."""
+    path = prefix[len("self."):] if prefix.startswith("self.") else prefix.partition(".")[2]
+    return (path + attr).replace(".", "_")
 
 
 def _nest(parts: list[str], indent: str) -> str:
