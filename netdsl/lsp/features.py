@@ -60,6 +60,9 @@ KEYWORDS = (
     "residual",
     "shortcut",
     "repeat",
+    "for",
+    "in",
+    "gate",
     "as",
     "if",
     "elif",
@@ -574,7 +577,7 @@ def _symbols_in(stmts, lines: Lines) -> list[lsp.DocumentSymbol]:
         elif isinstance(k, ast.Residual):
             body(k.body)
             body(k.shortcut or ())
-        elif isinstance(k, ast.Repeat):
+        elif isinstance(k, (ast.Repeat, ast.ForLoop, ast.Gate)):
             body(k.body)
 
     def body(items):
