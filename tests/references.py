@@ -1,8 +1,8 @@
 """Reference implementations the zoo is proven against (test-only dependencies).
 
-Each entry: spec file -> (constructor of the reference model, input resolution, whether
-the reference has auxiliary heads in training). Constructors build randomly initialised
-models: nothing is downloaded."""
+Each entry: spec file -> (constructor of the reference model, input resolution); a spec
+with a `resolution` parameter is built at that resolution. Constructors build randomly
+initialised models: nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ REFERENCES = {
     "resnet152.net": (_tv("resnet152"), 224),
     "xception.net": (_timm("legacy_xception"), 299),
     "mobilenet_v1.net": (_timm("mobilenetv1_100"), 224),
+    # issue 13 (zooa): size-agnostic networks, proven at a small `resolution`
+    "resnext50_32x4d.net": (_tv("resnext50_32x4d"), 64),
+    "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),
 }
 
 

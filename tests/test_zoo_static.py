@@ -38,6 +38,9 @@ REFERENCE_PARAMS = [
     ("resnet152", {}, 60_192_808),
     ("xception", {}, 22_855_952),              # timm legacy_xception
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
+    # issue 13 (zooa): torchvision / timm, built with random weights
+    ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
+    ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
 ]
 
 
