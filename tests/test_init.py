@@ -105,3 +105,27 @@ def test_fan_out_schemes_follow_tensorflows_mobilenet_counting():
     assert fc.abs().max().item() <= 1 / math.sqrt(1000)
     assert fc.std().item() == pytest.approx(1 / math.sqrt(3 * 1000), rel=0.05)  # uniform: bound / sqrt(3)
     assert torch.count_nonzero(state["classifier.bias"]) == 0
+
+
+def test_seresnet50_starts_as_timms_but_for_its_zeroed_last_batch_norms():
+    """timm's scheme as the spec's `init` writes it: the same tensors under the same seed,
+    except (a) the weight of each branch's last batch norm (bn3), which timm zeroes and
+    `init` cannot name yet (ours: 1, PyTorch's), and (b) the squeeze-excitation biases
+    of each stage's first block, which timm draws after its shortcut conv (it builds the
+    shortcut first) - the same distribution, PyTorch's U(+-1 / sqrt(fan_in))."""
+    make, _ = REFERENCES["seresnet50.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/seresnet50.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))  # by position: timm says downsample.0
+    assert len(theirs) == len(ours)
+    differ = {k for k in ours if not torch.equal(ours[k], theirs[k])}
+    zeroed = {k for k in ours if k.endswith("bn3.weight")}
+    redrawn = {f"layer{s}.0.se.fc{j}.bias" for s in range(1, 5) for j in (1, 2)}
+    assert differ == zeroed | redrawn and len(zeroed) == 16
+    for k in zeroed:
+        assert torch.count_nonzero(theirs[k]) == 0 and torch.equal(ours[k], torch.ones_like(ours[k]))
+    for k in redrawn:
+        fan_in = ours[k.replace("bias", "weight")][0].numel()
+        for bias in (ours[k], theirs[k]):
+            assert bias.abs().max() <= 1 / math.sqrt(fan_in) and bias.std() > 0.3 / math.sqrt(fan_in)

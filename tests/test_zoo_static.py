@@ -40,6 +40,8 @@ REFERENCE_PARAMS = [
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
     # issue 13 (zooa): torchvision / timm, built with random weights
     ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
+    ("seresnet50", {}, 28_088_024),            # timm seresnet50
+    ("seresnet50", {"groups": "32", "width_per_group": "4"}, 27_559_896),  # timm seresnext50_32x4d
     ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
 ]
 
