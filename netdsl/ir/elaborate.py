@@ -288,7 +288,7 @@ class _Elaborator:
             self.unreached(body, ctx)
         self.body(stmt.otherwise, ctx)
 
-    def unreached(self, stmts: tuple, ctx: _Ctx, index: str | None = None) -> None:
+    def unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...] = ()) -> None:
         """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
         names only ops, blocks and values: the back end lowers it all the same."""
         known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
@@ -298,9 +298,9 @@ class _Elaborator:
             self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
-        if index:
-            names.add(index)
+        names = {*ctx.env, *CONSTANTS, *bound_names, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        for loop in (n for n in nodes if isinstance(n, ast.ForLoop)):  # names a loop binds, in a body not elaborated
+            names |= {*loop.targets, *((loop.index,) if loop.index else ())}
         values = {*ctx.values, *(n.name for n in nodes if isinstance(n, ast.AssignStmt))}
         merged = {id(a.value) for n in nodes if isinstance(n, ast.Call) and _merges(n) for a in n.args}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
@@ -361,6 +361,8 @@ class _Elaborator:
             return self.concat(kind, step.label, ctx)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, ctx)
+        if isinstance(kind, ast.ForLoop):
+            return self.for_loop(kind, step.label, ctx)
         return self.repeat(kind, step.label, ctx)
 
     def call(self, call: ast.Call, label: str | None, ctx: _Ctx, forced: str | None = None) -> int:
@@ -503,6 +505,41 @@ class _Elaborator:
             self.fail(codes.LIMIT, f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
                       f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
         x = self.need_input(ctx, rep.span)
+        envs = [{rep.index: Bound(k, str(k))} if rep.index else {} for k in range(count)]
+        return self.iterations(rep, label, ctx, x, envs, (rep.index,) if rep.index else ())
+
+    def for_loop(self, loop: ast.ForLoop, label, ctx: _Ctx) -> int:
+        """One iteration a row of the table, named as a repeat's are (`conv.0`, `repeat.1.conv`)."""
+        table = self.eval(loop.table, ctx)
+        if not isinstance(table.value, tuple):
+            self.fail(codes.TYPE_ERROR, f"`for` iterates over a list, got {format_value(table.value)}", loop.table.span, ctx)
+        if len(table.value) > self.limits.max_layers:
+            self.fail(codes.LIMIT, f"a table of {len(table.value):,} rows exceeds the layer limit of "
+                      f"{self.limits.max_layers:,} (raise it with {Limits.OVERRIDES['max_layers']})", loop.table.span, ctx)
+        x = self.need_input(ctx, loop.span)
+        envs = [self.row_env(loop, table, k, ctx) for k in range(len(table.value))]
+        return self.iterations(loop, label, ctx, x, envs, (*loop.targets, *((loop.index,) if loop.index else ())))
+
+    def row_env(self, loop: ast.ForLoop, table: Bound, k: int, ctx: _Ctx) -> dict[str, Bound]:
+        row, sym = table.value[k], f"{_wrap_sym(table.sym)}[{k}]"
+        env = {loop.index: Bound(k, str(k))} if loop.index else {}
+        if not loop.unpack:
+            env[loop.targets[0]] = Bound(row, sym)
+            return env
+        n = len(loop.targets)
+        if not isinstance(row, tuple) or len(row) != n:
+            written = loop.table.items[k].span if isinstance(loop.table, ast.ListExpr) else loop.table.span
+            got = f"{len(row)} item{'s' * (len(row) != 1)}" if isinstance(row, tuple) else f"one value, {format_value(row)}"
+            self.fail(codes.TABLE_ROW_ARITY, f"row {k} of the table has {got}, but the loop unpacks {n} "
+                      f"({', '.join(loop.targets)})", written, ctx,
+                      [Note(f"row {k} is {_show_row(row)}; the loop's names are ({', '.join(loop.targets)})", loop.span)])
+        env.update({t: Bound(v, f"{sym}[{j}]") for j, (t, v) in enumerate(zip(loop.targets, row))})
+        return env
+
+    def iterations(self, rep: ast.Repeat | ast.ForLoop, label, ctx: _Ctx, x: int, envs: list[dict[str, Bound]],
+                   bound_names: tuple[str, ...]) -> int:
+        """A repeat's or a for loop's body once per environment, named `key.0`, `key.1`, ..."""
+        count = len(envs)
         single = single_call(rep.body)
         key = (call_key(single, self.program) if single else None) or "repeat"  # an unknown op is reported below
         local = self.local_name(ctx.names, label, key, rep.span, ctx)
@@ -510,11 +547,9 @@ class _Elaborator:
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
         current = x
         if count == 0:
-            self.unreached(rep.body, ctx, rep.index)
+            self.unreached(rep.body, ctx, bound_names)
         for k in range(count):
-            env = dict(ctx.env)
-            if rep.index:
-                env[rep.index] = Bound(k, str(k))
+            env = {**ctx.env, **envs[k]}
             if single is not None:
                 ictx = ctx.child(env=env, current=current, names=Names(path, Counter()), frame=group)
                 current = self.call(single, None, ictx, forced=str(k))
@@ -524,6 +559,17 @@ class _Elaborator:
                 ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
+
+
+def _wrap_sym(sym: str) -> str:
+    return f"({sym})" if " " in sym else sym
+
+
+def _show_row(row) -> str:
+    """A table row for a note: a tuple as `(6, 24, 2, 2)`, even a pair (not `6x24`)."""
+    if isinstance(row, tuple):
+        return "(" + ", ".join(_show_row(v) for v in row) + ")"
+    return format_value(row)
 
 
 def _written(params, call: ast.Call) -> dict[str, str]:
@@ -549,6 +595,10 @@ def _expr_size(expr) -> int:
             stack += [a.value for a in e.args]
         elif isinstance(e, (ast.TupleExpr, ast.ListExpr)):
             stack += list(e.items)
+        elif isinstance(e, ast.Subscript):
+            stack += [e.value, e.index]
+        elif isinstance(e, ast.Slice):
+            stack += [b for b in (e.value, e.start, e.stop, e.step) if b is not None]
     return n
 
 
