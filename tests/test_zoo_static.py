@@ -40,9 +40,16 @@ REFERENCE_PARAMS = [
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
     # issue 13 (zooa): torchvision / timm, built with random weights
     ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
+    ("resnext50_32x4d", {"layers": "[3,4,23,3]", "width_per_group": "8"}, 88_791_336),  # resnext101_32x8d
+    ("resnext50_32x4d", {"layers": "[3,4,23,3]", "groups": "64"}, 83_455_272),  # resnext101_64x4d
     ("seresnet50", {}, 28_088_024),            # timm seresnet50
+    ("seresnet50", {"layers": "[3,4,23,3]"}, 49_326_872),  # timm seresnet101
+    ("seresnet50", {"layers": "[3,8,36,3]"}, 66_821_848),  # timm seresnet152
     ("seresnet50", {"groups": "32", "width_per_group": "4"}, 27_559_896),  # timm seresnext50_32x4d
+    ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "4"}, 48_955_416),  # seresnext101_32x4d
+    ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "8"}, 93_569_048),  # seresnext101_32x8d
     ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
+    ("wide_resnet50_2", {"layers": "[3,4,23,3]"}, 126_886_696),  # torchvision wide_resnet101_2
 ]
 
 
