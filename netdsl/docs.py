@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
 # the block a later family is known by (its paper's figure), drawn at its first use
 FIGURES = {
+    "densenet121.net": ("DenseLayer", "Transition"),
     "resnext50_32x4d.net": ("Bottleneck",),
     "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
     "wide_resnet50_2.net": ("Bottleneck",),

@@ -129,3 +129,21 @@ def test_seresnet50_starts_as_timms_but_for_its_zeroed_last_batch_norms():
         fan_in = ours[k.replace("bias", "weight")][0].numel()
         for bias in (ours[k], theirs[k]):
             assert bias.abs().max() <= 1 / math.sqrt(fan_in) and bias.std() > 0.3 / math.sqrt(fan_in)
+
+
+def test_densenet121_starts_as_torchvisions_but_for_the_classifiers_draw():
+    """torchvision's scheme as the spec's `init` writes it: the same tensors under the same
+    seed, except the classifier's weight, which torchvision keeps from the Linear's own
+    initialisation (drawn before its conv loop) and the spec draws again, after the convs,
+    from the same distribution: kaiming_uniform with a = sqrt(5), U(+-1 / sqrt(1024))."""
+    make, _ = REFERENCES["densenet121.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/densenet121.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))
+    assert len(theirs) == len(ours)
+    assert {k for k in ours if not torch.equal(ours[k], theirs[k])} == {"classifier.weight"}
+    for weight in (ours["classifier.weight"], theirs["classifier.weight"]):
+        assert weight.abs().max() <= 1 / math.sqrt(1024)
+        assert weight.std().item() == pytest.approx(1 / math.sqrt(3 * 1024), rel=0.02)
+    assert torch.count_nonzero(ours["classifier.bias"]) == 0

@@ -39,6 +39,11 @@ REFERENCE_PARAMS = [
     ("xception", {}, 22_855_952),              # timm legacy_xception
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
     # issue 13 (zooa): torchvision / timm, built with random weights
+    ("densenet121", {}, 7_978_856),            # torchvision densenet121
+    ("densenet121", {"block_config": "[6,12,36,24]", "growth_rate": "48", "num_init_features": "96"},
+     28_681_000),                              # torchvision densenet161
+    ("densenet121", {"block_config": "[6,12,32,32]"}, 14_149_480),  # torchvision densenet169
+    ("densenet121", {"block_config": "[6,12,48,32]"}, 20_013_928),  # torchvision densenet201
     ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
     ("resnext50_32x4d", {"layers": "[3,4,23,3]", "width_per_group": "8"}, 88_791_336),  # resnext101_32x8d
     ("resnext50_32x4d", {"layers": "[3,4,23,3]", "groups": "64"}, 83_455_272),  # resnext101_64x4d
