@@ -26,6 +26,7 @@ FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.ne
 # the block a later family is known by (its paper's figure), drawn at its first use
 FIGURES = {
     "densenet121.net": ("DenseLayer", "Transition"),
+    "mobilenet_v2.net": ("InvertedResidual",),
     "resnext50_32x4d.net": ("Bottleneck",),
     "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
     "wide_resnet50_2.net": ("Bottleneck",),

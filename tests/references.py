@@ -58,6 +58,7 @@ REFERENCES = {
     "mobilenet_v1.net": (_timm("mobilenetv1_100"), 224),
     # issue 13 (zooa): size-agnostic networks, proven at a small `resolution`
     "densenet121.net": (_tv("densenet121"), 64),
+    "mobilenet_v2.net": (_tv("mobilenet_v2"), 64),
     "resnext50_32x4d.net": (_tv("resnext50_32x4d"), 64),
     "seresnet50.net": (_timm("seresnet50"), 64),
     "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),

@@ -65,6 +65,7 @@ REFERENCES = {
     "inception_v3.net": _torchvision("inception_v3", aux_logits=False, init_weights=False),
     # issue 13 (zooa)
     "densenet121.net": _torchvision("densenet121"),
+    "mobilenet_v2.net": _torchvision("mobilenet_v2"),
     "resnext50_32x4d.net": _torchvision("resnext50_32x4d"),
     "seresnet50.net": _timm("seresnet50"),
     "wide_resnet50_2.net": _torchvision("wide_resnet50_2"),

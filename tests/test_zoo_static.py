@@ -44,6 +44,10 @@ REFERENCE_PARAMS = [
      28_681_000),                              # torchvision densenet161
     ("densenet121", {"block_config": "[6,12,32,32]"}, 14_149_480),  # torchvision densenet169
     ("densenet121", {"block_config": "[6,12,48,32]"}, 20_013_928),  # torchvision densenet201
+    ("mobilenet_v2", {}, 3_504_872),           # torchvision mobilenet_v2
+    ("mobilenet_v2", {"width_mult": "0.5"}, 1_968_680),   # torchvision mobilenet_v2(width_mult=0.5)
+    ("mobilenet_v2", {"width_mult": "0.75"}, 2_636_424),
+    ("mobilenet_v2", {"width_mult": "1.4"}, 6_108_776),
     ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
     ("resnext50_32x4d", {"layers": "[3,4,23,3]", "width_per_group": "8"}, 88_791_336),  # resnext101_32x8d
     ("resnext50_32x4d", {"layers": "[3,4,23,3]", "groups": "64"}, 83_455_272),  # resnext101_64x4d
