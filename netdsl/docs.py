@@ -29,6 +29,7 @@ FIGURES = {
     "mobilenet_v2.net": ("InvertedResidual",),
     "resnext50_32x4d.net": ("Bottleneck",),
     "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
+    "squeezenet1_1.net": ("Fire",),
     "wide_resnet50_2.net": ("Bottleneck",),
 }
 

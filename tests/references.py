@@ -61,6 +61,7 @@ REFERENCES = {
     "mobilenet_v2.net": (_tv("mobilenet_v2"), 64),
     "resnext50_32x4d.net": (_tv("resnext50_32x4d"), 64),
     "seresnet50.net": (_timm("seresnet50"), 64),
+    "squeezenet1_1.net": (_tv("squeezenet1_1"), 64),
     "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),
 }
 

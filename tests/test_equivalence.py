@@ -29,7 +29,8 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     "resnet34.net": 21_797_672, "resnet50.net": 25_557_032, "resnet101.net": 44_549_160,
     "resnet152.net": 60_192_808, "xception.net": 22_855_952, "mobilenet_v1.net": 4_231_976,
     # issue 13 (zooa): torchvision's / timm's counts
-    "densenet121.net": 7_978_856, "mobilenet_v2.net": 3_504_872, "resnext50_32x4d.net": 25_028_904, "seresnet50.net": 28_088_024, "wide_resnet50_2.net": 68_883_240,
+    "densenet121.net": 7_978_856, "mobilenet_v2.net": 3_504_872, "resnext50_32x4d.net": 25_028_904, "seresnet50.net": 28_088_024,
+    "squeezenet1_1.net": 1_235_496, "wide_resnet50_2.net": 68_883_240,
 }
 
 

@@ -147,3 +147,21 @@ def test_densenet121_starts_as_torchvisions_but_for_the_classifiers_draw():
         assert weight.abs().max() <= 1 / math.sqrt(1024)
         assert weight.std().item() == pytest.approx(1 / math.sqrt(3 * 1024), rel=0.02)
     assert torch.count_nonzero(ours["classifier.bias"]) == 0
+
+
+def test_squeezenet1_1_starts_as_torchvisions_but_for_the_final_conv():
+    """torchvision's scheme as the spec's `init` writes it: the same tensors under the same
+    seed (kaiming_uniform, zero biases), except the final conv's weight, which torchvision
+    draws from normal(0, 0.01) and `init` cannot single out by name yet (ours gets the
+    kaiming_uniform of every conv: U(+-sqrt(6 / 512)))."""
+    make, _ = REFERENCES["squeezenet1_1.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/squeezenet1_1.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))
+    assert len(theirs) == len(ours)
+    assert {k for k in ours if not torch.equal(ours[k], theirs[k])} == {"final_conv.weight"}
+    assert theirs["final_conv.weight"].std().item() == pytest.approx(0.01, rel=0.05)
+    assert ours["final_conv.weight"].abs().max() <= math.sqrt(6 / 512)
+    assert ours["final_conv.weight"].std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.05)
+    assert all(torch.count_nonzero(t) == 0 for k, t in ours.items() if k.endswith(".bias"))

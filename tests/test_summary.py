@@ -68,6 +68,7 @@ REFERENCES = {
     "mobilenet_v2.net": _torchvision("mobilenet_v2"),
     "resnext50_32x4d.net": _torchvision("resnext50_32x4d"),
     "seresnet50.net": _timm("seresnet50"),
+    "squeezenet1_1.net": _torchvision("squeezenet1_1"),
     "wide_resnet50_2.net": _torchvision("wide_resnet50_2"),
 }
 # fvcore's conv+linear counts as the issue quotes them (a check on the harness itself)

@@ -57,6 +57,7 @@ REFERENCE_PARAMS = [
     ("seresnet50", {"groups": "32", "width_per_group": "4"}, 27_559_896),  # timm seresnext50_32x4d
     ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "4"}, 48_955_416),  # seresnext101_32x4d
     ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "8"}, 93_569_048),  # seresnext101_32x8d
+    ("squeezenet1_1", {}, 1_235_496),          # torchvision squeezenet1_1
     ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
     ("wide_resnet50_2", {"layers": "[3,4,23,3]"}, 126_886_696),  # torchvision wide_resnet101_2
 ]
