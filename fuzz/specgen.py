@@ -86,7 +86,10 @@ class _Gen:
         kernel = self.draw(st.sampled_from([1, 3, 5, "1x3", "3x1"]))
         stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
         op = "sepconv" if self.coin(1, 6) and channels is None else "conv"
-        text = f"{op}({self.expr(filters)}, {kernel}"
+        width = self.expr(filters)
+        if self.coin(1, 5):  # the same number, from the width flowing in
+            width = f"in_channels + {filters - s.channels}" if filters >= s.channels else f"in_channels - {s.channels - filters}"
+        text = f"{op}({width}, {kernel}"
         if stride > 1:
             text += f", stride={stride}"
         if self.coin(1, 4):
@@ -152,6 +155,8 @@ class _Gen:
     def residual(self, s: _State, depth: int, stride_ok: bool) -> str:
         c = s.channels
         head = f"residual(scale={self.draw(st.sampled_from(['0.1', '0.5', '2']))}) " if self.coin(1, 3) else "residual "
+        if self.coin(1, 4):  # a conditional sum (MobileNetV2's): decided by the current width
+            head = f"residual(when=in_channels {self.draw(st.sampled_from(['==', '!=']))} {c}) "
         if self.coin(1, 3):  # a projection shortcut: new channels and stride
             filters, stride = self.draw(st.integers(1, 12)), self.draw(st.sampled_from([1, 2])) if stride_ok else 1
             body = f"conv({filters}, 3, stride={stride})"

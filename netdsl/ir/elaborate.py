@@ -15,19 +15,21 @@ from .. import codes
 from ..diagnostics import Note, Reporter, Span
 from ..init import LAYER_KINDS, SCHEMES
 from ..ops import OPS
-from ..ops.base import REQUIRED
+from ..ops.base import REQUIRED, ShapeError
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
-from ..values import FLOAT, check_value, format_value, type_name
-from .expr import CONSTANTS, Bound, EvalError, constant, evaluate
+from ..values import BOOL, FLOAT, check_value, format_value, type_name
+from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
 from .program import Limits, Program
+from .suggest import closest, closest_op
 
 __all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
 INPUT, INVALID = "input", "invalid"
+IN_CHANNELS = "in_channels"  # in an expression: the channels of the value flowing into the step
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class _Param:
     default: object  # REQUIRED, a Python value (ops) or an ast.Expr (blocks)
 
 
-RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0),)
+# `residual(scale, when=cond)`: `when` false runs the body alone (MobileNetV2's "stride 1 and
+# equal widths"), with the names it has when the residual exists
+RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0), _Param("when", BOOL, True))
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class _Elaborator:
         self.instantiated: set[str] = set()  # blocks elaborated at least once
         self.init: dict[str, dict] = {}  # `init` statements: layer kind -> scheme and arguments
         self.input_node: int | None = None
+        self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
+        self.shaped = 0  # nodes before this index have been through infer_one
 
     # -- errors ----------------------------------------------------------------------------
     def notes(self, ctx: _Ctx) -> list[Note]:
@@ -97,12 +103,49 @@ class _Elaborator:
         if not isinstance(expr, (ast.Literal, ast.Name)) and _expr_size(expr) > self.limits.max_expr_nodes:
             self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
+        env, extra = ctx.env, []
+        if IN_CHANNELS not in env and _mentions(expr, IN_CHANNELS):
+            channels = self.current_channels(expr, ctx)
+            env = {**env, IN_CHANNELS: Bound(channels, IN_CHANNELS)}
+            extra = [Note(f"in_channels is {channels} here: the channels of the value flowing into this step")]
         try:
-            return evaluate(expr, ctx.env)
+            return evaluate(expr, env)
         except EvalError as err:
-            self.fail(err.code, err.message, err.span, ctx)
+            self.fail(err.code, err.message, err.span, ctx, extra)
         except RecursionError:
             self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
+
+    def current_channels(self, expr: ast.Expr, ctx: _Ctx) -> int:
+        """The channel count of the value flowing into the step being elaborated (its
+        shape, inferred now for the nodes built so far)."""
+        where = next(n.span for n in walk(expr) if isinstance(n, ast.Name) and n.name == IN_CHANNELS)
+        if ctx.current is None:
+            self.fail(codes.NO_INPUT, "in_channels: no value flows into this step yet", where, ctx)
+        shape = self.shape_of(ctx.current)
+        if shape is None:
+            raise _Abort  # an earlier layer failed; shape inference reports it
+        return shape[0]
+
+    def shape_of(self, node_id: int):
+        """A node's output shape, inferring the nodes before it that have none yet (in
+        order: the node list is topological); None when one of them fails."""
+        for node in self.nodes[self.shaped:node_id + 1]:
+            self.shapes[node.id] = self.infer_one(node)
+        self.shaped = max(self.shaped, node_id + 1)
+        return self.shapes.get(node_id)
+
+    def infer_one(self, node: Node):
+        if node.op == INPUT:
+            return tuple(node.attrs["shape"])
+        shapes = [self.shapes.get(i) for i in node.inputs]
+        if node.op == INVALID or any(s is None for s in shapes):
+            return None
+        op = OPS[node.op]
+        try:
+            op.check_values(node.attrs)
+            return tuple(op.infer(node.attrs, shapes).shape)
+        except ShapeError:
+            return None  # reported by shape inference, after elaboration
 
     # -- nodes and frames ---------------------------------------------------------------
     def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
@@ -295,10 +338,14 @@ class _Elaborator:
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
-            self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+            values = () if call.has_parens else known - {*OPS, *self.program.blocks}
+            close = closest_op(call.name, self.program.blocks, values)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, *bound_names, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        names = {*ctx.env, *CONSTANTS, IN_CHANNELS, *bound_names,
+                 *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         for loop in (n for n in nodes if isinstance(n, ast.ForLoop)):  # names a loop binds, in a body not elaborated
             names |= {*loop.targets, *((loop.index,) if loop.index else ())}
         values = {*ctx.values, *(n.name for n in nodes if isinstance(n, ast.AssignStmt))}
@@ -309,7 +356,9 @@ class _Elaborator:
                     self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("value", ref.name, values), ref.span,
                                         self.notes(ctx))
                 continue
-            self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
+            close = closest(ref.name, names, FUNCTIONS)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_NAME, f"unknown name '{ref.name}'{hint}", ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
@@ -372,8 +421,10 @@ class _Elaborator:
         block = self.program.blocks.get(call.name)
         if block is not None:
             return self.instantiate(block, call, label, ctx, forced)
-        candidates = [*OPS, *self.program.blocks, *ctx.values]
-        self.fail(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, candidates), call.span, ctx)
+        values = ctx.values if not call.has_parens else ()  # a bare name may have meant a value
+        close = closest_op(call.name, self.program.blocks, values)
+        hint = f"; did you mean '{close}'?" if close else ""
+        self.fail(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, ctx)
 
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
@@ -482,6 +533,8 @@ class _Elaborator:
         bound, spans = self.bind(RESIDUAL_PARAMS, ast.Call("residual", res.args, True, res.span), "'residual'", ctx)
         body_ctx = ctx.child(current=x)
         y = self.body(res.body, body_ctx)
+        if not bound["when"].value:
+            return self.body_alone(res, label, ctx, y, bound["scale"].value != 1.0)
         s = x
         if res.shortcut:
             local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
@@ -496,6 +549,17 @@ class _Elaborator:
             y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
         local = self.local_name(ctx.names, label, "add", res.span, ctx)
         return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
+
+    def body_alone(self, res: ast.Residual, label, ctx: _Ctx, y: int, scaled: bool) -> int:
+        """A residual whose `when` is false: its body's value, no sum. The names the
+        shortcut, scale and sum would take stay taken, so nothing after shifts."""
+        if res.shortcut:
+            self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            self.unreached(res.shortcut, ctx)
+        if scaled:
+            self.local_name(ctx.names, None, "scale", res.span, ctx)
+        self.local_name(ctx.names, label, "add", res.span, ctx)
+        return y
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value
@@ -559,6 +623,10 @@ class _Elaborator:
                 ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
+
+
+def _mentions(expr: ast.Expr, name: str) -> bool:
+    return not isinstance(expr, ast.Literal) and any(isinstance(n, ast.Name) and n.name == name for n in walk(expr))
 
 
 def _wrap_sym(sym: str) -> str:

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
+from ..ir.elaborate import IN_CHANNELS
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
-from ..values import FLOAT
+from ..values import BOOL, FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
 from .pyformat import inert as _inert
@@ -162,9 +163,14 @@ class _Generator:
         self.depth = 0  # how many generated repeat loops enclose the code being written
         self.loop_names: set[str] = set()  # Python names a generated loop binds (`i`, a for loop's row items)
         self.loop_names_read: set[str] = set()  # those that forward reads (its loop must bind them too)
+        self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
+        self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
+        self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
+        if self.in_ch is not None and IN_CHANNELS not in scope.env and IN_CHANNELS in free_names(e):
+            return fold(subst(e, {**scope.env, IN_CHANNELS: self.in_ch}))  # the channels flowing in, as known here
         return fold(subst(e, scope.env))
 
     def src(self, e: ast.Expr) -> str:
@@ -188,10 +194,11 @@ class _Generator:
             return self.blocks[name]
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
+        outer_in_ch, outer_channels, self.loop_channels = self.in_ch, self.loop_channels, {}
         try:
             return self.block_class(name, decl)
         finally:
-            self.loop_names = outer_loops
+            self.loop_names, self.in_ch, self.loop_channels = outer_loops, outer_in_ch, outer_channels
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -278,6 +285,7 @@ class _Generator:
 
     def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
         cur = _shared(cur)
+        self.in_ch = cur.channels
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
         live = []
         for cond, body in arms:  # drop arms decided at generation time
@@ -324,6 +332,11 @@ class _Generator:
             if name in self.loop_names:  # bound by the loop forward runs too, not a constructor parameter
                 self.loop_names_read.add(name)
                 continue
+            if name in self.loop_channels:  # an iteration's input width (`in_channels` in a loop body)
+                block = self.loop_channels[name]
+                self.loop_channels_read.add(block)
+                env[name] = ast.Name(f"{block}.in_channels")
+                continue
             scope.stored.setdefault(name, name)
             env[name] = ast.Name(f"self.{_STORED}{name}")
         return subst(expr, env)
@@ -354,6 +367,7 @@ class _Generator:
 
     def step(self, step: ast.Step, scope, names, cur, prefix, values, indent, target) -> _Value:
         kind = step.kind
+        self.in_ch = cur.channels
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
@@ -379,6 +393,7 @@ class _Generator:
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
         activation that may overwrite its input)."""
+        self.in_ch = in_ch
         op = OPS.get(call.name)
         if op is not None:
             args = self.bind(op.params, call, scope)
@@ -402,6 +417,7 @@ class _Generator:
                 src = _EXPR + op.torch_expr(low, [_INPUT])
             return src, self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
+        self.in_ch = in_ch  # writing the block's class used it
         args = self.bind(info.decl.params, call, scope)
         parts = [self.src(in_ch)]
         positional = [a for a in call.args if a.name is None]
@@ -426,7 +442,8 @@ class _Generator:
             if p.name in args:
                 env[py_name(p.name)] = args[p.name]
             elif p.default is not None:
-                env[py_name(p.name)] = fold(subst(p.default, {q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}))
+                spec_env = {IN_CHANNELS: in_ch, **{q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}}
+                env[py_name(p.name)] = fold(subst(p.default, spec_env))
         return fold(subst(info.out_channels, env))
 
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
@@ -485,11 +502,15 @@ class _Generator:
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        when = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("when", literal(True))
+        if isinstance(when, ast.Literal) and when.value is False:
+            return self.residual_absent(res, label, scope, names, cur, prefix, values, indent, target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
         body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
+        marks = (len(scope.init), len(scope.fwd))  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
             local = names.local(res.shortcut_label, "shortcut")
             attr = _relative(names.full(local), names.path)
@@ -499,7 +520,7 @@ class _Generator:
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
             if out.var != shortcut:
                 self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
-        args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
+        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
@@ -507,7 +528,27 @@ class _Generator:
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
-        return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if isinstance(when, ast.Literal):
+            return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if target != body_var:  # without the sum, the body's value is the result
+            scope.fwd.insert(marks[1], f"{indent}{target} = {body_var}")
+            marks = (marks[0], marks[1] + 1)
+        for lines, mark, cond in ((scope.init, marks[0], when), (scope.fwd, marks[1], self.forward_expr(when, scope))):
+            if len(lines) > mark:
+                lines[mark:] = [f"{indent}if {self.src(cond)}:", *("    " + ln for ln in lines[mark:])]
+        return _Value(target, body_out.channels)
+
+    def residual_absent(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`residual(when=false)`: the body alone; the shortcut's, scale's and sum's names stay taken."""
+        out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
+        if res.shortcut:
+            names.local(res.shortcut_label, "shortcut")
+        if any(a.name == "scale" or a.name is None for a in res.args):
+            scale = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("scale")
+            if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
+                names.local(None, "scale")
+        names.local(label, "add")
+        return out
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
@@ -608,11 +649,17 @@ class _Generator:
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
         outer_read, self.loop_names_read = self.loop_names_read, set()
-        out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
+        try:
+            out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        finally:
+            self.loop_channels = outer_channels
         read = self.loop_names_read
         self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
         head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
                 f"{loop.header}:", f"    {block} = nn.Module()"]
+        if block in self.loop_channels_read:  # forward decides on the iteration's input width
+            head.append(f"    {block}.in_channels = {channels_var}")
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
         self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
         head_fwd = self.forward_loop(loop, block, f"{prefix}{attr}", read, scope)
@@ -706,6 +753,7 @@ class _Generator:
         return text
 
 
+_RESIDUAL_PARAMS = (ast.Param("scale", FLOAT, None), ast.Param("when", BOOL, None))
 _USES_MATH = re.compile(r"\bmath\.(log|exp|sqrt)\(")  # spec functions that lower to the math module
 @dataclass
 class _Loop:
