@@ -83,3 +83,19 @@ def test_outputs_equal_reference_after_porting(pair):
         assert len(got_all) == len(names) == len(want_all)
         for name, tensor in zip(names, got_all):
             assert rel_err(tensor, want_all[name]) <= TOLERANCE, name
+
+
+def test_mobilenet_v2_thin_enough_that_the_first_block_is_a_residual():
+    """At width 0.25 the first block of Table 2 keeps 8 channels at stride 1, so
+    torchvision makes it a residual too: `residual(when=...)` decides it per block."""
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = randomize(torchvision.models.mobilenet_v2(weights=None, width_mult=0.25), seed=1)
+    assert reference.features[1].use_res_connect
+    ours = netdsl.build(ROOT / "specs/mobilenet_v2.net", width_mult=0.25, resolution=64)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    port_weights(ours, reference)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert rel_err(ours.eval()(x), reference.eval()(x)) <= TOLERANCE
