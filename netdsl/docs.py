@@ -2,7 +2,8 @@
 
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
-  (the paper's Figures 3-8), drawn symbolically when the block has parameters;
+  (the paper's Figures 3-8), drawn symbolically when the block has parameters, and the
+  characteristic block of the later families (`FIGURES`), drawn at its first use;
 - `blocks/<spec>.<block>.<param><value>.svg`: the figures of FIGURES, one block open with
   some parameters set (ShuffleNet V2's two units);
 - `README.md`: the gallery, embedding them all;
@@ -22,15 +23,22 @@ from .diagnostics import NetdslError
 from .ir import snake_case
 from .render import Diagram, block_title, render, write_atomic
 
-__all__ = ["build_diagrams", "FAMILY", "main", "site_gallery"]
+__all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
-# a paper's figure of one block, drawn open (depth 1) with some parameters set:
-# spec -> [(block, parameters, title)]
+# the block a later family is known by (its paper's figure): spec -> blocks, each a name
+# (drawn at its first use) or (block, parameters, title) (drawn open, depth 1, symbolic,
+# with those parameters set)
 FIGURES = {
-    "shufflenet_v2_x1_0.net": [("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
-                               ("ShuffleUnit", {"stride": 2}, "ShuffleNet V2 down-sampling unit, Figure 3 (d)")],
+    "densenet121.net": ("DenseLayer", "Transition"),
+    "mobilenet_v2.net": ("InvertedResidual",),
+    "resnext50_32x4d.net": ("Bottleneck",),
+    "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
+    "shufflenet_v2_x1_0.net": (("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
+                               ("ShuffleUnit", {"stride": 2}, "ShuffleNet V2 down-sampling unit, Figure 3 (d)")),
+    "squeezenet1_1.net": ("Fire",),
+    "wide_resnet50_2.net": ("Bottleneck",),
 }
 
 
@@ -82,7 +90,12 @@ def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
     if program.network is None:
         return []
     found = [(f"{program.network.name} ({spec.name})", spec.stem, {})]
-    for block, params, title in FIGURES.get(spec.name, []):
+    for figure in FIGURES.get(spec.name, ()):
+        if isinstance(figure, str):
+            found.append((f"{block_title(figure)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(figure)}",
+                          {"block": figure}))
+            continue
+        block, params, title = figure
         stem = f"blocks/{spec.stem}.{snake_case(block)}" + "".join(f".{k}{v}" for k, v in params.items())
         found.append((f"{title} ({spec.name})", stem, {"block": block, "symbolic": True, "depth": 1, "params": params}))
     if spec.name in FAMILY:
