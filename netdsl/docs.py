@@ -27,6 +27,8 @@ FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.ne
 # gate shows as a side path into its multiply and a residual as its sum
 FIGURES = {
     "efficientnet_b0.net": "ResidualMBConv",  # issue 13 (zoob)
+    "convnext_tiny.net": "CNBlock",
+    "regnet_y_400mf.net": "ResBottleneckBlock",
 }
 
 

@@ -60,6 +60,8 @@ REFERENCES = {
     "mobilenet_v3_large.net": (_tv("mobilenet_v3_large"), 64),
     "mobilenet_v3_small.net": (_tv("mobilenet_v3_small"), 64),
     "efficientnet_b0.net": (_tv("efficientnet_b0"), 64),
+    "convnext_tiny.net": (_tv("convnext_tiny"), 64),
+    "regnet_y_400mf.net": (_tv("regnet_y_400mf"), 64),
 }
 
 

@@ -29,6 +29,7 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     "resnet152.net": 60_192_808, "xception.net": 22_855_952, "mobilenet_v1.net": 4_231_976,
     # issue 13 (zoob): torchvision's weight metadata
     "mobilenet_v3_large.net": 5_483_032, "mobilenet_v3_small.net": 2_542_856, "efficientnet_b0.net": 5_288_548,
+    "convnext_tiny.net": 28_589_128, "regnet_y_400mf.net": 4_344_144,
 }
 
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # spec -> a drop probability given to both sides (a network parameter and torchvision's argument)
 SCHEDULED = {
     "efficientnet_b0.net": {"stochastic_depth_prob": 0.5},
+    "convnext_tiny.net": {"stochastic_depth_prob": 0.4},
 }
 
 
@@ -41,19 +42,35 @@ def _tv_with(spec: str, **kwargs):
     return getattr(torchvision.models, name)(weights=None, **kwargs)
 
 
+def _on_meta(make):
+    """Rates only: the modules without their tensors' memory or initialisation."""
+    with torch.device("meta"):
+        return make()
+
+
 @pytest.mark.parametrize("spec", sorted(SCHEDULED))
 def test_drop_rates_are_the_references(spec):
     params = SCHEDULED[spec]
-    ours, theirs = netdsl.build(ROOT / "specs" / spec, **params), _tv_with(spec, **params)
+    ours = _on_meta(lambda: netdsl.build(ROOT / "specs" / spec, **params))
+    theirs = _on_meta(lambda: _tv_with(spec, **params))
     assert drop_rates(ours) == reference_rates(theirs)
     assert len(set(drop_rates(ours))) > 3  # linear in the global index, not one rate
+
+
+def test_convnext_rates_follow_the_depths_table():
+    """ConvNeXt-S by --set: 36 blocks, the rate k / 35 * p of block k counted over all stages."""
+    ours = _on_meta(
+        lambda: netdsl.build(ROOT / "specs/convnext_tiny.net", depths=[3, 3, 27, 3], stochastic_depth_prob=0.4)
+    )
+    assert drop_rates(ours) == reference_rates(_on_meta(lambda: _tv_with("convnext_small")))
+    assert len(drop_rates(ours)) == 36 and drop_rates(ours)[-1] == pytest.approx(0.4)
 
 
 def test_efficientnet_rates_follow_depth_scaling():
     """B4 (depth_mult 1.8): ceil(1.8 n) blocks a stage, the index counted over all stages."""
     params = {"width_mult": 1.4, "depth_mult": 1.8}
-    ours = netdsl.build(ROOT / "specs/efficientnet_b0.net", **params)
-    theirs = _tv_with("efficientnet_b4")
+    ours = _on_meta(lambda: netdsl.build(ROOT / "specs/efficientnet_b0.net", **params))
+    theirs = _on_meta(lambda: _tv_with("efficientnet_b4"))
     assert drop_rates(ours) == reference_rates(theirs)
     assert len(drop_rates(ours)) == 32 - 7  # 32 blocks, the first of each of the 7 stages without residual
 
