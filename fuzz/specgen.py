@@ -176,12 +176,24 @@ class _Gen:
                 s.size = _same(s.size, 2)
             count_text = self.expr(count) if count else "0"
             return f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> relu }}"
+        if self.coin(1, 3):
+            return self.for_loop(s, count)
         body = _State(s.channels, s.size)
         text = self.chain(body, depth, stride_ok=False)
         if count and body.channels != s.channels:
             text += f" -> conv({s.channels}, 1)"
         s.consistent &= body.consistent
         return f"repeat({count}) {{\n      {text}\n    }}"
+
+    def for_loop(self, s: _State, rows: int) -> str:
+        """A table of (width, kernel) rows, destructured (and indexed) or read by subscript."""
+        table = [(self.draw(st.integers(1, 12)), self.draw(st.sampled_from([1, 3]))) for _ in range(rows)]
+        if rows:
+            s.channels = table[-1][0]
+        literal = "[" + ", ".join(f"({w}, {k})" for w, k in table) + "]"
+        if self.coin():
+            return f"for (w, k) in {literal} as j {{ conv(w + j - j, k) -> relu }}"
+        return f"for row in {literal} {{ conv(row[0], row[-1]) }}"
 
     def block_call(self, s: _State) -> str:
         name = self.draw(st.sampled_from(self.blocks))

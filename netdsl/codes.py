@@ -86,6 +86,8 @@ INDEX_OUT_OF_RANGE = ErrorCode("index-out-of-range", "A list subscript past eith
                                "gives the list's length and the valid indices).")
 NOT_SUBSCRIPTABLE = ErrorCode("not-subscriptable", "A subscript or slice (`x[0]`, `x[1:]`) of a value that is not a "
                               "list or tuple: a number, a bool, a string.")
+TABLE_ROW_ARITY = ErrorCode("table-row-arity", "A row of the table a `for (a, b, ...) in rows` loop iterates over "
+                            "does not have one item for each name of the loop.")
 MATH_DOMAIN = ErrorCode("math-domain", "A number outside a function's domain: `log` of a number <= 0, `sqrt` of a "
                         "negative number, a negative number to a fractional power (`**`).")
 VALUE_TOO_LARGE = ErrorCode("value-too-large", "A number beyond 2^62 (or not finite); a literal with more than 19 digits.")

@@ -330,3 +330,15 @@ def test_expressions_print_as_python_that_computes_the_same(text):
     got = eval(source, helpers, dict(values))  # noqa: S307 - our own generated text
     assert got == pytest.approx(want) and type(got) is type(want), source
     assert pyexpr.fold(pyexpr.from_py(source)) == pyexpr.fold(tree)  # and reads back as the same expression
+
+
+def test_a_conditional_residual_keeps_every_other_name():
+    """`residual(when=false)` runs its body alone: the body's layers and every later
+    layer keep the names they have when the sum exists; only the sum is gone."""
+    spec = ("network N(keep: bool = true) {\n    input [8, 8, 8]\n"
+            "    residual(when=keep) { conv(8, 3) -> relu }\n    residual { conv(8, 1) }\n    conv(4, 1)\n}\n")
+    names = {keep: [n.name for n in netdsl.check(spec, {"keep": keep}).nodes] for keep in (True, False)}
+    assert names[True] == ["input", "conv1", "relu", "add1", "conv2", "add2", "conv3"]
+    assert names[False] == [n for n in names[True] if n != "add1"]
+    model = netdsl.build(spec, keep=False)
+    assert {k.rsplit(".", 1)[0] for k in model.state_dict()} == {"conv1", "conv2", "conv3"}

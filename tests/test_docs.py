@@ -62,7 +62,9 @@ def test_language_md_has_examples_for_every_construct():
     for construct in ("import ", "block ", "network ", "input [", "output ", "when training", "concat {", "| tower:",
                       "concat(", "residual(scale=", "shortcut ", " x conv", "repeat(", " as i", "if ", "elif ",
                       "else ", " = ", "stem:", "1x7", "//", "%", " and ", "not ", "min(", "make_divisible(", "init conv:",
-                      " ** ", "[s]", "[-1]", "[:2]", "len(", "sum(", "max(depths)", "log(", "exp(", "sqrt("):
+                      " ** ", "[s]", "[-1]", "[:2]", "len(", "sum(", "max(depths)", "log(", "exp(", "sqrt(",
+                      "for w in ", "for (t, c, n, s) in setting as k",
+                      "in_channels // 2", "= in_channels", "residual(when="):
         assert construct in text, f"no example uses {construct!r}"
 
 

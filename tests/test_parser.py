@@ -206,6 +206,23 @@ def test_repeat_without_an_index():
     assert body_of("repeat(3) { relu }") == (stmt(ast.Repeat(lit(3), None, (stmt(bare("relu")),))),)
 
 
+def test_for_over_a_table_with_destructuring_and_an_index():
+    (loop,) = body_of("stages: for (t, c, n, s) in setting as k { repeat(n) { conv(c * t, 1) } }")
+    rep = ast.Repeat(name("n"), None, (stmt(call("conv", binop("*", name("c"), name("t")), 1)),))
+    want = ast.ForLoop(("t", "c", "n", "s"), True, name("setting"), "k", (stmt(rep),))
+    assert loop == stmt(step(want, "stages"))
+
+
+def test_for_over_a_list_and_over_a_literal_table():
+    plain, single, literal = body_of("for w in widths[1:] { conv(w, 3) }\nfor (w,) in rows {}\n"
+                                     "for (a, b) in [(1, 2), (3, 4)] { relu }")[:3]
+    widths = ast.Slice(name("widths"), lit(1), None, None)
+    assert plain == stmt(ast.ForLoop(("w",), False, widths, None, (stmt(call("conv", name("w"), 3)),)))
+    assert single == stmt(ast.ForLoop(("w",), True, name("rows"), None, ()))
+    rows = ast.ListExpr((ast.TupleExpr((lit(1), lit(2))), ast.TupleExpr((lit(3), lit(4)))))
+    assert literal == stmt(ast.ForLoop(("a", "b"), True, rows, None, (stmt(bare("relu")),)))
+
+
 def test_if_elif_else():
     (s,) = body_of("if k > 1 { conv(k, 1) } elif small { relu } elif big { } else { identity }")
     assert s == ast.IfStmt(
@@ -336,6 +353,9 @@ block Everything(a: int, b: float = 0.5, c: bool = true, d: str = "x\\"y", e: "s
     if a > 1 or c { relu } elif a % 2 != 0 { identity } elif b >= 0.25 {} else { sigmoid }
     y = maxpool((3, 3), stride=min(2, max(1, int(round(b))))) -> dropout(+b / (1 - b - 0.1))
     conv(g[0] * 2 ** len(g[1:]) + sum(g[:1]) + max(g), f[1])
+    for w in g as k { conv(w + k, 1) }
+    rows: for (p, q) in [(1, 2), (3, 4)] { conv(p * q, 1) } -> relu
+    for (r,) in [(1,)] {}
 }
 network N(alpha: float = 1.0) {
     input [3, 224, 224]

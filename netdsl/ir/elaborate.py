@@ -15,19 +15,21 @@ from .. import codes
 from ..diagnostics import Note, Reporter, Span
 from ..init import LAYER_KINDS, SCHEMES
 from ..ops import OPS
-from ..ops.base import REQUIRED
+from ..ops.base import REQUIRED, ShapeError
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
-from ..values import FLOAT, check_value, format_value, type_name
-from .expr import CONSTANTS, Bound, EvalError, constant, evaluate
+from ..values import BOOL, FLOAT, check_value, format_value, type_name
+from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
 from .program import Limits, Program
+from .suggest import closest, closest_op
 
 __all__ = ["elaborate", "elaborate_block", "snake_case", "RESIDUAL_PARAMS"]
 
 INPUT, INVALID = "input", "invalid"
+IN_CHANNELS = "in_channels"  # in an expression: the channels of the value flowing into the step
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ class _Param:
     default: object  # REQUIRED, a Python value (ops) or an ast.Expr (blocks)
 
 
-RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0),)
+# `residual(scale, when=cond)`: `when` false runs the body alone (MobileNetV2's "stride 1 and
+# equal widths"), with the names it has when the residual exists
+RESIDUAL_PARAMS = (_Param("scale", FLOAT, 1.0), _Param("when", BOOL, True))
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class _Elaborator:
         self.instantiated: set[str] = set()  # blocks elaborated at least once
         self.init: dict[str, dict] = {}  # `init` statements: layer kind -> scheme and arguments
         self.input_node: int | None = None
+        self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
+        self.shaped = 0  # nodes before this index have been through infer_one
 
     # -- errors ----------------------------------------------------------------------------
     def notes(self, ctx: _Ctx) -> list[Note]:
@@ -97,12 +103,49 @@ class _Elaborator:
         if not isinstance(expr, (ast.Literal, ast.Name)) and _expr_size(expr) > self.limits.max_expr_nodes:
             self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
+        env, extra = ctx.env, []
+        if IN_CHANNELS not in env and _mentions(expr, IN_CHANNELS):
+            channels = self.current_channels(expr, ctx)
+            env = {**env, IN_CHANNELS: Bound(channels, IN_CHANNELS)}
+            extra = [Note(f"in_channels is {channels} here: the channels of the value flowing into this step")]
         try:
-            return evaluate(expr, ctx.env)
+            return evaluate(expr, env)
         except EvalError as err:
-            self.fail(err.code, err.message, err.span, ctx)
+            self.fail(err.code, err.message, err.span, ctx, extra)
         except RecursionError:
             self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
+
+    def current_channels(self, expr: ast.Expr, ctx: _Ctx) -> int:
+        """The channel count of the value flowing into the step being elaborated (its
+        shape, inferred now for the nodes built so far)."""
+        where = next(n.span for n in walk(expr) if isinstance(n, ast.Name) and n.name == IN_CHANNELS)
+        if ctx.current is None:
+            self.fail(codes.NO_INPUT, "in_channels: no value flows into this step yet", where, ctx)
+        shape = self.shape_of(ctx.current)
+        if shape is None:
+            raise _Abort  # an earlier layer failed; shape inference reports it
+        return shape[0]
+
+    def shape_of(self, node_id: int):
+        """A node's output shape, inferring the nodes before it that have none yet (in
+        order: the node list is topological); None when one of them fails."""
+        for node in self.nodes[self.shaped:node_id + 1]:
+            self.shapes[node.id] = self.infer_one(node)
+        self.shaped = max(self.shaped, node_id + 1)
+        return self.shapes.get(node_id)
+
+    def infer_one(self, node: Node):
+        if node.op == INPUT:
+            return tuple(node.attrs["shape"])
+        shapes = [self.shapes.get(i) for i in node.inputs]
+        if node.op == INVALID or any(s is None for s in shapes):
+            return None
+        op = OPS[node.op]
+        try:
+            op.check_values(node.attrs)
+            return tuple(op.infer(node.attrs, shapes).shape)
+        except ShapeError:
+            return None  # reported by shape inference, after elaboration
 
     # -- nodes and frames ---------------------------------------------------------------
     def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
@@ -288,19 +331,23 @@ class _Elaborator:
             self.unreached(body, ctx)
         self.body(stmt.otherwise, ctx)
 
-    def unreached(self, stmts: tuple, ctx: _Ctx, index: str | None = None) -> None:
+    def unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...] = ()) -> None:
         """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
         names only ops, blocks and values: the back end lowers it all the same."""
         known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name not in known):
-            self.reporter.error(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, known), call.span, self.notes(ctx))
+            values = () if call.has_parens else known - {*OPS, *self.program.blocks}
+            close = closest_op(call.name, self.program.blocks, values)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, self.notes(ctx))
         for call in (n for n in nodes if isinstance(n, ast.Call) and n.name in known):
             self.unreached_arguments(call, ctx)
-        names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
-        if index:
-            names.add(index)
+        names = {*ctx.env, *CONSTANTS, IN_CHANNELS, *bound_names,
+                 *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
+        for loop in (n for n in nodes if isinstance(n, ast.ForLoop)):  # names a loop binds, in a body not elaborated
+            names |= {*loop.targets, *((loop.index,) if loop.index else ())}
         values = {*ctx.values, *(n.name for n in nodes if isinstance(n, ast.AssignStmt))}
         merged = {id(a.value) for n in nodes if isinstance(n, ast.Call) and _merges(n) for a in n.args}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
@@ -309,7 +356,9 @@ class _Elaborator:
                     self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("value", ref.name, values), ref.span,
                                         self.notes(ctx))
                 continue
-            self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
+            close = closest(ref.name, names, FUNCTIONS)
+            hint = f"; did you mean '{close}'?" if close else ""
+            self.reporter.error(codes.UNKNOWN_NAME, f"unknown name '{ref.name}'{hint}", ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
         if not ctx.in_network or ctx.calls:
@@ -361,6 +410,8 @@ class _Elaborator:
             return self.concat(kind, step.label, ctx)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, ctx)
+        if isinstance(kind, ast.ForLoop):
+            return self.for_loop(kind, step.label, ctx)
         return self.repeat(kind, step.label, ctx)
 
     def call(self, call: ast.Call, label: str | None, ctx: _Ctx, forced: str | None = None) -> int:
@@ -370,8 +421,10 @@ class _Elaborator:
         block = self.program.blocks.get(call.name)
         if block is not None:
             return self.instantiate(block, call, label, ctx, forced)
-        candidates = [*OPS, *self.program.blocks, *ctx.values]
-        self.fail(codes.UNKNOWN_OP, _unknown_msg("op or block", call.name, candidates), call.span, ctx)
+        values = ctx.values if not call.has_parens else ()  # a bare name may have meant a value
+        close = closest_op(call.name, self.program.blocks, values)
+        hint = f"; did you mean '{close}'?" if close else ""
+        self.fail(codes.UNKNOWN_OP, f"unknown op or block '{call.name}'{hint}", call.span, ctx)
 
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
@@ -480,6 +533,8 @@ class _Elaborator:
         bound, spans = self.bind(RESIDUAL_PARAMS, ast.Call("residual", res.args, True, res.span), "'residual'", ctx)
         body_ctx = ctx.child(current=x)
         y = self.body(res.body, body_ctx)
+        if not bound["when"].value:
+            return self.body_alone(res, label, ctx, y, bound["scale"].value != 1.0)
         s = x
         if res.shortcut:
             local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
@@ -495,6 +550,17 @@ class _Elaborator:
         local = self.local_name(ctx.names, label, "add", res.span, ctx)
         return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
 
+    def body_alone(self, res: ast.Residual, label, ctx: _Ctx, y: int, scaled: bool) -> int:
+        """A residual whose `when` is false: its body's value, no sum. The names the
+        shortcut, scale and sum would take stay taken, so nothing after shifts."""
+        if res.shortcut:
+            self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            self.unreached(res.shortcut, ctx)
+        if scaled:
+            self.local_name(ctx.names, None, "scale", res.span, ctx)
+        self.local_name(ctx.names, label, "add", res.span, ctx)
+        return y
+
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -503,6 +569,41 @@ class _Elaborator:
             self.fail(codes.LIMIT, f"repeat count {count:,} exceeds the layer limit of {self.limits.max_layers:,} "
                       f"(raise it with {Limits.OVERRIDES['max_layers']})", rep.count.span, ctx)
         x = self.need_input(ctx, rep.span)
+        envs = [{rep.index: Bound(k, str(k))} if rep.index else {} for k in range(count)]
+        return self.iterations(rep, label, ctx, x, envs, (rep.index,) if rep.index else ())
+
+    def for_loop(self, loop: ast.ForLoop, label, ctx: _Ctx) -> int:
+        """One iteration a row of the table, named as a repeat's are (`conv.0`, `repeat.1.conv`)."""
+        table = self.eval(loop.table, ctx)
+        if not isinstance(table.value, tuple):
+            self.fail(codes.TYPE_ERROR, f"`for` iterates over a list, got {format_value(table.value)}", loop.table.span, ctx)
+        if len(table.value) > self.limits.max_layers:
+            self.fail(codes.LIMIT, f"a table of {len(table.value):,} rows exceeds the layer limit of "
+                      f"{self.limits.max_layers:,} (raise it with {Limits.OVERRIDES['max_layers']})", loop.table.span, ctx)
+        x = self.need_input(ctx, loop.span)
+        envs = [self.row_env(loop, table, k, ctx) for k in range(len(table.value))]
+        return self.iterations(loop, label, ctx, x, envs, (*loop.targets, *((loop.index,) if loop.index else ())))
+
+    def row_env(self, loop: ast.ForLoop, table: Bound, k: int, ctx: _Ctx) -> dict[str, Bound]:
+        row, sym = table.value[k], f"{_wrap_sym(table.sym)}[{k}]"
+        env = {loop.index: Bound(k, str(k))} if loop.index else {}
+        if not loop.unpack:
+            env[loop.targets[0]] = Bound(row, sym)
+            return env
+        n = len(loop.targets)
+        if not isinstance(row, tuple) or len(row) != n:
+            written = loop.table.items[k].span if isinstance(loop.table, ast.ListExpr) else loop.table.span
+            got = f"{len(row)} item{'s' * (len(row) != 1)}" if isinstance(row, tuple) else f"one value, {format_value(row)}"
+            self.fail(codes.TABLE_ROW_ARITY, f"row {k} of the table has {got}, but the loop unpacks {n} "
+                      f"({', '.join(loop.targets)})", written, ctx,
+                      [Note(f"row {k} is {_show_row(row)}; the loop's names are ({', '.join(loop.targets)})", loop.span)])
+        env.update({t: Bound(v, f"{sym}[{j}]") for j, (t, v) in enumerate(zip(loop.targets, row))})
+        return env
+
+    def iterations(self, rep: ast.Repeat | ast.ForLoop, label, ctx: _Ctx, x: int, envs: list[dict[str, Bound]],
+                   bound_names: tuple[str, ...]) -> int:
+        """A repeat's or a for loop's body once per environment, named `key.0`, `key.1`, ..."""
+        count = len(envs)
         single = single_call(rep.body)
         key = (call_key(single, self.program) if single else None) or "repeat"  # an unknown op is reported below
         local = self.local_name(ctx.names, label, key, rep.span, ctx)
@@ -510,11 +611,9 @@ class _Elaborator:
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
         current = x
         if count == 0:
-            self.unreached(rep.body, ctx, rep.index)
+            self.unreached(rep.body, ctx, bound_names)
         for k in range(count):
-            env = dict(ctx.env)
-            if rep.index:
-                env[rep.index] = Bound(k, str(k))
+            env = {**ctx.env, **envs[k]}
             if single is not None:
                 ictx = ctx.child(env=env, current=current, names=Names(path, Counter()), frame=group)
                 current = self.call(single, None, ictx, forced=str(k))
@@ -524,6 +623,21 @@ class _Elaborator:
                 ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
+
+
+def _mentions(expr: ast.Expr, name: str) -> bool:
+    return not isinstance(expr, ast.Literal) and any(isinstance(n, ast.Name) and n.name == name for n in walk(expr))
+
+
+def _wrap_sym(sym: str) -> str:
+    return f"({sym})" if " " in sym else sym
+
+
+def _show_row(row) -> str:
+    """A table row for a note: a tuple as `(6, 24, 2, 2)`, even a pair (not `6x24`)."""
+    if isinstance(row, tuple):
+        return "(" + ", ".join(_show_row(v) for v in row) + ")"
+    return format_value(row)
 
 
 def _written(params, call: ast.Call) -> dict[str, str]:

@@ -14,6 +14,7 @@ from .. import codes
 from ..diagnostics import Span
 from ..syntax import ast
 from ..values import format_value
+from .suggest import closest
 
 __all__ = ["Bound", "EvalError", "evaluate", "CONSTANTS", "FUNCTIONS", "MAX_INT"]
 
@@ -165,8 +166,8 @@ def _lookup(expr: ast.Name, env: dict[str, Bound]) -> Bound:
         return env[expr.name]
     if expr.name in CONSTANTS:
         return CONSTANTS[expr.name]
-    close = difflib.get_close_matches(expr.name, [*env, *CONSTANTS], n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    close = closest(expr.name, [*env, *CONSTANTS], FUNCTIONS)  # a parameter or value first, then a function
+    hint = f"; did you mean '{close}'?" if close else ""
     raise EvalError(codes.UNKNOWN_NAME, f"unknown name '{expr.name}'{hint}", expr.span)
 
 

@@ -112,7 +112,7 @@ def count_chain(chain: ast.Chain, program, counts: Counter | None = None) -> Cou
             counts["add"] += 1
             counts["scale"] += any(a.name == "scale" or a.name is None for a in kind.args)
             counts["shortcut"] += kind.shortcut is not None
-        elif isinstance(kind, ast.Repeat):
+        elif isinstance(kind, (ast.Repeat, ast.ForLoop)):  # a for loop is named as a repeat is
             single = single_call(kind.body)
             counts[(call_key(single, program) if single else None) or "repeat"] += 1
     return counts

@@ -176,7 +176,20 @@ class Repeat:
     span: Span = _span()
 
 
-StepKind = Union[Call, Concat, Residual, Repeat]
+@dataclass(frozen=True)
+class ForLoop:
+    """`for (t, c, n, s) in setting as k { ... }`: the body once per row of a table, with
+    the row's items (or the row itself, `for w in widths`) and its index bound."""
+
+    targets: tuple[str, ...]
+    unpack: bool  # `(t, c, n, s)`: each row is a tuple of len(targets) items
+    table: Expr
+    index: str | None
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+StepKind = Union[Call, Concat, Residual, Repeat, ForLoop]
 
 
 @dataclass(frozen=True)

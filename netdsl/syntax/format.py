@@ -120,7 +120,15 @@ def _kind(kind: ast.StepKind, depth: int) -> str:
         return _concat(kind, depth)
     if isinstance(kind, ast.Residual):
         return _residual(kind, depth)
+    if isinstance(kind, ast.ForLoop):
+        return _for(kind, depth)
     return _repeat(kind, depth)
+
+
+def _for(loop: ast.ForLoop, depth: int) -> str:
+    targets = f"({', '.join(loop.targets)}{',' * (len(loop.targets) == 1)})" if loop.unpack else loop.targets[0]
+    index = f" as {loop.index}" if loop.index else ""
+    return f"for {targets} in {format_expr(loop.table)}{index} {_body(loop.body, depth)}"
 
 
 def _concat(group: ast.Concat, depth: int) -> str:

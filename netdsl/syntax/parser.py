@@ -283,6 +283,16 @@ class _Builder:
     def repeat_group(self, meta, c):
         return ast.Repeat(c[0], str(c[1]) if c[1] is not None else None, c[2], False, self._s(meta))
 
+    def for_group(self, meta, c):
+        (targets, unpack), table, index, body = c
+        return ast.ForLoop(targets, unpack, table, str(index) if index is not None else None, body, self._s(meta))
+
+    def for_name(self, meta, c):
+        return ((str(c[0]),), False)
+
+    def for_names(self, meta, c):
+        return (tuple(str(n) for n in c if n is not None), True)
+
     def args(self, meta, c):
         return tuple(a for a in c if a is not None)
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
+from ..ir.elaborate import IN_CHANNELS
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
-from ..values import FLOAT
+from ..values import BOOL, FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
 from .pyformat import inert as _inert
@@ -160,9 +161,14 @@ class _Generator:
         self.network_scope: _Scope | None = None
         self.train_only: set[str] = set()
         self.depth = 0  # how many generated repeat loops enclose the code being written
+        self.loop_names: set[str] = set()  # Python names a generated loop binds (`i`, a for loop's row items)
+        self.loop_names_read: set[str] = set()  # those that forward reads (its loop must bind them too)
+        self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
+        if self.in_ch is not None and IN_CHANNELS not in scope.env and IN_CHANNELS in free_names(e):
+            return fold(subst(e, {**scope.env, IN_CHANNELS: self.in_ch}))  # the channels flowing in, as known here
         return fold(subst(e, scope.env))
 
     def src(self, e: ast.Expr) -> str:
@@ -185,6 +191,14 @@ class _Generator:
         if name in self.blocks:
             return self.blocks[name]
         decl = self.program.blocks[name]
+        outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
+        outer_in_ch = self.in_ch
+        try:
+            return self.block_class(name, decl)
+        finally:
+            self.loop_names, self.in_ch = outer_loops, outer_in_ch
+
+    def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
         scope = _Scope(dict(params))
         scope.locals |= {py_name(p.name) for p in decl.params}
@@ -269,6 +283,7 @@ class _Generator:
 
     def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
         cur = _shared(cur)
+        self.in_ch = cur.channels
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
         live = []
         for cond, body in arms:  # drop arms decided at generation time
@@ -312,6 +327,9 @@ class _Generator:
         """An expression over constructor parameters, as forward reads it (self.<param>)."""
         env = {}
         for name in sorted(free_names(expr)):
+            if name in self.loop_names:  # bound by the loop forward runs too, not a constructor parameter
+                self.loop_names_read.add(name)
+                continue
             scope.stored.setdefault(name, name)
             env[name] = ast.Name(f"self.{_STORED}{name}")
         return subst(expr, env)
@@ -342,6 +360,7 @@ class _Generator:
 
     def step(self, step: ast.Step, scope, names, cur, prefix, values, indent, target) -> _Value:
         kind = step.kind
+        self.in_ch = cur.channels
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
@@ -360,11 +379,14 @@ class _Generator:
             return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
+        if isinstance(kind, ast.ForLoop):
+            return self.for_loop(kind, step.label, scope, names, cur, prefix, indent, target)
         return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
         activation that may overwrite its input)."""
+        self.in_ch = in_ch
         op = OPS.get(call.name)
         if op is not None:
             args = self.bind(op.params, call, scope)
@@ -388,6 +410,7 @@ class _Generator:
                 src = _EXPR + op.torch_expr(low, [_INPUT])
             return src, self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
+        self.in_ch = in_ch  # writing the block's class used it
         args = self.bind(info.decl.params, call, scope)
         parts = [self.src(in_ch)]
         positional = [a for a in call.args if a.name is None]
@@ -412,7 +435,8 @@ class _Generator:
             if p.name in args:
                 env[py_name(p.name)] = args[p.name]
             elif p.default is not None:
-                env[py_name(p.name)] = fold(subst(p.default, {q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}))
+                spec_env = {IN_CHANNELS: in_ch, **{q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}}
+                env[py_name(p.name)] = fold(subst(p.default, spec_env))
         return fold(subst(info.out_channels, env))
 
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
@@ -471,11 +495,15 @@ class _Generator:
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        when = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("when", literal(True))
+        if isinstance(when, ast.Literal) and when.value is False:
+            return self.residual_absent(res, label, scope, names, cur, prefix, values, indent, target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
         body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
+        marks = (len(scope.init), len(scope.fwd))  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
             local = names.local(res.shortcut_label, "shortcut")
             attr = _relative(names.full(local), names.path)
@@ -485,7 +513,7 @@ class _Generator:
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
             if out.var != shortcut:
                 self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
-        args = self.bind((ast.Param("scale", FLOAT, None),), ast.Call("residual", res.args, True), scope)
+        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
@@ -493,7 +521,27 @@ class _Generator:
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
         names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
-        return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if isinstance(when, ast.Literal):
+            return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
+        if target != body_var:  # without the sum, the body's value is the result
+            scope.fwd.insert(marks[1], f"{indent}{target} = {body_var}")
+            marks = (marks[0], marks[1] + 1)
+        for lines, mark, cond in ((scope.init, marks[0], when), (scope.fwd, marks[1], self.forward_expr(when, scope))):
+            if len(lines) > mark:
+                lines[mark:] = [f"{indent}if {self.src(cond)}:", *("    " + ln for ln in lines[mark:])]
+        return _Value(target, body_out.channels)
+
+    def residual_absent(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`residual(when=false)`: the body alone; the shortcut's, scale's and sum's names stay taken."""
+        out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
+        if res.shortcut:
+            names.local(res.shortcut_label, "shortcut")
+        if any(a.name == "scale" or a.name is None for a in res.args):
+            scale = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("scale")
+            if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
+                names.local(None, "scale")
+        names.local(label, "add")
+        return out
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
@@ -506,38 +554,75 @@ class _Generator:
         channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
         if rep.index:
             inner.env[rep.index] = ast.Name(index)
+        loop = _Loop(f"for {index} in range({count})", {index: fold(ast.BinOp("-", count_expr, literal(1)))},
+                     uniform=not rep.index, count=count, index=index)
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
+                         channels_var, layers, {index} if rep.index else set())
+
+    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target, count_expr, channels_var, layers,
+             bound: set[str]) -> _Value:
+        """The loop in __init__ (and forward) that a repeat or a for loop becomes."""
+        single = single_call(rep.body)
+        depth, outer_names = self.depth, self.loop_names
         self.depth += 1
+        self.loop_names = outer_names | bound
         try:
             if single is None:
-                out = self.repeat_body(rep, attr, scope, inner, cur, prefix, indent, target, count, index)
+                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, indent, target)
             else:
-                out = self.repeat_call(single, rep, attr, scope, inner, cur, prefix, indent, target, count_expr,
-                                       index, channels_var, layers)
+                out = self.repeat_call(single, rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
+                                       channels_var, layers)
         finally:
-            self.depth = depth
+            self.depth, self.loop_names = depth, outer_names
         if fold(out.channels) == fold(cur.channels):
             return out
-        # a repeat of 0 passes its input through unchanged
+        # a repeat of 0 (an empty table) passes its input through unchanged
         return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", count_expr, literal(0)), cur.channels)))
 
-    def repeat_call(self, single, rep, attr, scope, inner, cur, prefix, indent, target, count_expr, index,
+    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
+        """`for (t, c) in rows as k { ... }`: Python's own loop over the table, the body as a repeat's."""
+        single = single_call(rep.body)
+        attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
+        table = self.expr(rep.table, scope)
+        inner = _Scope(dict(scope.env))
+        depth = self.depth
+        channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
+        items = [scope.var(py_name(t)) for t in rep.targets]  # a block parameter of that name is not overwritten
+        inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
+        row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
+        index = _loop_var("i", depth) if rep.index else None
+        last_row = ast.Subscript(table, literal(-1))
+        last = ({v: ast.Subscript(last_row, literal(j)) for j, v in enumerate(items)} if rep.unpack
+                else {items[0]: last_row})
+        count_expr = fold(ast.FuncCall("len", (ast.Arg(None, table),)))
+        if index:
+            inner.env[rep.index] = ast.Name(index)
+            last[index] = fold(ast.BinOp("-", count_expr, literal(1)))
+        table_src = self.src(table)
+        header = f"for {index}, {row} in enumerate({table_src})" if index else f"for {row[1:-1] if rep.unpack and len(items) > 1 else row} in {table_src}"
+        loop = _Loop(header, last, uniform=False, count=self.src(count_expr), index=index or "_", row=row,
+                     items=tuple(items), table=table)
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr, channels_var, layers,
+                         {*items, *([index] if index else [])})
+
+    def repeat_call(self, single, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
                     channels_var, layers) -> _Value:
         """A repeat of one op or block: an nn.Sequential."""
-        count = self.src(count_expr)
+        count = loop.count
         src, out = self.module_for(single, inner, ast.Name(channels_var))
-        if fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels) and not rep.index:
+        if fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels) and loop.uniform:
             src0, _ = self.module_for(single, inner, cur.channels)
             self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({count})])",
                       f"{target} = {prefix}{attr}({cur.var})")
             return _Value(target, cur.channels)
         block = single.name not in OPS
-        loop = [f"{layers} = []", f"{channels_var} = {self.src(cur.channels)}", f"for {index} in range({count}):",
+        loop_lines = [f"{layers} = []", f"{channels_var} = {self.src(cur.channels)}", f"{loop.header}:",
                 f"    {layers}.append({src})",
                 f"    {channels_var} = {layers}[-1].out_channels" if block else f"    {channels_var} = {self.src(out)}",
                 f"{prefix}{attr} = nn.Sequential(*{layers})"]
-        self.emit(scope, rep.span, indent, init=_nest(loop, indent))
+        self.emit(scope, rep.span, indent, init=_nest(loop_lines, indent))
         self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
-        last = fold(subst(out, {index: fold(ast.BinOp("-", count_expr, literal(1)))}))
+        last = fold(subst(out, loop.last))
         if channels_var not in free_names(last) and not _opaque(last):
             channels = last  # the last iteration's output does not depend on its input
         elif fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels):
@@ -546,7 +631,7 @@ class _Generator:
             channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
         return _Value(target, channels)
 
-    def repeat_body(self, rep, attr, scope, inner, cur, prefix, indent, target, count, index) -> _Value:
+    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target) -> _Value:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
         depth = self.depth - 1
@@ -556,27 +641,47 @@ class _Generator:
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
+        outer_read, self.loop_names_read = self.loop_names_read, set()
         out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        read = self.loop_names_read
+        self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
         head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
-                f"for {index} in range({count}):", f"    {block} = nn.Module()"]
+                f"{loop.header}:", f"    {block} = nn.Module()"]
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
         self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
-        loop = (f"for {index}, {block} in enumerate({prefix}{attr}):" if index != "_"
-                else f"for {block} in {prefix}{attr}:")
+        head_fwd = self.forward_loop(loop, block, f"{prefix}{attr}", read, scope)
         fwd = [*inner.fwd]
         if out.var != target:
             fwd.append(f"    {target} = {out.var}")
-        self.emit(scope, rep.span, indent, fwd=_nest([loop, *(fwd or ["    pass"])], indent))  # an empty body loops over nothing
+        self.emit(scope, rep.span, indent, fwd=_nest([head_fwd, *(fwd or ["    pass"])], indent))  # an empty body loops over nothing
         scope.stored.update(inner.stored)
         iterated = fold(subst(out.channels, {channels_var: cur.channels}))
         if iterated == fold(cur.channels):
             return _Value(target, cur.channels)
-        if not free_names(out.channels) & {channels_var, index} and not _opaque(out.channels):
+        if not free_names(out.channels) & {channels_var, *loop.last} and not _opaque(out.channels):
             return _Value(target, out.channels)  # each iteration ends with the same channels
+        last = fold(subst(out.channels, loop.last))
+        if not free_names(last) & {channels_var, *loop.last} and not _opaque(last):
+            return _Value(target, last)  # the last iteration's channels, from the last row or index
         # known only after the loop in __init__: keep it in a variable no later loop reuses
         snapshot = scope.var(f"{attr}_channels")
         self.emit(scope, rep.span, indent, init=f"{snapshot} = {channels_var}")
         return _Value(target, ast.Name(snapshot))
+
+    def forward_loop(self, loop: _Loop, block: str, modules: str, read: set[str], scope: _Scope) -> str:
+        """The head of forward's loop over the iterations' modules, binding the loop's
+        names that forward reads (an `if` on a row's stride, a residual's scale)."""
+        index = loop.index if loop.index != "_" else None
+        if loop.row is None:  # a repeat
+            return f"for {index}, {block} in enumerate({modules}):" if index else f"for {block} in {modules}:"
+        if not read & set(loop.items):  # forward reads no item of the row
+            if index in read:
+                return f"for {index}, {block} in enumerate({modules}):"
+            return f"for {block} in {modules}:"
+        rows = f"zip({self.src(self.forward_expr(loop.table, scope))}, {modules})"
+        if index in read:
+            return f"for {index}, ({loop.row}, {block}) in enumerate({rows}):"
+        return f"for {loop.row}, {block} in {rows}:"
 
     # -- the network ----------------------------------------------------------------------------
     def network(self) -> str:
@@ -635,7 +740,22 @@ class _Generator:
         return text
 
 
+_RESIDUAL_PARAMS = (ast.Param("scale", FLOAT, None), ast.Param("when", BOOL, None))
 _USES_MATH = re.compile(r"\bmath\.(log|exp|sqrt)\(")  # spec functions that lower to the math module
+@dataclass
+class _Loop:
+    """How a repeat or a for loop iterates in __init__."""
+
+    header: str  # `for i in range(n)`, `for t, c in setting`, `for i, (t, c) in enumerate(setting)`
+    last: dict[str, ast.Expr]  # the loop's names in the last iteration (for the channels after the loop)
+    uniform: bool  # iterations do not differ (no index, no row): a comprehension will do
+    count: str  # the number of iterations, as Python
+    index: str = "_"  # the Python name of the iteration index
+    row: str | None = None  # a for loop's row names, `(t, c)` or `w`
+    items: tuple[str, ...] = ()  # ... one by one
+    table: ast.Expr | None = None  # ... and its table
+
+
 _TYPE_HINTS = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
 
