@@ -75,3 +75,20 @@ def test_outputs_equal_reference_after_porting(pair):
         assert len(got_all) == len(names) == len(want_all)
         for name, tensor in zip(names, got_all):
             assert rel_err(tensor, want_all[name]) <= TOLERANCE, name
+
+
+# issue 13 (zoob): at width 0.25 rounding makes rows of different widths equal (Small's
+# 40 -> 48 row gives 16 -> 16) and torchvision adds a residual there; the spec's
+# residual(when=...) follows the current width, so it does too.
+@pytest.mark.parametrize("spec, width_mult", [("mobilenet_v3_small.net", 0.25)])
+def test_width_multiplier_outputs_equal_reference(spec, width_mult):
+    import torchvision
+
+    _, resolution = REFERENCES[spec]
+    reference = randomize(getattr(torchvision.models, spec.removesuffix(".net"))(weights=None, width_mult=width_mult))
+    ours = netdsl.build(ROOT / "specs" / spec, width_mult=width_mult)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    port_weights(ours, reference)
+    x = torch.randn(2, 3, resolution, resolution, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert rel_err(ours.eval()(x), reference.eval()(x)) <= TOLERANCE
