@@ -3,7 +3,7 @@
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
   (the paper's Figures 3-8), drawn symbolically when the block has parameters, and the
-  characteristic block of the later families (`FIGURES`), drawn at its first use;
+  characteristic block of the later families (`FIGURES`), drawn two levels open at its first use;
 - `blocks/<spec>.<block>.<param><value>.svg`: the figures of FIGURES, one block open with
   some parameters set (ShuffleNet V2's two units);
 - `README.md`: the gallery, embedding them all;
@@ -28,11 +28,15 @@ __all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
 # the block a later family is known by (its paper's figure): spec -> blocks, each a name
-# (drawn at its first use) or (block, parameters, title) (drawn open, depth 1, symbolic,
+# (drawn at its first use, two levels open: a squeeze-excitation
+# gate shows as a side path into its multiply, a residual as its sum) or (block, parameters, title) (drawn open, depth 1, symbolic,
 # with those parameters set)
 FIGURES = {
+    "convnext_tiny.net": ("CNBlock",),
     "densenet121.net": ("DenseLayer", "Transition"),
+    "efficientnet_b0.net": ("ResidualMBConv",),
     "mobilenet_v2.net": ("InvertedResidual",),
+    "regnet_y_400mf.net": ("ResBottleneckBlock",),
     "resnext50_32x4d.net": ("Bottleneck",),
     "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
     "shufflenet_v2_x1_0.net": (("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
@@ -93,7 +97,7 @@ def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
     for figure in FIGURES.get(spec.name, ()):
         if isinstance(figure, str):
             found.append((f"{block_title(figure)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(figure)}",
-                          {"block": figure}))
+                          {"block": figure, "depth": 2}))
             continue
         block, params, title = figure
         stem = f"blocks/{spec.stem}.{snake_case(block)}" + "".join(f".{k}{v}" for k, v in params.items())

@@ -64,6 +64,12 @@ REFERENCES = {
     "seresnet50.net": (_timm("seresnet50"), 64),
     "squeezenet1_1.net": (_tv("squeezenet1_1"), 64),
     "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),
+    # issue 13 (zoob): global pooling heads, so a small input proves the same weights
+    "mobilenet_v3_large.net": (_tv("mobilenet_v3_large"), 64),
+    "mobilenet_v3_small.net": (_tv("mobilenet_v3_small"), 64),
+    "efficientnet_b0.net": (_tv("efficientnet_b0"), 64),
+    "convnext_tiny.net": (_tv("convnext_tiny"), 64),
+    "regnet_y_400mf.net": (_tv("regnet_y_400mf"), 64),
 }
 
 

@@ -32,6 +32,9 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     # issue 13 (zooa): torchvision's / timm's counts
     "densenet121.net": 7_978_856, "mobilenet_v2.net": 3_504_872, "resnext50_32x4d.net": 25_028_904, "seresnet50.net": 28_088_024,
     "squeezenet1_1.net": 1_235_496, "wide_resnet50_2.net": 68_883_240,
+    # issue 13 (zoob): torchvision's weight metadata
+    "mobilenet_v3_large.net": 5_483_032, "mobilenet_v3_small.net": 2_542_856, "efficientnet_b0.net": 5_288_548,
+    "convnext_tiny.net": 28_589_128, "regnet_y_400mf.net": 4_344_144,
 }
 
 
@@ -98,5 +101,18 @@ def test_mobilenet_v2_thin_enough_that_the_first_block_is_a_residual():
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
     port_weights(ours, reference)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+# issue 13 (zoob): at width 0.25 rounding makes rows of different widths equal (Small's
+# 40 -> 48 row gives 16 -> 16) and torchvision adds a residual there; the spec's
+# residual(when=...) follows the current width, so it does too.
+@pytest.mark.parametrize("spec, width_mult", [("mobilenet_v3_small.net", 0.25)])
+def test_width_multiplier_outputs_equal_reference(spec, width_mult):
+    import torchvision
+
+    _, resolution = REFERENCES[spec]
+    reference = randomize(getattr(torchvision.models, spec.removesuffix(".net"))(weights=None, width_mult=width_mult))
+    ours = netdsl.build(ROOT / "specs" / spec, width_mult=width_mult)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    port_weights(ours, reference)
+    x = torch.randn(2, 3, resolution, resolution, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         assert rel_err(ours.eval()(x), reference.eval()(x)) <= TOLERANCE

@@ -16,10 +16,16 @@ from references import REFERENCES
 
 import netdsl
 from netdsl.torch.build import build, compile_spec
+from netdsl.torch.port import port_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SAME_TENSORS = ["inception_v4.net", "inception_resnet_v2.net", "resnet18.net", "resnet50.net", "vgg16.net",
-                "shufflenet_v2_x1_0.net", "mobilenet_v2.net", "resnext50_32x4d.net", "wide_resnet50_2.net"]
+                "shufflenet_v2_x1_0.net", "mobilenet_v2.net", "resnext50_32x4d.net", "wide_resnet50_2.net",
+                "mobilenet_v3_large.net", "mobilenet_v3_small.net", "efficientnet_b0.net",
+                "regnet_y_400mf.net"]  # issue 13 (zoob)
+# the same tensors, but torchvision lists them in another order or shape (ConvNeXt's
+# layer scale before its block, its 1x1 convs as linear layers): paired by port_weights
+PAIRED_BY_PORT = ["convnext_tiny.net"]
 
 
 @pytest.mark.parametrize("spec", SAME_TENSORS)
@@ -32,6 +38,21 @@ def test_same_seed_gives_the_references_initial_weights(spec):
     assert len(ours) == len(theirs)
     for k, (a, b) in enumerate(zip(ours, theirs)):
         assert a.shape == b.shape and torch.equal(a, b), f"tensor {k} differs"
+
+
+@pytest.mark.parametrize("spec", PAIRED_BY_PORT)
+def test_same_seed_gives_the_references_initial_weights_paired_by_structure(spec):
+    make, resolution = REFERENCES[spec]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs" / spec)
+    initial = {k: v.clone() for k, v in ours.state_dict().items()}
+    torch.manual_seed(0)
+    theirs = make()
+    state = theirs.state_dict()
+    mapping = port_weights(ours, theirs, example=torch.zeros(1, 3, resolution, resolution))
+    assert len(mapping) == len(initial) == len(state)
+    for key, their_key in mapping.items():
+        assert torch.equal(initial[key], state[their_key].reshape(initial[key].shape)), key
 
 
 def test_init_statement_changes_the_weights_and_nothing_else():

@@ -64,6 +64,39 @@ REFERENCE_PARAMS = [
     ("squeezenet1_1", {}, 1_235_496),          # torchvision squeezenet1_1
     ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
     ("wide_resnet50_2", {"layers": "[3,4,23,3]"}, 126_886_696),  # torchvision wide_resnet101_2
+    # issue 13 (zoob): torchvision's weight metadata; the family's other sizes by --set
+    ("mobilenet_v3_large", {}, 5_483_032),     # torchvision mobilenet_v3_large
+    ("mobilenet_v3_small", {}, 2_542_856),     # torchvision mobilenet_v3_small
+    ("efficientnet_b0", {}, 5_288_548),        # torchvision efficientnet_b0 .. b7
+    ("efficientnet_b0", {"width_mult": "1.0", "depth_mult": "1.1"}, 7_794_184),
+    ("efficientnet_b0", {"width_mult": "1.1", "depth_mult": "1.2"}, 9_109_994),
+    ("efficientnet_b0", {"width_mult": "1.2", "depth_mult": "1.4"}, 12_233_232),
+    ("efficientnet_b0", {"width_mult": "1.4", "depth_mult": "1.8"}, 19_341_616),
+    ("efficientnet_b0", {"width_mult": "1.6", "depth_mult": "2.2"}, 30_389_784),
+    ("efficientnet_b0", {"width_mult": "1.8", "depth_mult": "2.6"}, 43_040_704),
+    ("efficientnet_b0", {"width_mult": "2.0", "depth_mult": "3.1"}, 66_347_960),
+    ("convnext_tiny", {}, 28_589_128),         # torchvision convnext_tiny, _small, _base, _large
+    ("convnext_tiny", {"depths": "[3, 3, 27, 3]"}, 50_223_688),
+    ("convnext_tiny", {"depths": "[3, 3, 27, 3]", "dims": "[128, 256, 512, 1024]"}, 88_591_464),
+    ("convnext_tiny", {"depths": "[3, 3, 27, 3]", "dims": "[192, 384, 768, 1536]"}, 197_767_336),
+    *[("regnet_y_400mf", dict(zip(("depth", "w_0", "w_a", "w_m", "group_width", "se_ratio"), row)), count)
+      for row, count in [  # torchvision regnet_y_* and regnet_x_* (se_ratio 0)
+          (("16", "48", "27.89", "2.09", "8", "0.25"), 4_344_144),
+          (("14", "56", "38.84", "2.4", "16", "0.25"), 6_432_512),
+          (("27", "48", "20.71", "2.65", "24", "0.25"), 11_202_430),
+          (("21", "80", "42.63", "2.66", "24", "0.25"), 19_436_338),
+          (("17", "192", "76.82", "2.19", "56", "0.25"), 39_381_472),
+          (("18", "200", "106.23", "2.48", "112", "0.25"), 83_590_140),
+          (("20", "232", "115.89", "2.53", "232", "0.25"), 145_046_770),
+          (("27", "456", "160.83", "2.52", "264", "0.25"), 644_812_894),
+          (("22", "24", "24.48", "2.54", "16", "0"), 5_495_976),
+          (("16", "56", "35.73", "2.28", "16", "0"), 7_259_656),
+          (("18", "80", "34.01", "2.25", "24", "0"), 9_190_136),
+          (("25", "88", "26.31", "2.25", "48", "0"), 15_296_552),
+          (("23", "80", "49.56", "2.88", "120", "0"), 39_572_648),
+          (("22", "216", "55.59", "2.1", "128", "0"), 54_278_536),
+          (("23", "320", "69.86", "2.0", "168", "0"), 107_811_560),
+      ]],
 ]
 
 

@@ -3,9 +3,13 @@
 Tensors are matched by structure, not by name: both sides are listed module by module
 in order of use (forward hooks on one pass over a zero input; modules that pass did not
 reach, such as auxiliary heads in eval mode, follow in registration order), and each
-module's tensors pair up in order. Every tensor of both sides must be used exactly
-once with the same shape; any mismatch names the spec layer, its line and the
-parameter - nothing is loaded partially."""
+module's tensors pair up in order. A module that holds tensors of its own and also has
+children with tensors (torchvision's ConvNeXt block scales its branch by its own
+`layer_scale`) is placed where one of its own tensors is first used, not where it is
+entered. Every tensor of both sides must be used exactly once with the same shape (a
+1x1 convolution also takes the weight of a linear layer applied channels-last, as
+ConvNeXt's); any mismatch names the spec layer, its line and the parameter - nothing
+is loaded partially."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
 
 from ..ir.graph import Graph, Node
 from ..ops.base import op_of
@@ -40,16 +46,41 @@ def _owned(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return [(k, v) for k, v in module.named_parameters(recurse=False) if v is not None] + persistent
 
 
+class _FirstUse(TorchFunctionMode):
+    """Appends a module's name to `used` when one of its tensors (`owner_of`: tensor id
+    -> module name) first takes part in a torch function."""
+
+    def __init__(self, owner_of: dict[int, str], used: list[str]):
+        super().__init__()
+        self.owner_of, self.used = owner_of, used
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for leaf in tree_leaves((args, kwargs)):
+            name = self.owner_of.pop(id(leaf), None) if isinstance(leaf, torch.Tensor) else None
+            if name is not None:
+                self.used.append(name)
+        return func(*args, **kwargs)
+
+
+def _is_composite(name: str, owners: list[tuple[str, nn.Module]]) -> bool:
+    prefix = f"{name}." if name else ""
+    return any(other != name and other.startswith(prefix) for other, _ in owners)
+
+
 def module_groups(model: nn.Module, example: torch.Tensor | None) -> list[_Group]:
     """The model's tensors grouped by owning module, in order of use."""
     owners = [(name, m) for name, m in model.named_modules() if _owned(m)]
     used: list[str] = []
     if example is not None:
-        hooks = [m.register_forward_pre_hook(lambda mod, args, name=name: used.append(name)) for name, m in owners]
+        composite = {name for name, _ in owners if _is_composite(name, owners)}
+        hooks = [m.register_forward_pre_hook(lambda mod, args, name=name: used.append(name))
+                 for name, m in owners if name not in composite]
+        owner_of = {id(t): name for name, m in owners if name in composite for _, t in _owned(m)}
         was_training = model.training
         try:
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), _FirstUse(owner_of, used):
                 model(example)
         finally:
             model.train(was_training)
@@ -133,6 +164,11 @@ def port_weights(model: nn.Module, source: nn.Module | dict, *, example: torch.T
     return mapping
 
 
+def _pointwise_linear(ours: torch.Tensor, theirs: torch.Tensor) -> bool:
+    """A 1x1 convolution's weight (out, in, 1, 1) from a linear layer's (out, in)."""
+    return ours.dim() == 4 and tuple(ours.shape[2:]) == (1, 1) and theirs.dim() == 2 and ours.shape[:2] == theirs.shape
+
+
 def _pair(graph, ours: list[_Group], theirs: list[_Group]):
     mapping: dict[str, str] = {}
     new_state: dict[str, torch.Tensor] = {}
@@ -147,10 +183,10 @@ def _pair(graph, ours: list[_Group], theirs: list[_Group]):
             raise PortError(f"{_where(graph, group.module)} has {len(group.tensors)} tensors, its counterpart "
                             f"'{other.module}' has {len(other.tensors)} ({names})")
         for (key, ours_t), (their_key, theirs_t) in zip(group.tensors, other.tensors):
-            if ours_t.shape != theirs_t.shape:
+            if ours_t.shape != theirs_t.shape and not _pointwise_linear(ours_t, theirs_t):
                 raise PortError(_describe(graph, group.module, key, ours_t, theirs_t, their_key))
             mapping[key] = their_key
-            new_state[key] = theirs_t.detach().clone()
+            new_state[key] = theirs_t.detach().reshape(ours_t.shape).clone()
     if len(theirs) > len(ours):
         extra = ", ".join(g.module for g in theirs[len(ours):][:3])
         raise PortError(f"the checkpoint has {len(theirs) - len(ours)} layers with weights that this spec lacks: {extra}...")
