@@ -1,0 +1,86 @@
+"""Layer names come from one place (netdsl/ir/naming.py): the graph's node names are the
+built module's state_dict owners for every construct, `if` arms included, so the
+inference optimizer (which finds tensors by node name) works on every built model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from references import randomize
+
+import netdsl
+from netdsl.ops import op_of
+from netdsl.torch.build import build_model
+
+
+def state_owners(model: torch.nn.Module, graph) -> set[str]:
+    """The graph node that owns each state_dict key (the longest node name before a
+    `.`), asserting that every key has one."""
+    names = {n.name for n in graph.nodes}
+    owners = set()
+    for key in model.state_dict():
+        parts = key.split(".")
+        owner = next((".".join(parts[:k]) for k in range(len(parts) - 1, 0, -1) if ".".join(parts[:k]) in names), None)
+        assert owner is not None, f"state_dict key {key!r} belongs to no graph node: {sorted(names)}"
+        owners.add(owner)
+    return owners
+
+
+def stateful_nodes(graph) -> set[str]:
+    return {n.name for n in graph.nodes if op_of(n.op).stateful}
+
+
+def assert_names_agree_and_optimize(spec: str, **params) -> None:
+    model = randomize(build_model(spec, params or None)).eval()
+    graph = model.netdsl_graph
+    assert state_owners(model, graph) == stateful_nodes(graph)
+    fast = netdsl.optimize(model, "inference")
+    x = torch.randn(2, *graph.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, got = model(x), fast(x)
+    assert (got - want).norm().item() <= 1e-4 * want.norm().item() + 1e-6
+
+
+IF_ELSE = """
+block B(oup: int, stride: int) {
+    if stride == 1 { conv(oup, 1, bias=false) -> batchnorm }
+    else { conv(oup, 3, stride=stride, padding=1, bias=false) -> batchnorm }
+}
+network N(stride: int = 2) {
+    input [3, 8, 8]
+    B(32, stride)
+    relu
+}
+"""
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_if_else_with_layers_in_both_arms(stride):
+    """issue 12: the else arm's layers were conv2/bn2 in the module, conv1/bn1 in the graph."""
+    assert_names_agree_and_optimize(IF_ELSE, stride=stride)
+
+
+def test_if_else_arms_are_alternatives_named_alike():
+    """Each arm numbers its layers from the same point: the taken arm's conv is the only
+    conv of the instance, whichever arm it is."""
+    for stride in (1, 2):
+        graph = netdsl.check(IF_ELSE, stride=stride)
+        assert {n.name for n in graph.nodes} >= {"b.conv", "b.bn"}
+
+
+ONE_ARM = """
+block B(c: int, pre: bool) {
+    if pre { conv(c, 1) -> batchnorm } elif c > 100 { conv(c, 3, padding=1) }
+    conv(c, 3, padding=1) -> batchnorm -> relu
+}
+network N(pre: bool = false) {
+    input [3, 8, 8]
+    B(8, pre)
+    B(8, true)
+}
+"""
+
+
+@pytest.mark.parametrize("pre", [False, True])
+def test_layers_after_an_if_keep_their_number_whichever_arm_runs(pre):
+    assert_names_agree_and_optimize(ONE_ARM, pre=pre)
