@@ -4,13 +4,20 @@ inference optimizer (which finds tensors by node name) works on every built mode
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 from references import randomize
 
 import netdsl
 from netdsl.ops import op_of
 from netdsl.torch.build import build_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fuzz.specgen import valid_specs  # noqa: E402
 
 
 def state_owners(model: torch.nn.Module, graph) -> set[str]:
@@ -64,7 +71,7 @@ def test_if_else_arms_are_alternatives_named_alike():
     """Each arm numbers its layers from the same point: the taken arm's conv is the only
     conv of the instance, whichever arm it is."""
     for stride in (1, 2):
-        graph = netdsl.check(IF_ELSE, stride=stride)
+        graph = netdsl.check(IF_ELSE, {"stride": stride})
         assert {n.name for n in graph.nodes} >= {"b.conv", "b.bn"}
 
 
@@ -84,3 +91,12 @@ network N(pre: bool = false) {
 @pytest.mark.parametrize("pre", [False, True])
 def test_layers_after_an_if_keep_their_number_whichever_arm_runs(pre):
     assert_names_agree_and_optimize(ONE_ARM, pre=pre)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs(alternatives=True))
+def test_generated_specs_state_dict_keys_are_graph_names_and_optimize_agrees(spec):
+    """Specs with if/elif/else blocks, nested repeats, named values, concat branches and
+    residuals: every state_dict key belongs to the graph node of that name (and every
+    stateful node has keys), and the inference-optimized module computes the same."""
+    assert_names_agree_and_optimize(spec.text)

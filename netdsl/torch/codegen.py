@@ -17,7 +17,7 @@ from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
 from ..ir.graph import Graph
-from ..ir.naming import Names, count_kinds, single_call, snake_case
+from ..ir.naming import Names, branch_names, concat_base, single_call
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
@@ -189,7 +189,7 @@ class _Generator:
         scope = _Scope(dict(params))
         scope.locals |= {py_name(p.name) for p in decl.params}
         start = _Value("x", ast.Name("in_channels"))
-        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.")
+        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.")
         info = _BlockInfo(decl, _class_name(name), fold(out.channels), "")
         info.source = self.class_source(info.class_name, decl, scope, out, self.signature(decl))
         self.blocks[name] = info
@@ -345,7 +345,7 @@ class _Generator:
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
-            attr = names.local(step.label, _key(kind, self.program))
+            attr = names.local(kind)
             inplace = cur.fresh and _inplace(kind.name)
             src, channels = self.module_for(kind, scope, cur.channels, inplace)
             if src.startswith(_EXPR):  # an op computed in forward, with no module
@@ -418,20 +418,16 @@ class _Generator:
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
         op = OPS[call.name]
         inputs = [values[a.value.name] for a in call.args]
-        names.local(label, op.short)
         self.emit(scope, call.span, indent, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
         return _Value(target, self.op_channels(op, {}, [v.channels for v in inputs]))
 
     def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
-        local = names.local(label, "concat")
-        base = names.full(local) if names.counts["concat"] > 1 or label else names.path
-        branch_names = Names(base, names.counts.__class__())
+        base = concat_base(names, group, label)
         if base != names.path:
             self.emit(scope, group.span, indent, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
         outs = []
-        for i, br in enumerate(group.branches, start=1):
-            bname = branch_names.local(br.label, f"b{i}") if br.label else f"b{i}"
-            attr = _relative(branch_names.full(bname), names.path)
+        for br, bname in zip(group.branches, branch_names(group)):
+            attr = _relative(f"{base}.{bname}" if base else bname, names.path)
             outs.append(self.branch(br, attr, scope, cur, prefix, values, indent))
         self.emit(scope, group.span, indent, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
         channels = outs[0].channels
@@ -442,16 +438,15 @@ class _Generator:
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
-        names = Names("", _count_chain(br.chain, self.program))
+        names = Names.of_chain("", br.chain, self.program)
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
         items, channels = [], cur.channels
         if simple:
-            probe = Names("", _count_chain(br.chain, self.program))
             fresh = False  # the branch's first layer reads the shared input
             for s in steps:
-                local = probe.local(s.label, _key(s.kind, self.program))
+                local = names.local(s.kind)
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
                 fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
@@ -477,9 +472,8 @@ class _Generator:
         body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
         body_var = body_out.var
         if res.shortcut:
-            local = names.local(res.shortcut_label, "shortcut")
-            attr = _relative(names.full(local), names.path)
-            sc_names = Names("", count_kinds(res.shortcut, self.program))
+            attr = _relative(names.full(names.local(res, "shortcut")), names.path)
+            sc_names = Names.of_body("", res.shortcut, self.program)
             self.emit(scope, res.span, indent, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
@@ -489,15 +483,13 @@ class _Generator:
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
-            names.local(None, "scale")
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
-        names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
         return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
-        attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
+        attr = names.local(rep)
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
         inner = _Scope(dict(scope.env))
@@ -552,7 +544,7 @@ class _Generator:
         depth = self.depth - 1
         block, channels_var = _loop_var("block", depth), _loop_var("channels", depth)
         inner.locals = scope.locals
-        names = Names("", count_kinds(rep.body, self.program))
+        names = Names.of_body("", rep.body, self.program)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
@@ -589,7 +581,7 @@ class _Generator:
         in_shape = self.graph.input_shape
         start = _Value("x", literal(in_shape[0]))
         values: dict[str, _Value] = {}
-        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.", values)
+        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.", values)
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
@@ -666,17 +658,6 @@ def _indent(text: str, indent: str) -> str:
 
 def _class_name(name: str) -> str:
     return py_name(name)
-
-
-def _key(call: ast.Call, program: Program) -> str:
-    op = OPS.get(call.name)
-    return op.short if op is not None else snake_case(call.name)
-
-
-def _count_chain(chain, program):
-    from ..ir.naming import count_chain
-
-    return count_chain(chain, program)
 
 
 def _relative(path: str, base: str) -> str:
