@@ -100,3 +100,35 @@ def test_generated_specs_state_dict_keys_are_graph_names_and_optimize_agrees(spe
     residuals: every state_dict key belongs to the graph node of that name (and every
     stateful node has keys), and the inference-optimized module computes the same."""
     assert_names_agree_and_optimize(spec.text)
+
+
+SPEC_NAMES = """
+block Mix(channels: int, l: int, layers: int = 2, i: int = l + 1) {
+    block = conv(channels, 1)
+    repeat(layers) as k { conv(channels + k, 3, padding=1) -> relu }
+    repeat(2) { conv(l, 1) -> batchnorm }
+    concat { | conv(i, 1) | block -> conv(l, 1) }
+}
+network N(channels: int = 4, l: int = 3, layers: int = 1) {
+    input [3, 8, 8]
+    Mix(channels, l)
+    repeat(2) { Mix(channels, l, layers=layers) }
+}
+"""
+
+
+def test_spec_names_keep_their_spelling_the_generator_renames_its_own():
+    """`channels`, `l`, `layers`, `i` and a value `block` are names the generator also
+    uses for its loops: the public signatures keep the spec's spelling."""
+    import inspect
+
+    from netdsl.torch.build import compile_spec, load_module
+
+    code, _ = compile_spec(SPEC_NAMES)
+    namespace = load_module(code)
+    assert list(inspect.signature(namespace["Mix"]).parameters) == ["in_channels", "channels", "l", "layers", "i"]
+    assert list(inspect.signature(namespace["N"]).parameters) == ["channels", "l", "layers"]
+    model = namespace["N"](channels=5, l=2, layers=2)
+    ref = netdsl.build(SPEC_NAMES, channels=5, l=2, layers=2)
+    assert [(k, v.shape) for k, v in model.state_dict().items()] == [(k, v.shape) for k, v in ref.state_dict().items()]
+    assert model(torch.randn(1, 3, 8, 8)).shape == (1, 2 * 2 + 1, 8, 8)  # i + l

@@ -22,6 +22,7 @@ from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..syntax import ast
+from ..syntax.nesting import walk
 from ..values import FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
@@ -30,13 +31,16 @@ from .sources import runtime_used
 
 __all__ = ["generate", "GeneratedCode"]
 
+# One namespace per generated class. Names a spec identifier cannot have in Python (it
+# gets a trailing `_`): keywords, builtins, what the file imports, the constructor's and
+# forward's fixed arguments, and the variables of the `init` loop (netdsl/init.py).
 _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
-    "self", "in_channels", "torch", "nn", "x", "OrderedDict", "layers", "channels", "block", "i", "_", "module",
-    "fan_out", "bound",
-    "l", "O", "I",  # ambiguous names (ruff E741)
+    "self", "in_channels", "torch", "nn", "x", "OrderedDict", "_", "module", "fan_out", "bound",
 }
-# loop variables of generated repeats: `block`, `channels`, `layers`, `i` at the outermost
-# level, `block2`, `channels2`, ... one level down; spec names of this form are renamed
+_AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E741 rejects them
+# the generator's own variables: loop variables of generated repeats (`block`, `channels`,
+# `layers`, `i` at the outermost level, `block2`, `channels2`, ... one level down) and
+# forward's temporaries; they give way to the spec's names, never the other way round
 _LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
 _EXPR, _INPUT = "=", "@input"  # module_for's mark for forward expressions, and their input
 _STORED = "@"  # marks a stored parameter until the class's attribute names are all known
@@ -80,14 +84,22 @@ def _reserved(name: str) -> bool:
 
 
 def py_name(name: str) -> str:
-    """A spec identifier as a Python local that shadows nothing the generated code uses.
-    Reserved names get a trailing `_`, and so do names that already end in one, so two
-    spec names never become the same Python name."""
-    return name + "_" if _reserved(name) or name.endswith("_") else name
+    """A spec identifier (a parameter) as a Python name that shadows nothing the
+    generated code uses. Reserved names get a trailing `_`, and so do names that already
+    end in one, so two spec names never become the same Python name; the generator's own
+    variables are renamed instead (`_Scope.own`)."""
+    return name + "_" if name in _RESERVED or name.endswith("_") else name
 
 
-def _loop_var(base: str, depth: int) -> str:
-    return base if depth == 0 else f"{base}{depth + 1}"
+def _value_name(name: str) -> str:
+    """A spec value (`v = ...`) as the local forward assigns."""
+    return name + "_" if name in _AMBIGUOUS else py_name(name)
+
+
+def _spec_names(decl: ast.BlockDecl) -> set[str]:
+    """The Python names a class takes from its spec: parameters and values."""
+    values = {n.name for stmt in decl.body for n in walk(stmt) if isinstance(n, ast.AssignStmt)}
+    return {py_name(p.name) for p in decl.params} | {_value_name(v) for v in values}
 
 
 @dataclass
@@ -137,6 +149,14 @@ class _Scope:
     attrs: set[str] = field(default_factory=set)
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
     counter: int = 0
+    spec: set[str] = field(default_factory=set)  # the class's names from the spec (_spec_names)
+
+    def own(self, base: str, depth: int) -> str:
+        """A loop variable of the generator at repeat depth `depth`, out of the spec's way."""
+        name = base if depth == 0 else f"{base}{depth + 1}"
+        while name in self.spec:
+            name += "_"
+        return name
 
     def var(self, hint: str) -> str:
         name, n = hint, 1
@@ -186,7 +206,8 @@ class _Generator:
             return self.blocks[name]
         decl = self.program.blocks[name]
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
-        scope = _Scope(dict(params))
+        scope = _Scope(dict(params), spec=_spec_names(decl))
+        scope.locals |= scope.spec
         scope.locals |= {py_name(p.name) for p in decl.params}
         start = _Value("x", ast.Name("in_channels"))
         out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.")
@@ -196,13 +217,19 @@ class _Generator:
         self.order.append(name)
         return info
 
-    def signature(self, decl: ast.BlockDecl) -> tuple[str, list[str]]:
-        parts, prologue = ["self", "in_channels: int"], []
+    def signature(self, decl: ast.BlockDecl, checked: dict | None = None) -> tuple[str, list[str]]:
+        """A block's constructor parameters (`in_channels` first), or with `checked`
+        (the values the graph was checked with) the network's, whose constant defaults
+        are those values (so `--set` bakes them in)."""
+        parts, prologue = (["self"] if checked is not None else ["self", "in_channels: int"]), []
         for p in decl.params:
             name = py_name(p.name)
             hint = _TYPE_HINTS.get(getattr(p.type, "name", ""), "")
             annotation = f": {hint}" if hint else ""
-            if p.default is None:
+            if checked is not None and (p.default is None or not free_names(p.default)):
+                eq = " = " if annotation else "="
+                parts.append(f"{name}{annotation}{eq}{self.src(literal(checked[p.name]))}")
+            elif p.default is None:
                 parts.append(f"{name}{annotation}")
             elif not free_names(p.default):
                 eq = " = " if annotation else "="
@@ -211,7 +238,8 @@ class _Generator:
                 env = {q.name: ast.Name(py_name(q.name)) for q in decl.params}
                 parts.append(f"{name}{annotation} | None = None" if hint else f"{name}=None")
                 prologue.append(f"if {name} is None:")
-                prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}")
+                noqa = "  # noqa: E741" if name in _AMBIGUOUS else ""  # the spec's name, kept
+                prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}{noqa}")
         return ", ".join(parts), prologue
 
     def class_source(self, class_name: str, decl: ast.BlockDecl, scope: _Scope, out: _Value,
@@ -252,7 +280,7 @@ class _Generator:
         if isinstance(stmt, ast.ChainStmt):
             return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, var)
         if isinstance(stmt, ast.AssignStmt):
-            target = py_name(stmt.name)
+            target = _value_name(stmt.name)
             scope.locals.add(target)
             mark = len(scope.fwd)
             result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target))
@@ -378,7 +406,9 @@ class _Generator:
                 if size is None:
                     raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
                                        "block; the PyTorch back end needs one", call.span)
-                low["flat_features"] = Lowered(str(size), size)
+                # over op_channels' placeholder for the input's channels, which stay symbolic
+                flat = ast.BinOp("*", ast.Name("input0_"), literal(size)) if size != 1 else ast.Name("input0_")
+                low["flat_features"] = Lowered(self.src(flat), UNKNOWN)
             in_src = self.src(in_ch)
             try:
                 src = op.torch_module(low, in_src)
@@ -413,7 +443,10 @@ class _Generator:
                 env[py_name(p.name)] = args[p.name]
             elif p.default is not None:
                 env[py_name(p.name)] = fold(subst(p.default, {q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}))
-        return fold(subst(info.out_channels, env))
+        channels = fold(subst(info.out_channels, env))
+        # a formula that would not read well in the caller (MobileNet's rounded alpha * N):
+        # the built module knows it
+        return channels if len(self.src(channels)) <= 40 else _OPAQUE
 
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
         op = OPS[call.name]
@@ -492,10 +525,10 @@ class _Generator:
         attr = names.local(rep)
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
-        inner = _Scope(dict(scope.env))
+        inner = _Scope(dict(scope.env), spec=scope.spec)
         depth = self.depth
-        index = _loop_var("i", depth) if rep.index else "_"
-        channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
+        index = scope.own("i", depth) if rep.index else "_"
+        channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         if rep.index:
             inner.env[rep.index] = ast.Name(index)
         self.depth += 1
@@ -542,7 +575,7 @@ class _Generator:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
         depth = self.depth - 1
-        block, channels_var = _loop_var("block", depth), _loop_var("channels", depth)
+        block, channels_var = scope.own("block", depth), scope.own("channels", depth)
         inner.locals = scope.locals
         names = Names.of_body("", rep.body, self.program)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
@@ -573,24 +606,31 @@ class _Generator:
     # -- the network ----------------------------------------------------------------------------
     def network(self) -> str:
         decl = self.program.network
-        env = {p.name: literal(self.graph.args[p.name]) for p in decl.params}
-        scope = _Scope(env)
+        checked = self.graph.args
+        fixed = _structural(decl)
+        env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
+        scope = _Scope(env, spec=_spec_names(decl))
+        scope.locals |= scope.spec
         self.network_scope = scope
         consumed = {i for n in self.graph.nodes for i in n.inputs}
         self.train_only = {o.name for o in self.graph.outputs if o.train_only and o.node not in consumed}
-        in_shape = self.graph.input_shape
-        start = _Value("x", literal(in_shape[0]))
+        inputs = [s for s in decl.body if isinstance(s, ast.InputStmt)]
+        in_channels = self.expr(inputs[0].dims[0], scope) if inputs else literal(self.graph.input_shape[0])
+        start = _Value("x", in_channels)
         values: dict[str, _Value] = {}
         out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.", values)
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
         returns = self.returns(decl, values, out)
-        args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
-        doc_sig = ("", [])
-        src = self.class_source(_class_name(decl.name), decl, scope, out, ("self", []), network=True, returns=returns)
-        del doc_sig
-        return src.replace(f'"""{decl.name} (', f'"""{decl.name}({_inert(args)}) (', 1)
+        sig, prologue = self.signature(decl, checked)
+        for p in (p for p in decl.params if p.name in fixed):  # decided when this file was written
+            name, value = py_name(p.name), checked[p.name]
+            test = f"{name} is not {value!r}" if isinstance(value, bool) else f"{name} != {self.src(literal(value))}"
+            message = self.src(literal(_fixed_message(p.name, value)))
+            prologue += [f"if {test}:", "    raise ValueError(", f"        {message}", "    )"]
+        return self.class_source(_class_name(decl.name), decl, scope, out, (sig, prologue), network=True,
+                                 returns=returns)
 
     def returns(self, decl, values, out: _Value) -> list[str]:
         outputs = self.graph.outputs
@@ -665,14 +705,29 @@ def _relative(path: str, base: str) -> str:
 
 
 def _flatten_sizes(graph: Graph) -> dict[Span, int]:
-    """For each `flatten` call in the spec, the one size it flattens to (or None if its
-    instances disagree)."""
+    """For each `flatten` call in the spec, the one spatial size (H*W) each of its input
+    channels flattens to (or None if its instances disagree); the channels stay symbolic."""
     sizes: dict[Span, int | None] = {}
     for node in graph.nodes:
         if node.shape and op_of(node.op).flattens:
-            size = node.shape[0]
+            size = 1
+            for d in graph.nodes[node.inputs[0]].shape[1:]:
+                size *= d
             sizes[node.span] = size if sizes.get(node.span, size) == size else None
     return {k: v for k, v in sizes.items() if v is not None}
+
+
+def _structural(decl: ast.BlockDecl) -> set[str]:
+    """Network parameters that decide an `if` of the network's own body (which layers
+    and outputs exist): the generator writes the arm they choose, so they stay fixed."""
+    conds = [c for stmt in decl.body for n in walk(stmt) if isinstance(n, ast.IfStmt) for c, _ in n.arms]
+    return {name for c in conds for name in free_names(c)} & {p.name for p in decl.params}
+
+
+def _fixed_message(name: str, value) -> str:
+    shown = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, str) else str(value)
+    return (f"{name} decides which layers exist and is fixed in this file ({name}={shown}); "
+            f"generate another with `netdsl compile --set {name}=...`")
 
 
 def generate(program: Program, graph: Graph) -> GeneratedCode:
