@@ -23,13 +23,20 @@ def network_class(spec, params=None):
 
 
 def same_model(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    assert [(k, tuple(v.shape)) for k, v in a.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in b.state_dict().items()]
+    assert [(k, tuple(v.shape)) for k, v in a.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in b.state_dict().items()
+    ]
     assert str(a) == str(b)
 
 
-@pytest.mark.parametrize("spec, params", [("resnet50.net", {"num_classes": 10}), ("mobilenet_v1.net", {"alpha": 0.5}),
-                                          ("mobilenet_v1.net", {"alpha": 0.25, "num_classes": 3})])
+@pytest.mark.parametrize(
+    "spec, params",
+    [
+        ("resnet50.net", {"num_classes": 10}),
+        ("mobilenet_v1.net", {"alpha": 0.5}),
+        ("mobilenet_v1.net", {"alpha": 0.25, "num_classes": 3}),
+    ],
+)
 def test_network_class_takes_its_parameters(spec, params):
     cls = network_class(SPECS / spec)
     model, ref = cls(**params), netdsl.build(SPECS / spec, **params)
@@ -60,4 +67,19 @@ def test_a_parameter_that_decides_which_layers_exist_is_fixed_with_a_message():
     cls(num_classes=5)  # the value the file was generated with is fine
     with pytest.raises(ValueError, match="--set aux"):
         cls(aux=False)
-    same_model(network_class(SPECS / "googlenet.net", {"aux": False})(), netdsl.build(SPECS / "googlenet.net", aux=False))
+    same_model(
+        network_class(SPECS / "googlenet.net", {"aux": False})(), netdsl.build(SPECS / "googlenet.net", aux=False)
+    )
+
+
+def test_an_input_size_that_changes_a_flatten_is_fixed():
+    spec = (
+        "network N(resolution: int = 8, width: int = 4) {\n    input [3, resolution, resolution]\n"
+        "    conv(width, 3, padding=1) -> flatten -> linear(2)\n}\n"
+    )
+    cls = network_class(spec)
+    same_model(cls(width=6), netdsl.build(spec, width=6))  # the flatten's channels follow `width`
+    assert cls(width=6).eval()(torch.randn(1, 3, 8, 8)).shape == (1, 2)
+    with pytest.raises(ValueError, match="--set resolution"):
+        cls(resolution=16)
+    same_model(network_class(spec, {"resolution": 16})(), netdsl.build(spec, resolution=16))

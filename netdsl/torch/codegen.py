@@ -14,13 +14,16 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .. import codes
-from ..diagnostics import Diagnostic, NetdslError, Span
+from ..diagnostics import Diagnostic, NetdslError, Reporter, Span
 from ..init import init_lines
+from ..ir.elaborate import INPUT
+from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
 from ..ir.naming import Names, branch_names, concat_base, single_call
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
+from ..shapes import infer_shapes
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import FLOAT
@@ -608,6 +611,7 @@ class _Generator:
         decl = self.program.network
         checked = self.graph.args
         fixed = _structural(decl)
+        fixed |= self.sizing_flatten(decl, fixed)
         env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
         scope = _Scope(env, spec=_spec_names(decl))
         scope.locals |= scope.spec
@@ -631,6 +635,42 @@ class _Generator:
             prologue += [f"if {test}:", "    raise ValueError(", f"        {message}", "    )"]
         return self.class_source(_class_name(decl.name), decl, scope, out, (sig, prologue), network=True,
                                  returns=returns)
+
+    def sizing_flatten(self, decl: ast.BlockDecl, fixed: set[str]) -> set[str]:
+        """Parameters of the input's height or width that change what a `flatten` sees
+        (the generator writes that size into the next layer): fixed too. One that only
+        changes the input size (a global pool before the flatten) stays a parameter."""
+        inputs = [s for s in decl.body if isinstance(s, ast.InputStmt)]
+        if not self.flat_sizes or not inputs:
+            return set()
+        sizing = {n for d in inputs[0].dims[1:] for n in free_names(d)} & {p.name for p in decl.params} - fixed
+        elsewhere = {n.name for stmt in decl.body if stmt is not inputs[0] for n in walk(stmt) if isinstance(n, ast.Name)}
+        return {name for name in sizing if name in elsewhere or self.resized_flatten(inputs[0], name)}
+
+    def resized_flatten(self, stmt: ast.InputStmt, name: str) -> bool:
+        """Whether the flatten sizes change when `name` doubles (the shapes inferred again
+        over the same graph, then put back)."""
+        value = self.graph.args[name]
+        if not isinstance(value, int) or isinstance(value, bool):
+            return True
+        env = {k: Bound(v, k) for k, v in self.graph.args.items()} | {name: Bound(2 * value, name)}
+        try:
+            dims = tuple(evaluate(d, env).value for d in stmt.dims)
+        except EvalError:
+            return True
+        nodes = self.graph.nodes
+        source = next(n for n in nodes if n.op == INPUT)
+        saved, shape = [(n.shape, n.params, n.macs) for n in nodes], source.attrs["shape"]
+        source.attrs["shape"] = dims
+        try:
+            reporter = Reporter()
+            changed = infer_shapes(self.graph, reporter) is not None or bool(reporter.errors) or \
+                _flatten_sizes(self.graph) != self.flat_sizes
+        finally:
+            source.attrs["shape"] = shape
+            for n, (node_shape, params, macs) in zip(nodes, saved):
+                n.shape, n.params, n.macs = node_shape, params, macs
+        return changed
 
     def returns(self, decl, values, out: _Value) -> list[str]:
         outputs = self.graph.outputs
