@@ -14,16 +14,15 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .. import codes
-from ..diagnostics import Diagnostic, NetdslError, Reporter, Span
+from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines
-from ..ir.elaborate import INPUT
 from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
 from ..ir.naming import Names, branch_names, concat_base, single_call
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
-from ..shapes import infer_shapes
+from ..shapes import shapes_at
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import FLOAT
@@ -99,9 +98,43 @@ def _value_name(name: str) -> str:
     return name + "_" if name in _AMBIGUOUS else py_name(name)
 
 
+def _parts(stmts: tuple):
+    """The statements and step kinds of a body, nested ones included (not into blocks);
+    a statement this walk does not know is walked whole."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.ChainStmt, ast.AssignStmt)):
+            stack += [s.kind for s in node.chain.steps]
+        elif isinstance(node, ast.IfStmt):
+            stack += [s for _, body in node.arms for s in body] + list(node.otherwise)
+        elif isinstance(node, ast.Residual):
+            stack += [*node.body, *(node.shortcut or ())]
+        elif isinstance(node, ast.Repeat):
+            stack += list(node.body)
+        elif isinstance(node, ast.Concat):
+            stack += [s.kind for br in node.branches for s in br.chain.steps]
+        elif not isinstance(node, (ast.Call, ast.InputStmt, ast.OutputStmt, ast.InitStmt)):
+            yield from walk(node)
+
+
+def _expressions(part) -> list[ast.Expr]:
+    """The expressions a statement or step kind evaluates itself (not its body's)."""
+    if isinstance(part, (ast.Call, ast.Residual, ast.InitStmt)):
+        return [a.value for a in part.args]
+    if isinstance(part, ast.Repeat):
+        return [part.count]
+    if isinstance(part, ast.IfStmt):
+        return [c for c, _ in part.arms]
+    if isinstance(part, ast.InputStmt):
+        return list(part.dims)
+    return []
+
+
 def _spec_names(decl: ast.BlockDecl) -> set[str]:
     """The Python names a class takes from its spec: parameters and values."""
-    values = {n.name for stmt in decl.body for n in walk(stmt) if isinstance(n, ast.AssignStmt)}
+    values = {n.name for n in _parts(decl.body) if isinstance(n, ast.AssignStmt)}
     return {py_name(p.name) for p in decl.params} | {_value_name(v) for v in values}
 
 
@@ -405,13 +438,11 @@ class _Generator:
             if inplace:
                 low["inplace"] = Lowered("True", True)
             if op.flattens:
-                size = self.flat_sizes.get(call.span)
-                if size is None:
+                flat = self.flat_sizes.get(call.span)
+                if flat is None:
                     raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
                                        "block; the PyTorch back end needs one", call.span)
-                # over op_channels' placeholder for the input's channels, which stay symbolic
-                flat = ast.BinOp("*", ast.Name("input0_"), literal(size)) if size != 1 else ast.Name("input0_")
-                low["flat_features"] = Lowered(self.src(flat), UNKNOWN)
+                low["flat_features"] = Lowered(self.src(flat), UNKNOWN)  # over op_channels' placeholder
             in_src = self.src(in_ch)
             try:
                 src = op.torch_module(low, in_src)
@@ -644,12 +675,15 @@ class _Generator:
         if not self.flat_sizes or not inputs:
             return set()
         sizing = {n for d in inputs[0].dims[1:] for n in free_names(d)} & {p.name for p in decl.params} - fixed
-        elsewhere = {n.name for stmt in decl.body if stmt is not inputs[0] for n in walk(stmt) if isinstance(n, ast.Name)}
+        if not sizing:
+            return set()
+        elsewhere = {name for part in _parts(decl.body) if part is not inputs[0] for e in _expressions(part)
+                     for name in free_names(e)}
         return {name for name in sizing if name in elsewhere or self.resized_flatten(inputs[0], name)}
 
     def resized_flatten(self, stmt: ast.InputStmt, name: str) -> bool:
-        """Whether the flatten sizes change when `name` doubles (the shapes inferred again
-        over the same graph, then put back)."""
+        """Whether the flatten sizes change when `name` doubles (the graph's shapes at
+        that input size)."""
         value = self.graph.args[name]
         if not isinstance(value, int) or isinstance(value, bool):
             return True
@@ -658,19 +692,8 @@ class _Generator:
             dims = tuple(evaluate(d, env).value for d in stmt.dims)
         except EvalError:
             return True
-        nodes = self.graph.nodes
-        source = next(n for n in nodes if n.op == INPUT)
-        saved, shape = [(n.shape, n.params, n.macs) for n in nodes], source.attrs["shape"]
-        source.attrs["shape"] = dims
-        try:
-            reporter = Reporter()
-            changed = infer_shapes(self.graph, reporter) is not None or bool(reporter.errors) or \
-                _flatten_sizes(self.graph) != self.flat_sizes
-        finally:
-            source.attrs["shape"] = shape
-            for n, (node_shape, params, macs) in zip(nodes, saved):
-                n.shape, n.params, n.macs = node_shape, params, macs
-        return changed
+        shapes = shapes_at(self.graph, dims)
+        return shapes is None or _flatten_sizes(self.graph, shapes) != self.flat_sizes
 
     def returns(self, decl, values, out: _Value) -> list[str]:
         outputs = self.graph.outputs
@@ -744,23 +767,35 @@ def _relative(path: str, base: str) -> str:
     return path[len(base) + 1:] if base and path.startswith(base + ".") else path
 
 
-def _flatten_sizes(graph: Graph) -> dict[Span, int]:
-    """For each `flatten` call in the spec, the one spatial size (H*W) each of its input
-    channels flattens to (or None if its instances disagree); the channels stay symbolic."""
-    sizes: dict[Span, int | None] = {}
+def _flatten_sizes(graph: Graph, shapes: dict[int, tuple[int, ...]] | None = None) -> dict[Span, ast.Expr]:
+    """For each `flatten` call in the spec, its flattened size over `input0_` (the
+    channels it reads, which stay symbolic): channels times the spatial size (H*W) its
+    instances agree on, else the one total size they agree on; left out if neither."""
+    spatial: dict[Span, set[int]] = {}
+    total: dict[Span, set[int]] = {}
+    shapes = shapes if shapes is not None else {n.id: n.shape for n in graph.nodes}
     for node in graph.nodes:
-        if node.shape and op_of(node.op).flattens:
+        if shapes.get(node.id) and op_of(node.op).flattens:
             size = 1
-            for d in graph.nodes[node.inputs[0]].shape[1:]:
+            for d in shapes[node.inputs[0]][1:]:
                 size *= d
-            sizes[node.span] = size if sizes.get(node.span, size) == size else None
-    return {k: v for k, v in sizes.items() if v is not None}
+            spatial.setdefault(node.span, set()).add(size)
+            total.setdefault(node.span, set()).add(shapes[node.id][0])
+    sizes = {}
+    for span, sizes_here in spatial.items():
+        if len(sizes_here) == 1:
+            (size,) = sizes_here
+            channels = ast.Name("input0_")
+            sizes[span] = channels if size == 1 else ast.BinOp("*", channels, literal(size))
+        elif len(total[span]) == 1:
+            sizes[span] = literal(next(iter(total[span])))
+    return sizes
 
 
 def _structural(decl: ast.BlockDecl) -> set[str]:
     """Network parameters that decide an `if` of the network's own body (which layers
     and outputs exist): the generator writes the arm they choose, so they stay fixed."""
-    conds = [c for stmt in decl.body for n in walk(stmt) if isinstance(n, ast.IfStmt) for c, _ in n.arms]
+    conds = [c for n in _parts(decl.body) if isinstance(n, ast.IfStmt) for c, _ in n.arms]
     return {name for c in conds for name in free_names(c)} & {p.name for p in decl.params}
 
 
