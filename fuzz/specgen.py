@@ -49,10 +49,10 @@ def _same(size: int, stride: int) -> int:
 
 
 class _Gen:
-    def __init__(self, draw, sloppy: bool):
-        self.draw, self.sloppy = draw, sloppy
+    def __init__(self, draw, sloppy: bool, alternatives: bool = False):
+        self.draw, self.sloppy, self.alternatives = draw, sloppy, alternatives
         self.blocks: list[str] = []
-        self.decls: list[str] = []
+        self.decls: list[str] = []  # blocks made for one call site (`if` alternatives)
 
     def coin(self, p_true: int = 1, of: int = 2) -> bool:
         return self.draw(st.integers(0, of - 1)) < p_true
@@ -116,6 +116,8 @@ class _Gen:
             return "batchnorm" if self.coin() else "batchnorm(eps=0.001)"
         if kind == 5 and stride_ok and s.size >= 2:
             return self.pool(s)
+        if kind == 6 and self.alternatives and stride_ok and self.coin():
+            return self.alternative_block(s)
         if kind == 6 and self.blocks:
             return self.block_call(s)
         if kind == 7 and self.sloppy and self.coin(1, 4):
@@ -227,6 +229,23 @@ class _Gen:
             return f"{name}({filters})"
         return f"{name}({self.expr(filters)}, k={self.draw(st.sampled_from([1, 3]))})"
 
+    def alternative_block(self, s: _State) -> str:
+        """A block whose body is an `if` / `elif` / `else` with layers in every arm (each
+        ending in `filters` channels), then a layer after it, called with one arm taken:
+        the generated class holds every arm, the graph only the taken one."""
+        name = f"Alt{len(self.decls) + 1}"
+        arms = []
+        for _ in range(self.draw(st.integers(2, 3))):
+            arm = _State(s.channels, s.size)
+            arms.append(self.chain(arm, 1, stride_ok=False, arrows=True) + " -> conv(filters, 1)")
+            s.consistent &= arm.consistent
+        heads = [f"if mode == {k} " if k == 0 else f" elif mode == {k} " for k in range(len(arms) - 1)] + [" else "]
+        body = "".join(f"{head}{{\n        {arm}\n    }}" for head, arm in zip(heads, arms))
+        tail = self.draw(st.sampled_from(["batchnorm", "conv(filters, 1)", "relu"]))
+        self.decls.append(f"block {name}(filters: int, mode: int = 0) {{\n    {body}\n    {tail}\n}}\n")
+        s.channels = self.draw(st.integers(1, 8))
+        return f"{name}({s.channels}, mode={self.draw(st.integers(0, len(arms) - 1))})"
+
     def block_decls(self) -> str:
         out = []
         if self.coin():
@@ -256,6 +275,7 @@ class _Gen:
         if self.coin():
             lines.append(f"    global_avgpool -> flatten -> linear({self.draw(st.integers(1, 10))})")
         body = "\n".join(lines)
+        decls += "".join(f"\n{d}" for d in self.decls)
         return f"# generated\n{decls}\nnetwork Net(width: int = 8) {{\n{body}\n}}\n", s.consistent
 
 
@@ -264,9 +284,10 @@ _INITS = ['init conv: kaiming_normal(mode="fan_out", nonlinearity="relu")', "ini
 
 
 @st.composite
-def valid_specs(draw, sloppy: bool = False) -> Spec:
-    """A spec drawn from the grammar; `sloppy` also lets channel counts disagree."""
-    gen = _Gen(draw, sloppy)
+def valid_specs(draw, sloppy: bool = False, alternatives: bool = False) -> Spec:
+    """A spec drawn from the grammar; `sloppy` also lets channel counts disagree;
+    `alternatives` also draws blocks whose body is an `if`/`elif`/`else`."""
+    gen = _Gen(draw, sloppy, alternatives)
     text, consistent = gen.network()
     return Spec(text, consistent, gen.blocks)
 

@@ -59,6 +59,21 @@ def infer_shapes(graph: Graph, reporter: Reporter, limits: Limits = Limits()) ->
     return first_failure
 
 
+def shapes_at(graph: Graph, input_shape: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
+    """The node shapes the same graph would have for another input shape (the graph is
+    left as it is); None if a layer rejects it."""
+    shapes: dict[int, tuple[int, ...]] = {}
+    for node in graph.nodes:
+        if node.op == INPUT:
+            shapes[node.id] = tuple(input_shape)
+        elif node.op != INVALID:
+            try:
+                shapes[node.id] = tuple(OPS[node.op].infer(node.attrs, [shapes[i] for i in node.inputs]).shape)
+            except (ShapeError, KeyError):
+                return None
+    return shapes
+
+
 def _report(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> None:
     notes = []
     if err.param and err.param in node.sym:

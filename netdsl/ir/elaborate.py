@@ -23,7 +23,7 @@ from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT, check_value, format_value, type_name
 from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
-from .naming import DuplicateName, Names, call_key, count_chain, count_kinds, reserved_label, single_call, snake_case
+from .naming import DuplicateName, Names, branch_names, concat_base, reserved_label, single_call, snake_case
 from .program import Limits, Program
 from .suggest import closest, closest_op
 
@@ -91,6 +91,17 @@ class _Elaborator:
         self.input_node: int | None = None
         self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
         self.shaped = 0  # nodes before this index have been through infer_one
+        self.scopes: dict[int, tuple[object, Names]] = {}  # id(body) -> (body, its names)
+
+    def names(self, path: str, body) -> Names:
+        """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
+        decided once per body, every instance of a block shares them."""
+        hit = self.scopes.get(id(body))
+        if hit is None:
+            names = Names.of_chain("", body, self.program) if isinstance(body, ast.Chain) else \
+                Names.of_body("", body, self.program)
+            self.scopes[id(body)] = hit = (body, names)
+        return hit[1].at(path)
 
     # -- errors ----------------------------------------------------------------------------
     def notes(self, ctx: _Ctx) -> list[Note]:
@@ -170,18 +181,23 @@ class _Elaborator:
             self.nodes.append(Node(id=self.poison, name="<error>", op=INVALID, span=Span("<error>", 1, 1)))
         return self.poison
 
-    def local_name(self, names: Names, label: str | None, key: str, span: Span, ctx: _Ctx) -> str:
-        if label is not None and reserved_label(label):
-            self.fail(codes.RESERVED_NAME, f"a layer cannot be named '{label}': PyTorch modules use that name "
-                      "(names starting with '_' and torch.nn.Module's attributes are reserved)", span, ctx)
+    def local_name(self, names: Names, node, label: str | None, span: Span, ctx: _Ctx, role: str = "") -> str:
+        """The local name of the layer `node` makes (see Names.local); `label` is its
+        label as written, checked against the names PyTorch reserves."""
+        self.check_label(label, span, ctx)
         try:
-            return names.local(label, key)
+            return names.local(node, role)
         except DuplicateName:
             self.fail(codes.DUPLICATE_NAME, f"the name '{label}' is used twice in this scope", span, ctx)
 
+    def check_label(self, label: str | None, span: Span, ctx: _Ctx) -> None:
+        if label is not None and reserved_label(label):
+            self.fail(codes.RESERVED_NAME, f"a layer cannot be named '{label}': PyTorch modules use that name "
+                      "(names starting with '_' and torch.nn.Module's attributes are reserved)", span, ctx)
+
     # -- network ----------------------------------------------------------------------------
     def network(self, decl: ast.BlockDecl, overrides: dict[str, Bound]) -> Graph:
-        root = _Ctx({}, {}, None, Names("", count_kinds(decl.body, self.program)), None, (), True)
+        root = _Ctx({}, {}, None, self.names("", decl.body), None, (), True)
         for name in overrides:
             if name not in {p.name for p in decl.params}:
                 self.reporter.error(codes.UNKNOWN_PARAMETER, _unknown_msg("network parameter", name, [p.name for p in decl.params]), None)
@@ -518,7 +534,7 @@ class _Elaborator:
         params = [_Param(p.name, p.type, p.default) for p in op.params]
         bound, spans = self.bind(params, call, f"'{op.name}'", ctx)
         x = self.need_input(ctx, call.span)
-        local = forced or self.local_name(ctx.names, label, op.short, call.span, ctx)
+        local = forced or self.local_name(ctx.names, call, label, call.span, ctx)
         attrs = {k: b.value for k, b in bound.items()}
         sym = {k: b.sym for k, b in bound.items() if k in spans}
         node = self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
@@ -534,7 +550,7 @@ class _Elaborator:
         if len(inputs) < 2:
             hint = " or `concat { | ... | ... }`" if op.name == "concat" else ""
             self.fail(codes.MISSING_ARGUMENT, f"'{op.name}' joins two or more named values: {op.name}(a, b){hint}", call.span, ctx)
-        local = self.local_name(ctx.names, label, op.short, call.span, ctx)
+        local = self.local_name(ctx.names, call, label, call.span, ctx)
         return self.add_node(op.name, ctx.names.full(local), call.span, ctx, inputs)
 
     def instantiate(self, block: ast.BlockDecl, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
@@ -546,28 +562,29 @@ class _Elaborator:
         self.instantiated.add(block.name)
         bound, _ = self.bind(block.params, call, f"block '{block.name}'", ctx)
         self.need_input(ctx, call.span)
-        local = forced or self.local_name(ctx.names, label, snake_case(block.name), call.span, ctx)
+        local = forced or self.local_name(ctx.names, call, label, call.span, ctx)
         path = ctx.names.full(local)
         values = {k: b.value for k, b in bound.items()}
         frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
                                sym={k: b.sym for k, b in bound.items()}, written=_written(block.params, call))
         shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
-        inner = _Ctx(dict(bound), {}, ctx.current, Names(path, count_kinds(block.body, self.program)), frame,
+        inner = _Ctx(dict(bound), {}, ctx.current, self.names(path, block.body), frame,
                      (*ctx.calls, _CallSite(block.name, call.span, shown)))
         return self.body(block.body, inner)
 
     def concat(self, group: ast.Concat, label, ctx: _Ctx) -> int:
         x = self.need_input(ctx, group.span)
-        local = self.local_name(ctx.names, label, "concat", group.span, ctx)
+        local = self.local_name(ctx.names, group, label, group.span, ctx)
         outs = []
         # a scope with several concats keeps their branches apart: concat2.b1
-        base = ctx.names.full(local) if ctx.names.counts["concat"] > 1 or label else ctx.names.path
-        branch_names = Names(base, Counter())
-        for i, br in enumerate(group.branches, start=1):
-            name = self.local_name(branch_names, br.label, f"b{i}", br.span, ctx) if br.label else f"b{i}"
-            path = branch_names.full(name)
+        base = concat_base(ctx.names, group, label)
+        for br, name in zip(group.branches, branch_names(group)):
+            self.check_label(br.label, br.span, ctx)
+            if name is None:
+                self.fail(codes.DUPLICATE_NAME, f"the name '{br.label}' is used twice in this scope", br.span, ctx)
+            path = f"{base}.{name}" if base else name
             frame = self.add_frame(ctx, "branch", path, br.span)
-            bctx = ctx.child(current=x, names=Names(path, count_chain(br.chain, self.program)), frame=frame)
+            bctx = ctx.child(current=x, names=self.names(path, br.chain), frame=frame)
             outs.append(self.chain(br.chain, bctx))
         return self.add_node("concat", ctx.names.full(local), group.span, ctx, outs)
 
@@ -580,38 +597,36 @@ class _Elaborator:
             return self.body_alone(res, label, ctx, y, bound["scale"].value != 1.0)
         s = x
         if res.shortcut:
-            local = self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            local = self.local_name(ctx.names, res, res.shortcut_label, res.span, ctx, "shortcut")
             path = ctx.names.full(local)
             frame = self.add_frame(ctx, "shortcut", path, res.span)
-            sctx = ctx.child(current=x, names=Names(path, count_kinds(res.shortcut, self.program)), frame=frame)
+            sctx = ctx.child(current=x, names=self.names(path, res.shortcut), frame=frame)
             s = self.body(res.shortcut, sctx)
         scale = bound["scale"]
         if scale.value != 1.0:
-            local = self.local_name(ctx.names, None, "scale", res.span, ctx)
+            local = self.local_name(ctx.names, res, None, res.span, ctx, "scale")
             sym = {"factor": scale.sym} if "scale" in spans else {}
             y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
-        local = self.local_name(ctx.names, label, "add", res.span, ctx)
+        local = self.local_name(ctx.names, res, label, res.span, ctx)
         return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
 
     def body_alone(self, res: ast.Residual, label, ctx: _Ctx, y: int, scaled: bool) -> int:
         """A residual whose `when` is false: its body's value, no sum. The names the
         shortcut, scale and sum would take stay taken, so nothing after shifts."""
         if res.shortcut:
-            self.local_name(ctx.names, res.shortcut_label, "shortcut", res.span, ctx)
+            self.local_name(ctx.names, res, res.shortcut_label, res.span, ctx, "shortcut")
             self.unreached(res.shortcut, ctx)
-        if scaled:
-            self.local_name(ctx.names, None, "scale", res.span, ctx)
-        self.local_name(ctx.names, label, "add", res.span, ctx)
+        self.local_name(ctx.names, res, label, res.span, ctx)  # (checks the label; the names are decided from the statements)
         return y
 
     def gate(self, gate: ast.Gate, label, ctx: _Ctx) -> int:
         """`gate se { body }`: x * body(x), the body in scope `se` (`gate` unlabelled)."""
         x = self.need_input(ctx, gate.span)
-        local = self.local_name(ctx.names, gate.label, "gate", gate.span, ctx)
+        local = self.local_name(ctx.names, gate, gate.label, gate.span, ctx, "gate")
         path = ctx.names.full(local)
         frame = self.add_frame(ctx, "gate", path, gate.span)
-        y = self.body(gate.body, ctx.child(current=x, names=Names(path, count_kinds(gate.body, self.program)), frame=frame))
-        local = self.local_name(ctx.names, label, "mul", gate.span, ctx)
+        y = self.body(gate.body, ctx.child(current=x, names=self.names(path, gate.body), frame=frame))
+        local = self.local_name(ctx.names, gate, label, gate.span, ctx)
         return self.add_node("mul", ctx.names.full(local), gate.span, ctx, [x, y], {"gate": True})
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
@@ -658,8 +673,7 @@ class _Elaborator:
         """A repeat's or a for loop's body once per environment, named `key.0`, `key.1`, ..."""
         count = len(envs)
         single = single_call(rep.body)
-        key = (call_key(single, self.program) if single else None) or "repeat"  # an unknown op is reported below
-        local = self.local_name(ctx.names, label, key, rep.span, ctx)
+        local = self.local_name(ctx.names, rep, label, rep.span, ctx)
         path = ctx.names.full(local)
         group = self.add_frame(ctx, "repeat", path, rep.span, count=count)
         current = x
@@ -673,7 +687,7 @@ class _Elaborator:
             else:
                 ipath = f"{path}.{k}"
                 frame = self.add_frame(ctx.child(frame=group), "iteration", ipath, rep.span)
-                ictx = ctx.child(env=env, current=current, names=Names(ipath, count_kinds(rep.body, self.program)), frame=frame)
+                ictx = ctx.child(env=env, current=current, names=self.names(ipath, rep.body), frame=frame)
                 current = self.body(rep.body, ictx)
         return current
 
@@ -769,7 +783,7 @@ def elaborate_block(program: Program, name: str, input_shape: tuple[int, ...], a
         values = {k: b.value for k, b in bound.items()}
         frame = el.add_frame(root, "block", path, decl.span, block=decl.name, args=values,
                              sym={k: b.sym for k, b in bound.items()})
-        inner = _Ctx(dict(bound), {}, el.input_node, Names(path, count_kinds(decl.body, program)), frame,
+        inner = _Ctx(dict(bound), {}, el.input_node, el.names(path, decl.body), frame,
                      (_CallSite(decl.name, decl.span, ""),))
         out = el.body(decl.body, inner)
         if out is not None:

@@ -3,19 +3,23 @@
 Within a scope (a block body, a branch, a shortcut, an iteration) an unlabelled layer is
 named after its op or block in snake case, numbered from 1 when the scope holds more
 than one of that kind (`conv`, or `conv1`, `conv2`); a label (`name: op(...)`) names it
-explicitly. The elaborator and the code generator both name layers through here, so the
-graph's names and the generated module's state_dict keys agree."""
+explicitly. The arms of an `if` are alternatives: each numbers its layers from the same
+point (`if c { conv } else { conv }` names both `conv`), and the layers after the `if`
+are numbered after the arm that has most, whichever arm runs. A scope's names are
+decided from its statements alone (:class:`Names`); the elaborator and the code
+generator both look them up here, so the graph's names and the generated module's
+state_dict keys agree."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 
 from ..ops import OPS
 from ..syntax import ast
 
-__all__ = ["Names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds"]
+__all__ = ["Names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds", "branch_names",
+           "concat_base"]
 
 
 # Names a layer label cannot take: attributes of torch.nn.Module (a layer named `forward`
@@ -49,25 +53,66 @@ def snake_case(name: str) -> str:
     return s.lower()
 
 
-@dataclass
 class Names:
-    """Automatic and explicit layer names within one scope."""
+    """The local names of one scope's layers (a block body, a branch, a shortcut, an
+    iteration), decided from its statements alone: every `if` arm is named whether or
+    not it is taken, so the elaborator (which sees the taken arm) and the code generator
+    (which writes them all) read the same names.
 
-    path: str
-    counts: Counter
-    used: Counter = field(default_factory=Counter)
-    taken: set = field(default_factory=set)
+    Look a name up by the AST node that makes the layer (a `Call`, `Concat`, `Repeat` or
+    `ForLoop` step kind, a `Residual` for its sum, a `Gate` for its product) and, for a
+    residual's other parts and a gate's body, its role (`"shortcut"`, `"scale"`, `"gate"`)."""
+
+    __slots__ = ("path", "counts", "_local", "_duplicate")
+
+    def __init__(self, path: str, counts: Counter, local: dict | None = None, duplicate: dict | None = None):
+        self.path, self.counts = path, counts
+        self._local = local or {}
+        self._duplicate = duplicate or {}
+
+    @classmethod
+    def of_body(cls, path: str, stmts: tuple, program) -> Names:
+        return _Namer(count_kinds(stmts, program), program).body(stmts).names(path)
+
+    @classmethod
+    def of_chain(cls, path: str, chain: ast.Chain, program) -> Names:
+        return _Namer(count_chain(chain, program), program).chain(chain).names(path)
+
+    def at(self, path: str) -> Names:
+        """The same names in another instance of the scope (another block instance)."""
+        return Names(path, self.counts, self._local, self._duplicate)
 
     def full(self, local: str) -> str:
         return f"{self.path}.{local}" if self.path else local
 
-    def local(self, label: str | None, key: str) -> str:
-        """The next name for a layer of kind `key`, or its label."""
+    def local(self, node, role: str = "") -> str:
+        """The name of the layer `node` makes; DuplicateName if its label is taken."""
+        key = (id(node), role)
+        if key in self._duplicate:
+            raise DuplicateName(self._duplicate[key])
+        return self._local[key]
+
+
+class _Namer:
+    """One walk over a scope's statements in the order the elaborator makes layers."""
+
+    def __init__(self, counts: Counter, program):
+        self.counts, self.program = counts, program
+        self.used: Counter = Counter()
+        self.taken: set[str] = set()
+        self.local: dict[tuple[int, str], str] = {}
+        self.duplicate: dict[tuple[int, str], str] = {}
+
+    def names(self, path: str) -> Names:
+        return Names(path, self.counts, self.local, self.duplicate)
+
+    def name(self, node, role: str, label: str | None, key: str) -> None:
         if label is not None:
             if label in self.taken:
-                raise DuplicateName(label)
+                self.duplicate[(id(node), role)] = label
             self.taken.add(label)
-            return label
+            self.local[(id(node), role)] = label
+            return
         self.used[key] += 1
         n = self.used[key]
         local = f"{key}{n}" if self.counts[key] > 1 else key
@@ -75,7 +120,74 @@ class Names:
         while local in self.taken:
             local, suffix = f"{key}{n}_{suffix}", suffix + 1
         self.taken.add(local)
-        return local
+        self.local[(id(node), role)] = local
+
+    def body(self, stmts: tuple) -> _Namer:
+        for stmt in stmts:
+            if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
+                self.chain(stmt.chain)
+            elif isinstance(stmt, ast.IfStmt):
+                self.alternatives([*(body for _, body in stmt.arms), stmt.otherwise])
+        return self
+
+    def alternatives(self, bodies: list[tuple]) -> None:
+        """`if` arms: each numbers its layers from the same point; after the `if`,
+        numbering goes on after the arm that used most."""
+        used, taken = self.used, self.taken
+        end_used, end_taken = Counter(used), set(taken)
+        for body in bodies:
+            self.used, self.taken = Counter(used), set(taken)
+            self.body(body)
+            end_used |= self.used
+            end_taken |= self.taken
+        self.used, self.taken = end_used, end_taken
+
+    def chain(self, chain: ast.Chain) -> _Namer:
+        for step in chain.steps:
+            kind = step.kind
+            if isinstance(kind, ast.Call):
+                key = call_key(kind, self.program)
+                if key:  # None: a named value read (`a -> conv`), or an unknown op (reported elsewhere)
+                    self.name(kind, "", step.label, key)
+            elif isinstance(kind, ast.Concat):
+                self.name(kind, "", step.label, "concat")
+            elif isinstance(kind, ast.Residual):
+                self.body(kind.body)
+                if kind.shortcut is not None:
+                    self.name(kind, "shortcut", kind.shortcut_label, "shortcut")
+                if _scaled(kind):
+                    self.name(kind, "scale", None, "scale")
+                self.name(kind, "", step.label, "add")
+            elif isinstance(kind, ast.Gate):  # its body's scope (`gate` or the gate's label), then the product
+                self.name(kind, "gate", kind.label, "gate")
+                self.name(kind, "", step.label, "mul")
+            elif isinstance(kind, (ast.Repeat, ast.ForLoop)):  # a for loop is named as a repeat is
+                single = single_call(kind.body)
+                self.name(kind, "", step.label, (call_key(single, self.program) if single else None) or "repeat")
+        return self
+
+
+def branch_names(group: ast.Concat) -> list[str | None]:
+    """The local names of a concat's branches (`b1`, `b2`, ... or their labels); None
+    for a label used twice."""
+    seen: set[str] = set()
+    out: list[str | None] = []
+    for i, br in enumerate(group.branches, start=1):
+        name = br.label or f"b{i}"
+        out.append(None if br.label and br.label in seen else name)
+        if br.label:
+            seen.add(br.label)
+    return out
+
+
+def concat_base(names: Names, group: ast.Concat, label: str | None) -> str:
+    """Where a concat's branches live: in the scope itself, or under the concat's own
+    name when the scope holds several concats (`concat2.b1`) or the concat is labelled."""
+    return names.full(names.local(group)) if names.counts["concat"] > 1 or label else names.path
+
+
+def _scaled(res: ast.Residual) -> bool:
+    return any(a.name == "scale" or a.name is None for a in res.args)
 
 
 def call_key(call: ast.Call, program) -> str | None:
@@ -114,7 +226,7 @@ def count_chain(chain: ast.Chain, program, counts: Counter | None = None) -> Cou
         elif isinstance(kind, ast.Residual):
             count_kinds(kind.body, program, counts)
             counts["add"] += 1
-            counts["scale"] += any(a.name == "scale" or a.name is None for a in kind.args)
+            counts["scale"] += _scaled(kind)
             counts["shortcut"] += kind.shortcut is not None
         elif isinstance(kind, (ast.Repeat, ast.ForLoop)):  # a for loop is named as a repeat is
             single = single_call(kind.body)
@@ -127,10 +239,11 @@ def count_kinds(stmts: tuple, program, counts: Counter | None = None) -> Counter
     for stmt in stmts:
         if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
             count_chain(stmt.chain, program, counts)
-        elif isinstance(stmt, ast.IfStmt):
-            for _, body in stmt.arms:
-                count_kinds(body, program, counts)
-            count_kinds(stmt.otherwise, program, counts)
+        elif isinstance(stmt, ast.IfStmt):  # alternatives: the arm with most of a kind counts
+            arms = Counter()
+            for body in (*(body for _, body in stmt.arms), stmt.otherwise):
+                arms |= count_kinds(body, program)
+            counts.update(arms)
     return counts
 
 

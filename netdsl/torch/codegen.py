@@ -17,12 +17,15 @@ from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines, layer_init_lines
 from ..ir.elaborate import IN_CHANNELS
+from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
-from ..ir.naming import Names, count_kinds, single_call, snake_case
+from ..ir.naming import Names, branch_names, concat_base, single_call
 from ..ir.program import Program
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
+from ..shapes import shapes_at
 from ..syntax import ast
+from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword
@@ -31,13 +34,16 @@ from .sources import runtime_used
 
 __all__ = ["generate", "GeneratedCode"]
 
+# One namespace per generated class. Names a spec identifier cannot have in Python (it
+# gets a trailing `_`): keywords, builtins, what the file imports, the constructor's and
+# forward's fixed arguments, and the variables of the `init` loop (netdsl/init.py).
 _RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
-    "self", "in_channels", "torch", "nn", "math", "x", "OrderedDict", "layers", "channels", "block", "i", "_", "module",
-    "fan_out", "bound",
-    "l", "O", "I",  # ambiguous names (ruff E741)
+    "self", "in_channels", "torch", "nn", "math", "x", "OrderedDict", "_", "module", "fan_out", "bound",
 }
-# loop variables of generated repeats: `block`, `channels`, `layers`, `i` at the outermost
-# level, `block2`, `channels2`, ... one level down; spec names of this form are renamed
+_AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E741 rejects them
+# the generator's own variables: loop variables of generated repeats (`block`, `channels`,
+# `layers`, `i` at the outermost level, `block2`, `channels2`, ... one level down) and
+# forward's temporaries; they give way to the spec's names, never the other way round
 _LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
 _EXPR, _INPUT = "=", "@input"  # module_for's mark for forward expressions, and their input
 _STORED = "@"  # marks a stored parameter until the class's attribute names are all known
@@ -81,14 +87,56 @@ def _reserved(name: str) -> bool:
 
 
 def py_name(name: str) -> str:
-    """A spec identifier as a Python local that shadows nothing the generated code uses.
-    Reserved names get a trailing `_`, and so do names that already end in one, so two
-    spec names never become the same Python name."""
-    return name + "_" if _reserved(name) or name.endswith("_") else name
+    """A spec identifier (a parameter) as a Python name that shadows nothing the
+    generated code uses. Reserved names get a trailing `_`, and so do names that already
+    end in one, so two spec names never become the same Python name; the generator's own
+    variables are renamed instead (`_Scope.own`)."""
+    return name + "_" if name in _RESERVED or name.endswith("_") else name
 
 
-def _loop_var(base: str, depth: int) -> str:
-    return base if depth == 0 else f"{base}{depth + 1}"
+def _value_name(name: str) -> str:
+    """A spec value (`v = ...`) as the local forward assigns."""
+    return name + "_" if name in _AMBIGUOUS else py_name(name)
+
+
+def _parts(stmts: tuple):
+    """The statements and step kinds of a body, nested ones included (not into blocks);
+    a statement this walk does not know is walked whole."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.ChainStmt, ast.AssignStmt)):
+            stack += [s.kind for s in node.chain.steps]
+        elif isinstance(node, ast.IfStmt):
+            stack += [s for _, body in node.arms for s in body] + list(node.otherwise)
+        elif isinstance(node, ast.Residual):
+            stack += [*node.body, *(node.shortcut or ())]
+        elif isinstance(node, ast.Repeat):
+            stack += list(node.body)
+        elif isinstance(node, ast.Concat):
+            stack += [s.kind for br in node.branches for s in br.chain.steps]
+        elif not isinstance(node, (ast.Call, ast.InputStmt, ast.OutputStmt, ast.InitStmt)):
+            yield from walk(node)
+
+
+def _expressions(part) -> list[ast.Expr]:
+    """The expressions a statement or step kind evaluates itself (not its body's)."""
+    if isinstance(part, (ast.Call, ast.Residual, ast.InitStmt)):
+        return [a.value for a in part.args]
+    if isinstance(part, ast.Repeat):
+        return [part.count]
+    if isinstance(part, ast.IfStmt):
+        return [c for c, _ in part.arms]
+    if isinstance(part, ast.InputStmt):
+        return list(part.dims)
+    return []
+
+
+def _spec_names(decl: ast.BlockDecl) -> set[str]:
+    """The Python names a class takes from its spec: parameters and values."""
+    values = {n.name for n in _parts(decl.body) if isinstance(n, ast.AssignStmt)}
+    return {py_name(p.name) for p in decl.params} | {_value_name(v) for v in values}
 
 
 @dataclass
@@ -139,6 +187,14 @@ class _Scope:
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
     loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
     counter: int = 0
+    spec: set[str] = field(default_factory=set)  # the class's names from the spec (_spec_names)
+
+    def own(self, base: str, depth: int) -> str:
+        """A loop variable of the generator at repeat depth `depth`, out of the spec's way."""
+        name = base if depth == 0 else f"{base}{depth + 1}"
+        while name in self.spec:
+            name += "_"
+        return name
 
     def var(self, hint: str) -> str:
         name, n = hint, 1
@@ -203,23 +259,30 @@ class _Generator:
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
-        scope = _Scope(dict(params))
+        scope = _Scope(dict(params), spec=_spec_names(decl))
+        scope.locals |= scope.spec
         scope.locals |= {py_name(p.name) for p in decl.params}
         start = _Value("x", ast.Name("in_channels"))
-        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.")
+        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.")
         info = _BlockInfo(decl, _class_name(name), fold(out.channels), "")
         info.source = self.class_source(info.class_name, decl, scope, out, self.signature(decl))
         self.blocks[name] = info
         self.order.append(name)
         return info
 
-    def signature(self, decl: ast.BlockDecl) -> tuple[str, list[str]]:
-        parts, prologue = ["self", "in_channels: int"], []
+    def signature(self, decl: ast.BlockDecl, checked: dict | None = None) -> tuple[str, list[str]]:
+        """A block's constructor parameters (`in_channels` first), or with `checked`
+        (the values the graph was checked with) the network's, whose constant defaults
+        are those values (so `--set` bakes them in)."""
+        parts, prologue = (["self"] if checked is not None else ["self", "in_channels: int"]), []
         for p in decl.params:
             name = py_name(p.name)
             hint = _TYPE_HINTS.get(getattr(p.type, "name", ""), "")
             annotation = f": {hint}" if hint else ""
-            if p.default is None:
+            if checked is not None and (p.default is None or not free_names(p.default)):
+                eq = " = " if annotation else "="
+                parts.append(f"{name}{annotation}{eq}{self.src(literal(checked[p.name]))}")
+            elif p.default is None:
                 parts.append(f"{name}{annotation}")
             elif not free_names(p.default):
                 eq = " = " if annotation else "="
@@ -228,7 +291,8 @@ class _Generator:
                 env = {q.name: ast.Name(py_name(q.name)) for q in decl.params}
                 parts.append(f"{name}{annotation} | None = None" if hint else f"{name}=None")
                 prologue.append(f"if {name} is None:")
-                prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}")
+                noqa = "  # noqa: E741" if name in _AMBIGUOUS else ""  # the spec's name, kept
+                prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}{noqa}")
         return ", ".join(parts), prologue
 
     def class_source(self, class_name: str, decl: ast.BlockDecl, scope: _Scope, out: _Value,
@@ -269,7 +333,7 @@ class _Generator:
         if isinstance(stmt, ast.ChainStmt):
             return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, var)
         if isinstance(stmt, ast.AssignStmt):
-            target = py_name(stmt.name)
+            target = _value_name(stmt.name)
             scope.locals.add(target)
             scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = len(scope.fwd)
@@ -373,7 +437,7 @@ class _Generator:
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
                 return self.merge(kind, step.label, scope, names, values, indent, target)
-            attr = names.local(step.label, _key(kind, self.program))
+            attr = names.local(kind)
             inplace = cur.fresh and _inplace(kind.name)
             src, channels = self.module_for(kind, scope, cur.channels, inplace)
             if src.startswith(_EXPR):  # an op computed in forward, with no module
@@ -407,11 +471,11 @@ class _Generator:
             if inplace:
                 low["inplace"] = Lowered("True", True)
             if op.flattens:
-                size = self.flat_sizes.get(call.span)
-                if size is None:
+                flat = self.flat_sizes.get(call.span)
+                if flat is None:
                     raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
                                        "block; the PyTorch back end needs one", call.span)
-                low["flat_features"] = Lowered(str(size), size)
+                low["flat_features"] = Lowered(self.src(flat), UNKNOWN)  # over op_channels' placeholder
             in_src = self.src(in_ch)
             try:
                 src = op.torch_module(low, in_src)
@@ -448,25 +512,24 @@ class _Generator:
             elif p.default is not None:
                 spec_env = {IN_CHANNELS: in_ch, **{q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}}
                 env[py_name(p.name)] = fold(subst(p.default, spec_env))
-        return fold(subst(info.out_channels, env))
+        channels = fold(subst(info.out_channels, env))
+        # a formula that would not read well in the caller (MobileNet's rounded alpha * N):
+        # the built module knows it
+        return channels if len(self.src(channels)) <= 40 else _OPAQUE
 
     def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
         op = OPS[call.name]
         inputs = [values[a.value.name] for a in call.args]
-        names.local(label, op.short)
         self.emit(scope, call.span, indent, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
         return _Value(target, self.op_channels(op, {}, [v.channels for v in inputs]))
 
     def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
-        local = names.local(label, "concat")
-        base = names.full(local) if names.counts["concat"] > 1 or label else names.path
-        branch_names = Names(base, names.counts.__class__())
+        base = concat_base(names, group, label)
         if base != names.path:
             self.emit(scope, group.span, indent, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
         outs = []
-        for i, br in enumerate(group.branches, start=1):
-            bname = branch_names.local(br.label, f"b{i}") if br.label else f"b{i}"
-            attr = _relative(branch_names.full(bname), names.path)
+        for br, bname in zip(group.branches, branch_names(group)):
+            attr = _relative(f"{base}.{bname}" if base else bname, names.path)
             outs.append(self.branch(br, attr, scope, cur, prefix, values, indent))
         self.emit(scope, group.span, indent, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
         channels = outs[0].channels
@@ -477,17 +540,16 @@ class _Generator:
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var(_var_hint(prefix, attr))
-        names = Names("", _count_chain(br.chain, self.program))
+        names = Names.of_chain("", br.chain, self.program)
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
         items, channels = [], cur.channels
         lead = cur.var  # what the Sequential reads: the input, after any leading forward expressions
         if simple:
-            probe = Names("", _count_chain(br.chain, self.program))
             fresh = False  # the branch's first layer reads the shared input
             for s in steps:
-                local = probe.local(s.label, _key(s.kind, self.program))
+                local = names.local(s.kind)
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
                 fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
@@ -523,9 +585,8 @@ class _Generator:
         body_var = body_out.var
         marks = (len(scope.init), len(scope.fwd))  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
-            local = names.local(res.shortcut_label, "shortcut")
-            attr = _relative(names.full(local), names.path)
-            sc_names = Names("", count_kinds(res.shortcut, self.program))
+            attr = _relative(names.full(names.local(res, "shortcut")), names.path)
+            sc_names = Names.of_body("", res.shortcut, self.program)
             self.emit(scope, res.span, indent, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
@@ -535,9 +596,7 @@ class _Generator:
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
-            names.local(None, "scale")
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
-        names.local(label, "add")
         self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
         if isinstance(when, ast.Literal):
             return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
@@ -551,42 +610,32 @@ class _Generator:
 
     def residual_absent(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
         """`residual(when=false)`: the body alone; the shortcut's, scale's and sum's names stay taken."""
-        out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
-        if res.shortcut:
-            names.local(res.shortcut_label, "shortcut")
-        if any(a.name == "scale" or a.name is None for a in res.args):
-            scale = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("scale")
-            if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
-                names.local(None, "scale")
-        names.local(label, "add")
-        return out
+        return self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
 
     def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
         """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
         concat branch is; several statements become a plain container."""
         cur = _shared(cur)  # the body and the product both read it
-        attr = _relative(names.full(names.local(gate.label, "gate")), names.path)
+        attr = _relative(names.full(names.local(gate, "gate")), names.path)
         if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
             chain = gate.body[0].chain
             out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
         else:
             var = scope.var(_var_hint(prefix, attr))
             self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
-            body_names = Names("", count_kinds(gate.body, self.program))
+            body_names = Names.of_body("", gate.body, self.program)
             out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
-        names.local(label, "mul")
         self.emit(scope, gate.span, indent, fwd=f"{target} = {cur.var} * {out.var}")
         return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
-        single = single_call(rep.body)
-        attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
+        attr = names.local(rep)
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
-        inner = _Scope(dict(scope.env))
+        inner = _Scope(dict(scope.env), spec=scope.spec)
         depth = self.depth
-        index = _loop_var("i", depth) if rep.index else "_"
-        channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
+        index = scope.own("i", depth) if rep.index else "_"
+        channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         if rep.index:
             inner.env[rep.index] = ast.Name(index)
         loop = _Loop(f"for {index} in range({count})", {index: fold(ast.BinOp("-", count_expr, literal(1)))},
@@ -616,16 +665,15 @@ class _Generator:
 
     def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         """`for (t, c) in rows as k { ... }`: Python's own loop over the table, the body as a repeat's."""
-        single = single_call(rep.body)
-        attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
+        attr = names.local(rep)
         table = self.expr(rep.table, scope)
-        inner = _Scope(dict(scope.env))
+        inner = _Scope(dict(scope.env), spec=scope.spec)
         depth = self.depth
-        channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
+        channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         items = [self.loop_item(scope, t) for t in rep.targets]
         inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
         row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
-        index = _loop_var("i", depth) if rep.index else None
+        index = scope.own("i", depth) if rep.index else None
         last_row = ast.Subscript(table, literal(-1))
         last = ({v: ast.Subscript(last_row, literal(j)) for j, v in enumerate(items)} if rep.unpack
                 else {items[0]: last_row})
@@ -670,9 +718,9 @@ class _Generator:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
         depth = self.depth - 1
-        block, channels_var = _loop_var("block", depth), _loop_var("channels", depth)
+        block, channels_var = scope.own("block", depth), scope.own("channels", depth)
         inner.locals = scope.locals
-        names = Names("", count_kinds(rep.body, self.program))
+        names = Names.of_body("", rep.body, self.program)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
@@ -737,15 +785,20 @@ class _Generator:
     # -- the network ----------------------------------------------------------------------------
     def network(self) -> str:
         decl = self.program.network
-        env = {p.name: literal(self.graph.args[p.name]) for p in decl.params}
-        scope = _Scope(env)
+        checked = self.graph.args
+        fixed = _structural(decl)
+        fixed |= self.sizing_flatten(decl, fixed)
+        env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
+        scope = _Scope(env, spec=_spec_names(decl))
+        scope.locals |= scope.spec
         self.network_scope = scope
         consumed = {i for n in self.graph.nodes for i in n.inputs}
         self.train_only = {o.name for o in self.graph.outputs if o.train_only and o.node not in consumed}
-        in_shape = self.graph.input_shape
-        start = _Value("x", literal(in_shape[0]))
+        inputs = [s for s in decl.body if isinstance(s, ast.InputStmt)]
+        in_channels = self.expr(inputs[0].dims[0], scope) if inputs else literal(self.graph.input_shape[0])
+        start = _Value("x", in_channels)
         values: dict[str, _Value] = {}
-        out = self.body(decl.body, scope, Names("", count_kinds(decl.body, self.program)), start, "self.", values)
+        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.", values)
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
@@ -754,11 +807,42 @@ class _Generator:
             self.emit(scope, Span(first["file"], first["line"], 1), "",
                       init="\n".join(layer_init_lines(self.graph.init_layers)))
         returns = self.returns(decl, values, out)
-        args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
-        doc_sig = ("", [])
-        src = self.class_source(_class_name(decl.name), decl, scope, out, ("self", []), network=True, returns=returns)
-        del doc_sig
-        return src.replace(f'"""{decl.name} (', f'"""{decl.name}({_inert(args)}) (', 1)
+        sig, prologue = self.signature(decl, checked)
+        for p in (p for p in decl.params if p.name in fixed):  # decided when this file was written
+            name, value = py_name(p.name), checked[p.name]
+            test = f"{name} is not {value!r}" if isinstance(value, bool) else f"{name} != {self.src(literal(value))}"
+            message = self.src(literal(_fixed_message(p.name, value)))
+            prologue += [f"if {test}:", "    raise ValueError(", f"        {message}", "    )"]
+        return self.class_source(_class_name(decl.name), decl, scope, out, (sig, prologue), network=True,
+                                 returns=returns)
+
+    def sizing_flatten(self, decl: ast.BlockDecl, fixed: set[str]) -> set[str]:
+        """Parameters of the input's height or width that change what a `flatten` sees
+        (the generator writes that size into the next layer): fixed too. One that only
+        changes the input size (a global pool before the flatten) stays a parameter."""
+        inputs = [s for s in decl.body if isinstance(s, ast.InputStmt)]
+        if not self.flat_sizes or not inputs:
+            return set()
+        sizing = {n for d in inputs[0].dims[1:] for n in free_names(d)} & {p.name for p in decl.params} - fixed
+        if not sizing:
+            return set()
+        elsewhere = {name for part in _parts(decl.body) if part is not inputs[0] for e in _expressions(part)
+                     for name in free_names(e)}
+        return {name for name in sizing if name in elsewhere or self.resized_flatten(inputs[0], name)}
+
+    def resized_flatten(self, stmt: ast.InputStmt, name: str) -> bool:
+        """Whether the flatten sizes change when `name` doubles (the graph's shapes at
+        that input size)."""
+        value = self.graph.args[name]
+        if not isinstance(value, int) or isinstance(value, bool):
+            return True
+        env = {k: Bound(v, k) for k, v in self.graph.args.items()} | {name: Bound(2 * value, name)}
+        try:
+            dims = tuple(evaluate(d, env).value for d in stmt.dims)
+        except EvalError:
+            return True
+        shapes = shapes_at(self.graph, dims)
+        return shapes is None or _flatten_sizes(self.graph, shapes) != self.flat_sizes
 
     def returns(self, decl, values, out: _Value) -> list[str]:
         outputs = self.graph.outputs
@@ -855,30 +939,46 @@ def _class_name(name: str) -> str:
     return py_name(name)
 
 
-def _key(call: ast.Call, program: Program) -> str:
-    op = OPS.get(call.name)
-    return op.short if op is not None else snake_case(call.name)
-
-
-def _count_chain(chain, program):
-    from ..ir.naming import count_chain
-
-    return count_chain(chain, program)
-
-
 def _relative(path: str, base: str) -> str:
     return path[len(base) + 1:] if base and path.startswith(base + ".") else path
 
 
-def _flatten_sizes(graph: Graph) -> dict[Span, int]:
-    """For each `flatten` call in the spec, the one size it flattens to (or None if its
-    instances disagree)."""
-    sizes: dict[Span, int | None] = {}
+def _flatten_sizes(graph: Graph, shapes: dict[int, tuple[int, ...]] | None = None) -> dict[Span, ast.Expr]:
+    """For each `flatten` call in the spec, its flattened size over `input0_` (the
+    channels it reads, which stay symbolic): channels times the spatial size (H*W) its
+    instances agree on, else the one total size they agree on; left out if neither."""
+    spatial: dict[Span, set[int]] = {}
+    total: dict[Span, set[int]] = {}
+    shapes = shapes if shapes is not None else {n.id: n.shape for n in graph.nodes}
     for node in graph.nodes:
-        if node.shape and op_of(node.op).flattens:
-            size = node.shape[0]
-            sizes[node.span] = size if sizes.get(node.span, size) == size else None
-    return {k: v for k, v in sizes.items() if v is not None}
+        if shapes.get(node.id) and op_of(node.op).flattens:
+            size = 1
+            for d in shapes[node.inputs[0]][1:]:
+                size *= d
+            spatial.setdefault(node.span, set()).add(size)
+            total.setdefault(node.span, set()).add(shapes[node.id][0])
+    sizes = {}
+    for span, sizes_here in spatial.items():
+        if len(sizes_here) == 1:
+            (size,) = sizes_here
+            channels = ast.Name("input0_")
+            sizes[span] = channels if size == 1 else ast.BinOp("*", channels, literal(size))
+        elif len(total[span]) == 1:
+            sizes[span] = literal(next(iter(total[span])))
+    return sizes
+
+
+def _structural(decl: ast.BlockDecl) -> set[str]:
+    """Network parameters that decide an `if` of the network's own body (which layers
+    and outputs exist): the generator writes the arm they choose, so they stay fixed."""
+    conds = [c for n in _parts(decl.body) if isinstance(n, ast.IfStmt) for c, _ in n.arms]
+    return {name for c in conds for name in free_names(c)} & {p.name for p in decl.params}
+
+
+def _fixed_message(name: str, value) -> str:
+    shown = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, str) else str(value)
+    return (f"{name} decides which layers exist and is fixed in this file ({name}={shown}); "
+            f"generate another with `netdsl compile --set {name}=...`")
 
 
 def generate(program: Program, graph: Graph) -> GeneratedCode:

@@ -11,7 +11,7 @@ class Head(nn.Module):
         # tests/data/codegen/aux_heads.net:3
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(8, classes)
+        self.fc = nn.Linear(in_channels, classes)
         self.out_channels = classes
 
     def forward(self, x):
@@ -23,15 +23,15 @@ class Head(nn.Module):
 
 
 class Aux(nn.Module):
-    """Aux(classes=7) (tests/data/codegen/aux_heads.net:6)."""
+    """Aux (tests/data/codegen/aux_heads.net:6)."""
 
-    def __init__(self):
+    def __init__(self, classes: int = 7):
         super().__init__()
         # tests/data/codegen/aux_heads.net:8
         self.conv = nn.Conv2d(4, 8, 3, padding=1)
         self.relu = nn.ReLU(inplace=True)
         # tests/data/codegen/aux_heads.net:9
-        self.head1 = Head(8, 7)
+        self.head1 = Head(8, classes)
         # tests/data/codegen/aux_heads.net:10
         self.repeat = nn.ModuleList()
         channels = 8
@@ -45,7 +45,7 @@ class Aux(nn.Module):
             self.repeat.append(block)
             channels = 8
         # tests/data/codegen/aux_heads.net:14
-        self.head2 = Head(8, 7)
+        self.head2 = Head(8, classes)
 
     def forward(self, x):
         # tests/data/codegen/aux_heads.net:8

@@ -123,9 +123,9 @@ class Res(nn.Module):
 
 
 class Mini(nn.Module):
-    """Mini(num_classes=10) (tests/data/codegen/mini_inception.net:24)."""
+    """Mini (tests/data/codegen/mini_inception.net:24)."""
 
-    def __init__(self):
+    def __init__(self, num_classes: int = 10):
         super().__init__()
         # tests/data/codegen/mini_inception.net:26
         self.stem = ConvBN(3, 32, 3, stride=2)
@@ -137,7 +137,7 @@ class Mini(nn.Module):
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         # tests/data/codegen/mini_inception.net:30
-        self.fc = nn.Linear(32, 10)
+        self.fc = nn.Linear(32, num_classes)
 
     def forward(self, x):
         # tests/data/codegen/mini_inception.net:26

@@ -69,27 +69,27 @@ class Basic(nn.Module):
 
 
 class Stage(nn.Module):
-    """Stage(width=16) (tests/data/codegen/resnet_stage.net:14)."""
+    """Stage (tests/data/codegen/resnet_stage.net:14)."""
 
-    def __init__(self):
+    def __init__(self, width: int = 16):
         super().__init__()
         # tests/data/codegen/resnet_stage.net:16
-        self.conv = nn.Conv2d(3, 16, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(16)
+        self.conv = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         # tests/data/codegen/resnet_stage.net:17
         layers = []
-        channels = 16
+        channels = width
         for i in range(3):
             layers.append(
-                Basic(channels, 32, stride=2 if i == 0 else 1, project=i == 0),
+                Basic(channels, 2 * width, stride=2 if i == 0 else 1, project=i == 0),
             )
             channels = layers[-1].out_channels
         self.layer = nn.Sequential(*layers)
         # tests/data/codegen/resnet_stage.net:18
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(32, 5)
+        self.fc = nn.Linear(2 * width, 5)
 
     def forward(self, x):
         # tests/data/codegen/resnet_stage.net:16
