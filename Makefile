@@ -6,9 +6,11 @@ SPEC   ?= specs/inception_v4.net
 OUT    ?= build
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test docs bench fuzz clean
+.PHONY: setup system demo test docs site bench fuzz vsix clean
 
-setup: $(STAMP) system
+NPM_STAMP := editors/vscode/node_modules/.package-lock.json
+
+setup: $(STAMP) system $(NPM_STAMP)
 
 # torch/torchvision first and pinned: pip takes these releases from the local disk.
 $(STAMP): pyproject.toml Makefile
@@ -21,6 +23,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps facenet-pytorch pretrainedmodels munch
 	$(PY) -m pip install -q six requests
 	$(PY) -m compileall -q netdsl  # bytecode, as a regular install has (start-up time)
+	touch $@
+
+# The VS Code extension's tokenizer test (vscode-textmate + vscode-oniguruma, pinned in
+# editors/vscode/package-lock.json) and its packager (@vscode/vsce); node >= 20.
+$(NPM_STAMP): editors/vscode/package.json editors/vscode/package-lock.json
+	cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Graphviz's `dot` renders the diagrams (DOT output works without it).
@@ -42,6 +50,10 @@ test: setup
 docs: setup
 	$(PY) -m netdsl.docs
 
+# the MkDocs site of docs/ (build/site), the gallery drawn by netdsl.markdown
+site: docs
+	$(PY) -m mkdocs build -q
+
 bench: setup
 	$(PY) benchmarks/run.py
 
@@ -51,5 +63,9 @@ FUZZ_RUNS ?= 100000
 fuzz: setup
 	nice -n 19 $(PY) fuzz/run.py --runs $(FUZZ_RUNS) --jobs 2
 
+# editors/vscode/netdsl-0.1.0.vsix: the extension, for `code --install-extension`
+vsix: $(NPM_STAMP)
+	cd editors/vscode && npx vsce package --allow-missing-repository
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis editors/vscode/node_modules

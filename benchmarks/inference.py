@@ -1,5 +1,5 @@
 """Inference speed: netdsl optimized vs netdsl plain vs the reference eager module vs
-torch.compile(reference), and the front end's speed at scale.
+torch.compile(reference) with inductor freezing, ONNX Runtime and OpenVINO (`--engines`: on the reference's ONNX export and on netdsl's), and the front end's speed at scale.
 
     .venv/bin/python benchmarks/inference.py                  # everything (slow on 2 cores)
     .venv/bin/python benchmarks/inference.py --quick          # inception_v4 only, 3 rounds
@@ -84,7 +84,7 @@ def rel_err(a, b) -> float:
     return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
-def variants(name: str, with_compile: bool) -> tuple[dict, dict]:
+def variants(name: str, with_compile: bool, engines: bool = False) -> tuple[dict, dict]:
     """name -> callable, and the warm-up seconds of each."""
     spec, (kind, ref_name), _ = MODELS[name]
     ref = reference(kind, ref_name).eval()
@@ -95,14 +95,80 @@ def variants(name: str, with_compile: bool) -> tuple[dict, dict]:
     found = {"reference eager": ref, "netdsl plain": plain, "netdsl optimized": fast}
     warm = {"netdsl build": t_build, "netdsl port_weights": t_port, "netdsl optimize": t_opt}
     if with_compile:
-        found["torch.compile(reference)"] = torch.compile(ref)
+        found["torch.compile(reference, freezing)"] = _frozen(ref)
+    if engines:
+        found.update(engine_variants(name, ref, plain, warm))
     return found, warm
 
 
-def check_outputs(found: dict, x) -> float:
+def _frozen(model):
+    """torch.compile with inductor's freezing (weights as constants, folded into the
+    kernels), the setting PyTorch recommends for CPU inference."""
+    import torch._inductor.config as inductor
+
+    inductor.freezing = True
+    return torch.compile(model)
+
+
+def engine_variants(name: str, ref, plain, warm: dict) -> dict:
+    """ONNX Runtime and OpenVINO, each on the reference's own ONNX export and on
+    netdsl's (`netdsl.export_onnx`: the optimized graph), with the thread count torch has."""
+    import warnings
+
+    tmp = Path(tempfile.mkdtemp(prefix="netdsl-bench-onnx-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    size = MODELS[name][2]
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        _, warm["reference ONNX export"] = timed(lambda: torch.onnx.export(
+            ref, (torch.randn(2, 3, size, size),), tmp / "reference.onnx", dynamo=True, verbose=False,
+            input_names=["input"], dynamic_shapes=({0: torch.export.Dim("batch")},)))
+        _, warm["netdsl export_onnx"] = timed(lambda: netdsl.export_onnx(plain, tmp / "netdsl.onnx"))
+    threads = torch.get_num_threads()
+    out = {}
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    for which in ("reference", "netdsl"):
+        session = ort.InferenceSession(str(tmp / f"{which}.onnx"), opts, providers=["CPUExecutionProvider"])
+        out[f"ORT ({which} export)"] = _onnx_callable(lambda a, s=session: s.run(None, {"input": a})[0])
+    try:
+        import openvino as ov
+    except ImportError:
+        return out
+    core = ov.Core()
+    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    for which in ("reference", "netdsl"):
+        compiled = core.compile_model(str(tmp / f"{which}.onnx"), "CPU", config)
+        request = compiled.create_infer_request()
+        out[f"OpenVINO ({which} export)"] = _onnx_callable(lambda a, r=request: next(iter(r.infer([a]).values())))
+    return out
+
+
+def _onnx_callable(run):
+    """An engine as a callable on torch tensors (the conversions are views, no copies)."""
+    return lambda x: torch.from_numpy(run(x.numpy()))
+
+
+def ceiling_gflops(batch: int) -> float:
+    """The machine's measured limit: GFLOP/s of one large oneDNN convolution (256 -> 256
+    channels, 3x3, 28x28) at this batch and thread count, best of five."""
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).eval()
+    x = torch.randn(max(batch, 8), 256, 28, 28)
+    flops = 2 * 256 * 256 * 9 * 28 * 28 * x.shape[0]
+    with torch.inference_mode():
+        conv(x)
+        best = min(timed(lambda: conv(x))[1] for _ in range(5))
+    return flops / best / 1e9
+
+
+def check_outputs(found: dict, x) -> dict[str, float]:
+    """Every variant's relative output error against the reference eager module."""
     with torch.inference_mode():
         want = found["reference eager"](x)
-        return rel_err(found["netdsl optimized"](x), want)
+        return {n: rel_err(f(x), want) for n, f in found.items() if n != "reference eager"}
 
 
 def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
@@ -119,24 +185,31 @@ def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
     return times
 
 
+COMPILED = "torch.compile(reference, freezing)"
+
+
 def compile_warmup(found: dict, x) -> float | None:
-    if "torch.compile(reference)" not in found:
+    if COMPILED not in found:
         return None
     with torch.inference_mode():
-        _, t = timed(lambda: found["torch.compile(reference)"](x))
+        _, t = timed(lambda: found[COMPILED](x))
     return t
 
 
-def cpu_table(name: str, batch: int, times: dict, err: float, warm: dict) -> list[str]:
+def cpu_table(name: str, batch: int, times: dict, errors: dict, warm: dict, gflop: float, ceiling: float) -> list[str]:
     ref = times["reference eager"]
     lines = [f"### {name}, batch {batch}, float32, CPU", "",
-             f"optimized vs reference: relative output error {err:.1e}", "",
-             "| variant | s / batch: median (IQR, min-max) | images/s | paired speedup vs reference eager |",
-             "|---|---|---|---|"]
+             f"{gflop:.1f} GFLOP per batch; the machine's ceiling (one large oneDNN conv, same threads): "
+             f"{ceiling:.0f} GFLOP/s", "",
+             "| variant | s / batch: median (IQR, min-max) | images/s | GFLOP/s (% of ceiling) | "
+             "paired speedup vs reference eager | output error |",
+             "|---|---|---|---|---|---|"]
     for n, ts in times.items():
         ratios = [r / t for r, t in zip(ref, ts)]
-        lines.append(f"| {n} | {spread(ts)} | {batch / statistics.median(ts):.2f} | {statistics.median(ratios):.2f}x "
-                     f"({min(ratios):.2f}-{max(ratios):.2f}) |")
+        rate = gflop / statistics.median(ts)
+        err = f"{errors[n]:.1e}" if n in errors else "-"
+        lines.append(f"| {n} | {spread(ts)} | {batch / statistics.median(ts):.2f} | {rate:.0f} ({rate / ceiling:.0%}) | "
+                     f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | {err} |")
     lines += ["", "warm-up (s): " + ", ".join(f"{k} {v:.2f}" for k, v in warm.items()), ""]
     return lines
 
@@ -162,20 +235,21 @@ def cuda_lines(found: dict, x, rounds: int) -> list[str]:
     return [*lines, ""]
 
 
-def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool) -> list[str]:
-    found, warm = variants(name, with_compile)
+def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool, engines: bool = False) -> list[str]:
+    found, warm = variants(name, with_compile, engines)
+    macs = netdsl.check(ROOT / MODELS[name][0]).total_macs
     lines = []
     for batch in batches:
         x = torch.randn(batch, 3, MODELS[name][2], MODELS[name][2], generator=torch.Generator().manual_seed(batch))
         with torch.inference_mode():  # its first call at a shape packs its weights for that shape
             _, first = timed(lambda x=x: found["netdsl optimized"](x))
-        err = check_outputs(found, x)
+        errors = check_outputs(found, x)
         w = {**warm, "netdsl optimized first call": first}
         t = compile_warmup(found, x)
         if t is not None:
             w["torch.compile first call"] = t
         times = interleaved(found, x, rounds)
-        lines += cpu_table(name, batch, times, err, w)
+        lines += cpu_table(name, batch, times, errors, w, 2 * macs * batch / 1e9, ceiling_gflops(batch))
         print("\n".join(lines[-len(times) - 8:]), flush=True)
         if with_compile:  # recompile per input shape, as a user would see it
             torch._dynamo.reset()
@@ -253,6 +327,8 @@ def main(argv=None) -> int:
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--no-compile", action="store_true", help="leave out torch.compile(reference) (minutes per model)")
+    p.add_argument("--engines", action="store_true",
+                   help="add ONNX Runtime and OpenVINO, on the reference's ONNX export and on netdsl's")
     p.add_argument("--quick", action="store_true", help="inception_v4 only, 3 rounds, front end up to 10k layers")
     p.add_argument("--front-end", nargs="*", type=int, default=None, help="layer counts (default 1000 10000 100000)")
     p.add_argument("--no-models", action="store_true", help="only the front-end timings")
@@ -273,7 +349,7 @@ def main(argv=None) -> int:
     lines = ["## Machine", "", *machine_lines(), "## Inference", ""]
     if not args.no_models:
         for name in args.models:
-            lines += bench_model(name, args.batches, args.rounds, not args.no_compile)
+            lines += bench_model(name, args.batches, args.rounds, not args.no_compile, args.engines)
     for name in args.ablation or ([] if args.ablation is None else ["inception_v4"]):
         lines += ablation_lines(name, 8, args.rounds)
     lines += ["## Front end at scale", "", *front_end_lines(sizes)]

@@ -86,7 +86,10 @@ class _Gen:
         kernel = self.draw(st.sampled_from([1, 3, 5, "1x3", "3x1"]))
         stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
         op = "sepconv" if self.coin(1, 6) and channels is None else "conv"
-        text = f"{op}({self.expr(filters)}, {kernel}"
+        width = self.expr(filters)
+        if self.coin(1, 5):  # the same number, from the width flowing in
+            width = f"in_channels + {filters - s.channels}" if filters >= s.channels else f"in_channels - {s.channels - filters}"
+        text = f"{op}({width}, {kernel}"
         if stride > 1:
             text += f", stride={stride}"
         if self.coin(1, 4):
@@ -123,8 +126,10 @@ class _Gen:
     def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False) -> str:
         steps = []
         for _ in range(self.draw(st.integers(1, 3))):
-            kind = self.draw(st.integers(0, 7)) if depth > 0 else 0
-            if kind == 5:
+            kind = self.draw(st.integers(0, 8)) if depth > 0 else 0
+            if kind == 8:
+                steps.append(self.gate(s))
+            elif kind == 5:
                 steps.append(self.concat(s, depth - 1, stride_ok))
             elif kind == 6:
                 steps.append(self.residual(s, depth - 1, stride_ok))
@@ -152,6 +157,8 @@ class _Gen:
     def residual(self, s: _State, depth: int, stride_ok: bool) -> str:
         c = s.channels
         head = f"residual(scale={self.draw(st.sampled_from(['0.1', '0.5', '2']))}) " if self.coin(1, 3) else "residual "
+        if self.coin(1, 4):  # a conditional sum (MobileNetV2's): decided by the current width
+            head = f"residual(when=in_channels {self.draw(st.sampled_from(['==', '!=']))} {c}) "
         if self.coin(1, 3):  # a projection shortcut: new channels and stride
             filters, stride = self.draw(st.integers(1, 12)), self.draw(st.sampled_from([1, 2])) if stride_ok else 1
             body = f"conv({filters}, 3, stride={stride})"
@@ -168,6 +175,23 @@ class _Gen:
                     body += f" -> conv({c}, 1)"
             short = ""
         return head + "{\n      " + body.replace("\n", "\n  ") + "\n    }" + short
+
+    def gate(self, s: _State) -> str:
+        """`gate { ... }`: a squeeze-excitation or a full-size gate, then maybe a channel split."""
+        c = s.channels
+        out = c + 1 if self.sloppy and self.coin(1, 4) else c  # a gate of the wrong width
+        s.consistent &= out == c
+        self.gates = getattr(self, "gates", 0) + 1
+        label = f" se{self.gates}" if self.coin() else ""  # labels are unique in a scope
+        if self.coin():
+            body = f"global_avgpool -> conv({max(1, c // 2)}, 1) -> relu -> conv({out}, 1) -> sigmoid"
+        else:
+            body = f"conv({out}, 1) -> hardsigmoid"
+        text = f"gate{label} {{ {body} }}"
+        if c % 2 == 0 and self.coin():
+            s.channels = c // 2
+            text += f" -> split(2, {self.draw(st.sampled_from([0, 1]))})"
+        return text
 
     def repeat(self, s: _State, depth: int, stride_ok: bool) -> str:
         count = self.draw(st.integers(0, 3))

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codes
-from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics
+from .diagnostics import Diagnostic, NetdslError, Reporter, SourceMap, format_diagnostics, merge_repeats
 from .ir import Graph, Limits, Program, elaborate, load, load_text
 from .ir.expr import Bound, EvalError, evaluate
+from .ir.lint import lint_module, set_defaults
 from .ir.program import decode
 from .nogc import paused_gc
 from .shapes import infer_shapes
@@ -44,8 +45,12 @@ def _is_text(spec: str | os.PathLike) -> bool:
     return isinstance(spec, str) and ("\n" in spec or "{" in spec)
 
 
-def load_spec(spec: str | os.PathLike, limits: Limits = Limits(), root=None) -> Program:
-    """A path to a .net file, or spec text itself."""
+def load_spec(spec: str | os.PathLike, limits: Limits = Limits(), root=None, file: str | os.PathLike | None = None) -> Program:
+    """A path to a .net file, or spec text itself; with `file`, `spec` is the text of that
+    file (an editor's unsaved buffer): spans name it and its imports resolve beside it."""
+    if file is not None:
+        path = Path(file).resolve()
+        return load_text(str(spec), str(file), limits, root, base=path.parent, _self=path)
     if _is_text(spec):
         return load_text(spec, "<string>", limits, root)
     return load(Path(spec), limits, root)
@@ -68,11 +73,13 @@ def parse_overrides(pairs: dict[str, object] | None) -> dict[str, Bound]:
     return out
 
 
-def _quoted_sources(spec, diagnostics: list[Diagnostic], limits: Limits) -> SourceMap:
+def _quoted_sources(spec, diagnostics: list[Diagnostic], limits: Limits, file=None) -> SourceMap:
     """The text of the files that diagnostics point into, for quoting their lines when
     loading failed (a syntax error) before a Program held the sources."""
     sources = SourceMap()
-    if _is_text(spec):
+    if file is not None:
+        sources[str(file)] = str(spec).removeprefix("\ufeff")
+    elif _is_text(spec):
         sources["<string>"] = spec.removeprefix("\ufeff")
     spans = [s for d in diagnostics for s in (d.span, *(n.span for n in d.notes)) if s is not None]
     for file in {s.file for s in spans} - set(sources):
@@ -85,28 +92,34 @@ def _quoted_sources(spec, diagnostics: list[Diagnostic], limits: Limits) -> Sour
     return sources
 
 
-def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Analysis:
+def analyze(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None,
+            file: str | os.PathLike | None = None) -> Analysis:
     """Run the whole front end and keep going as far as it can; never raises for a
-    problem in the spec (those are `Analysis.diagnostics`)."""
+    problem in the spec (those are `Analysis.diagnostics`). `file`: `spec` is the text of
+    that file, not yet saved (the language server's open documents)."""
     try:
         with paused_gc():
-            return _analyze(spec, params, limits, root)
+            return _analyze(spec, params, limits, root, file)
     except RecursionError:  # only reachable with --max-nesting / --max-depth raised far past their defaults
         message = (f"the spec nests too deeply to process; keep {Limits.OVERRIDES['max_nesting']} and "
                    f"{Limits.OVERRIDES['max_depth']} near their defaults ({Limits().max_nesting}, {Limits().max_depth})")
         return Analysis(None, None, [Diagnostic(codes.LIMIT, message, None)])
 
 
-def _analyze(spec, params, limits: Limits, root) -> Analysis:
+def _analyze(spec, params, limits: Limits, root, file) -> Analysis:
     try:
-        program = load_spec(spec, limits, root)
+        program = load_spec(spec, limits, root, file)
         overrides = parse_overrides(params)
     except NetdslError as err:
-        return Analysis(None, None, err.diagnostics, loaded=_quoted_sources(spec, err.diagnostics, limits))
+        return Analysis(None, None, err.diagnostics, loaded=_quoted_sources(spec, err.diagnostics, limits, file))
     reporter = Reporter()
     graph = elaborate(program, overrides, reporter)
     failed = infer_shapes(graph, reporter, limits) if graph.nodes else None
-    return Analysis(program, graph, reporter.diagnostics, failed)
+    if not reporter.errors:  # warnings about a spec that checks (a typo'd name would leave its parameter "unused")
+        lint_module(program.entry, reporter)
+        if program.network is not None:
+            set_defaults(program.network, overrides, reporter)
+    return Analysis(program, graph, merge_repeats(reporter.diagnostics), failed)
 
 
 def check(spec: str | os.PathLike, params: dict | None = None, *, limits: Limits = Limits(), root=None) -> Graph:

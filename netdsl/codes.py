@@ -26,12 +26,13 @@ class ErrorCode(str):
 
     description: str
     usage: bool
+    warning: bool  # reported as a warning: the exit status stays 0 (unless --warnings-as-errors)
 
-    def __new__(cls, code: str, description: str, *, usage: bool = False) -> ErrorCode:
+    def __new__(cls, code: str, description: str, *, usage: bool = False, warning: bool = False) -> ErrorCode:
         if code in REGISTRY:
             raise ValueError(f"diagnostic code {code!r} is declared twice")
         self = super().__new__(cls, code)
-        self.description, self.usage = description, usage
+        self.description, self.usage, self.warning = description, usage, warning
         REGISTRY[code] = self
         return self
 
@@ -56,7 +57,9 @@ IO = ErrorCode("io", "A file cannot be read: it does not exist, is a directory, 
 IMPORT_CYCLE = ErrorCode("import-cycle", "Files import each other in a circle (or a file imports itself).")
 IMPORT_OUTSIDE_ROOT = ErrorCode("import-outside-root", "With `--root DIR`, an import leaves `DIR` (absolute path, `..`, "
                                 "or a symlink out).")
-NO_NETWORK = ErrorCode("no-network", "The file holds no `network` (only blocks).")
+NO_NETWORK = ErrorCode("no-network", "The file holds no `network`: nothing to check if it holds no blocks either, "
+                       "and nothing to summarise, compile or port in a file of blocks (`netdsl check` checks each "
+                       "block of one).")
 DUPLICATE_NETWORK = ErrorCode("duplicate-network", "A file holds two networks.")
 
 # ---- names ------------------------------------------------------------------------------------
@@ -107,19 +110,36 @@ DUPLICATE_INPUT = ErrorCode("duplicate-input", "A network declares its `input` t
 MISPLACED_INPUT = ErrorCode("misplaced-input", "An `input` statement in a block.")
 MISPLACED_OUTPUT = ErrorCode("misplaced-output", "An `output` statement in a block.")
 BAD_INIT = ErrorCode("bad-init", "An `init` statement outside a network, for a layer kind other than `conv` or "
-                     "`linear`, with an unknown scheme, or given twice for one kind.")
+                     "`linear` (or a layer's name), with an unknown scheme, given twice for one kind or name, or with "
+                     "a scheme the layers it names cannot take.")
+INIT_NO_MATCH = ErrorCode("init-no-match", "An `init` by layer name or pattern (`init classifier.conv: ...`, "
+                          "`init *.bn3: ...`) that names no layer with a weight.")
 
 # ---- shapes -----------------------------------------------------------------------------------
 SHAPE_MISMATCH = ErrorCode("shape-mismatch", "The branches of a concat disagree in height or width.")
 RESIDUAL_MISMATCH = ErrorCode("residual-mismatch", "The body of a residual changes the shape but the shortcut does not.")
-GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, a squeeze-excitation gate) of tensors whose "
-                          "channels differ, or whose gate is neither 1x1 nor the size of the map.")
+GATE_MISMATCH = ErrorCode("gate-mismatch", "A channel-wise product (`mul`, or a `gate { }`: squeeze-excitation) of "
+                          "tensors whose channels differ, or whose gate is neither 1x1 nor the size of the map. For a "
+                          "`gate { }` the notes show the gated value's shape and the body's.")
 KERNEL_TOO_LARGE = ErrorCode("kernel-too-large", "A kernel reaches past its (padded) input; the spatial size would "
                              "shrink to zero.")
 BAD_PADDING = ErrorCode("bad-padding", "`padding=same` with an even kernel would pad unevenly.")
 BAD_GROUPS = ErrorCode("bad-groups", "Groups do not divide the channels.")
+SPLIT_INDIVISIBLE = ErrorCode("split-indivisible", "A channel `split` into parts that do not divide the channels "
+                              "(an odd count split in two).")
 NEEDS_FEATURE_MAP = ErrorCode("needs-feature-map", "A spatial op (conv, pool) after the network was flattened.")
 NEEDS_FLATTEN = ErrorCode("needs-flatten", "`linear` on a feature map.")
+
+# ---- warnings (exit 0; exit 1 with --warnings-as-errors) ----------------------------------------
+UNUSED_VALUE = ErrorCode("unused-value", "A warning: a named value that nothing reads (no later reference, and the "
+                         "next statement starts from another value), so its layers are built and counted for nothing.",
+                         warning=True)
+UNUSED_PARAMETER = ErrorCode("unused-parameter", "A warning: a block parameter that neither the body nor a later default "
+                             "reads.", warning=True)
+SHADOWED_PARAMETER = ErrorCode("shadowed-parameter", "A warning: `repeat(n) as i` where `i` is also a parameter of the "
+                               "block; inside the repeat `i` is the index, not the argument.", warning=True)
+SET_DEFAULT = ErrorCode("set-default", "A warning: `--set name=value` gives the parameter its default value, so the "
+                        "option changes nothing (a typo in the value?).", warning=True)
 
 # ---- the PyTorch back end ---------------------------------------------------------------------
 UNSUPPORTED = ErrorCode("unsupported", "`netdsl compile` cannot lower a construct to PyTorch (the front end accepts it).")

@@ -26,19 +26,21 @@ __all__ = ["Command", "analyze", "fail", "limits", "print_failure", "print_warni
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: every command reads a spec, so `register` adds the spec arguments
-    (:func:`spec_args`) before the command's own `arguments`; `run(args)` returns the
-    exit status."""
+    """One subcommand: most commands read a spec, so `register` adds the spec arguments
+    (:func:`spec_args`) before the command's own `arguments` unless `takes_spec` is off
+    (`netdsl fmt` takes files and folders); `run(args)` returns the exit status."""
 
     name: str
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    takes_spec: bool = True
 
     def register(self, subparsers) -> argparse.ArgumentParser:
         """Add the command to `subparsers` (what ArgumentParser.add_subparsers returned)."""
         parser = subparsers.add_parser(self.name, help=self.help)
-        spec_args(parser)
+        if self.takes_spec:
+            spec_args(parser)
         self.arguments(parser)
         parser.set_defaults(run=self.run)
         return parser
@@ -99,9 +101,13 @@ def shape_table(result: api.Analysis, upto: int | None = None) -> str:
             break
         if node.op == "invalid":
             continue
-        shape = describe_shape(node.shape) if node.shape else "?"
-        rows.append(f"  {node.span.file}:{node.span.line:<5} {node.name:<48} {node.op:<14} {shape}")
-    return "\n".join(rows)
+        rows.append((f"{node.span.file}:{node.span.line}", node.name, node.op,
+                     describe_shape(node.shape) if node.shape else "?"))
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]  # aligned whatever the paths' lengths
+    return "\n".join("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + "  " + row[3]
+                     for row in rows)
 
 
 def fail(message: str, status: int) -> int:

@@ -8,11 +8,12 @@ errors stop at the first one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .codes import EXIT_OK, ErrorCode
 
-__all__ = ["Span", "Note", "Diagnostic", "NetdslError", "Reporter", "SourceMap", "exit_status", "format_diagnostics"]
+__all__ = ["Span", "Note", "Diagnostic", "NetdslError", "Reporter", "SourceMap", "exit_status", "format_diagnostics",
+           "merge_repeats"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,26 @@ def _excerpt(span: Span, sources: SourceMap) -> list[str]:
     gutter = f"{span.line:>5} | "
     marker = " " * (span.column - 1) + "^" + "~" * (width - 1)
     return [gutter + text, " " * (len(gutter) - 2) + "| " + marker]
+
+
+def merge_repeats(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per problem: the same error at the same place (a mistake inside a
+    block definition, met once per instantiation) is kept once, with the first
+    instantiation's notes and `note: in N more instantiations` (rustc's and mypy's way)."""
+    first: dict[tuple, int] = {}
+    repeats: dict[int, int] = {}
+    out: list[Diagnostic] = []
+    for d in diagnostics:
+        key = (d.severity, d.code, d.message, d.span)
+        if d.span is not None and key in first:
+            repeats[first[key]] = repeats.get(first[key], 0) + 1
+            continue
+        first[key] = len(out)
+        out.append(d)
+    for i, n in repeats.items():
+        more = Note(f"in {n} more instantiation{'s' * (n != 1)}")
+        out[i] = replace(out[i], notes=(*out[i].notes, more))
+    return out
 
 
 def format_diagnostics(diagnostics: Iterable[Diagnostic], sources: SourceMap | None = None) -> str:

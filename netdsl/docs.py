@@ -3,8 +3,12 @@
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
   (the paper's Figures 3-8), drawn symbolically when the block has parameters, and the
-  characteristic block of the newer families (FIGURES), drawn open at its first use;
-- `README.md`: the gallery, embedding them all.
+  characteristic block of the later families (`FIGURES`), drawn two levels open at its first use;
+- `blocks/<spec>.<block>.<param><value>.svg`: the figures of FIGURES, one block open with
+  some parameters set (ShuffleNet V2's two units);
+- `README.md`: the gallery, embedding them all;
+- `docs/gallery.md`: the same gallery for the MkDocs site (`mkdocs.yml`), each diagram
+  drawn at site-build time by the `netdsl.markdown` extension from its spec.
 
 The `.dot` files are the exact text a test compares against (SVG coordinates depend on
 the Graphviz version); the SVGs are what the documentation shows."""
@@ -19,16 +23,26 @@ from .diagnostics import NetdslError
 from .ir import snake_case
 from .render import Diagram, block_title, render, write_atomic
 
-__all__ = ["build_diagrams", "FAMILY", "FIGURES", "main"]
+__all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
-# spec -> its characteristic block, drawn two levels open so that a squeeze-excitation
-# gate shows as a side path into its multiply and a residual as its sum
+# the block a later family is known by (its paper's figure): spec -> blocks, each a name
+# (drawn at its first use, two levels open: a squeeze-excitation
+# gate shows as a side path into its multiply, a residual as its sum) or (block, parameters, title) (drawn open, depth 1, symbolic,
+# with those parameters set)
 FIGURES = {
-    "efficientnet_b0.net": "ResidualMBConv",  # issue 13 (zoob)
-    "convnext_tiny.net": "CNBlock",
-    "regnet_y_400mf.net": "ResBottleneckBlock",
+    "convnext_tiny.net": ("CNBlock",),
+    "densenet121.net": ("DenseLayer", "Transition"),
+    "efficientnet_b0.net": ("ResidualMBConv",),
+    "mobilenet_v2.net": ("InvertedResidual",),
+    "regnet_y_400mf.net": ("ResBottleneckBlock",),
+    "resnext50_32x4d.net": ("Bottleneck",),
+    "seresnet50.net": ("Bottleneck", "SqueezeExcite"),
+    "shufflenet_v2_x1_0.net": (("ShuffleUnit", {"stride": 1}, "ShuffleNet V2 basic unit, Figure 3 (c)"),
+                               ("ShuffleUnit", {"stride": 2}, "ShuffleNet V2 down-sampling unit, Figure 3 (d)")),
+    "squeezenet1_1.net": ("Fire",),
+    "wide_resnet50_2.net": ("Bottleneck",),
 }
 
 
@@ -66,24 +80,50 @@ def build_diagrams(specs: Path, out: Path, svg: bool = True, failed: list | None
 
 
 def _diagrams_of(spec: Path, out: Path, svg: bool) -> list[tuple[str, str]]:
+    entries = []
+    for title, stem, options in _drawings(spec):
+        _write(render(spec, **options), out / stem, svg)
+        entries.append((title, stem))
+    return entries
+
+
+def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
+    """(title, file stem, render options) of each diagram drawn of `spec`: the network,
+    and for the Inception-v4 family every block it uses."""
     program = load_spec(spec)
     if program.network is None:
         return []
-    _write(render(spec), out / spec.stem, svg)
-    entries = [(f"{program.network.name} ({spec.name})", spec.stem)]
-    if spec.name in FIGURES:
-        block = FIGURES[spec.name]
-        stem = f"blocks/{spec.stem}.{snake_case(block)}"
-        _write(render(spec, block=block, depth=2), out / stem, svg)
-        entries.append((f"{block_title(block)} ({spec.name})", stem))
-    if spec.name not in FAMILY:
-        return entries
-    for block in _blocks_in_use(spec):
-        symbolic = bool(program.blocks[block].params)
-        stem = f"blocks/{spec.stem}.{snake_case(block)}"
-        _write(render(spec, block=block, symbolic=symbolic), out / stem, svg)
-        entries.append((f"{block_title(block)} ({spec.name})", stem))
-    return entries
+    found = [(f"{program.network.name} ({spec.name})", spec.stem, {})]
+    for figure in FIGURES.get(spec.name, ()):
+        if isinstance(figure, str):
+            found.append((f"{block_title(figure)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(figure)}",
+                          {"block": figure, "depth": 2}))
+            continue
+        block, params, title = figure
+        stem = f"blocks/{spec.stem}.{snake_case(block)}" + "".join(f".{k}{v}" for k, v in params.items())
+        found.append((f"{title} ({spec.name})", stem, {"block": block, "symbolic": True, "depth": 1, "params": params}))
+    if spec.name in FAMILY:
+        for block in _blocks_in_use(spec):
+            options = {"block": block, "symbolic": bool(program.blocks[block].params)}
+            found.append((f"{block_title(block)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(block)}", options))
+    return found
+
+
+def site_gallery(specs: Path) -> str:
+    """docs/gallery.md: one fenced `netdsl-diagram` entry per diagram, for the MkDocs
+    site's Markdown extension to draw."""
+    lines = ["# Gallery", "",
+             "Every network of the zoo, drawn from its spec when the site is built (`mkdocs build`, with",
+             "the `netdsl.markdown` extension; generated by `make docs`, do not edit).", ""]
+    for spec in sorted(specs.glob("*.net")):
+        for title, _, options in _drawings(spec):
+            words = [f"file=specs/{spec.name}"] + ([f"block={options['block']}"] if "block" in options else [])
+            words += ["symbolic"] if options.get("symbolic") else []
+            words += [f"depth={options['depth']}"] if "depth" in options else []
+            params = ",".join(f"{k}={v}" for k, v in options.get("params", {}).items())
+            words += [f"set={params}"] if params else []
+            lines += [f"## {title}", "", f"```netdsl-diagram {' '.join(words)}", "```", ""]
+    return "\n".join(lines)
 
 
 def gallery(entries: list[tuple[str, str]]) -> str:
@@ -101,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[NetdslError] = []
     entries = build_diagrams(ROOT / "specs", out, failed=failed)
     write_atomic(out / "README.md", gallery(entries).encode("utf-8"))
+    write_atomic(ROOT / "docs" / "gallery.md", site_gallery(ROOT / "specs").encode("utf-8"))
     print(f"wrote {len(entries)} diagrams to {out.relative_to(ROOT)}/")
     for err in failed:
         print(f"skipped: {err}", file=sys.stderr)

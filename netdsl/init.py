@@ -15,7 +15,7 @@ from .ops import OPS
 from .ops.base import OpParam as Param
 from .values import BOOL, FLOAT, one_of
 
-__all__ = ["Scheme", "SCHEMES", "LAYER_KINDS", "init_lines"]
+__all__ = ["Scheme", "SCHEMES", "LAYER_KINDS", "init_lines", "layer_init_lines", "is_pattern"]
 
 # the layer kinds an `init` statement names, and the PyTorch classes they cover (the
 # `init_kind` and `torch_class` traits of the ops)
@@ -43,15 +43,19 @@ class Scheme:
     # arguments computed from the layer's fan-out (FAN_OUT) rather than given in the spec:
     # (statements before the call, the call's extra arguments)
     from_layer: tuple[tuple[str, ...], str] | None = None
+    fan: bool = False  # computed from the weight's fan-in/out: a conv or linear weight (2-D or more)
 
 
 SCHEMES = {s.name: s for s in [
     # defaults are torch.nn.init's own, so the generated call shows only what a spec changed
     Scheme("kaiming_normal", "kaiming_normal_", (*_FAN, _ZERO_BIAS),
-           "He et al. 2015, normal; torchvision's ResNet and VGG convs use mode=\"fan_out\", nonlinearity=\"relu\""),
-    Scheme("kaiming_uniform", "kaiming_uniform_", (*_FAN, _ZERO_BIAS), "He et al. 2015, uniform"),
-    Scheme("xavier_normal", "xavier_normal_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, normal"),
-    Scheme("xavier_uniform", "xavier_uniform_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, uniform"),
+           "He et al. 2015, normal; torchvision's ResNet and VGG convs use mode=\"fan_out\", nonlinearity=\"relu\"",
+           fan=True),
+    Scheme("kaiming_uniform", "kaiming_uniform_", (*_FAN, _ZERO_BIAS), "He et al. 2015, uniform", fan=True),
+    Scheme("xavier_normal", "xavier_normal_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, normal",
+           fan=True),
+    Scheme("xavier_uniform", "xavier_uniform_", (Param("gain", FLOAT, 1.0), _ZERO_BIAS), "Glorot & Bengio 2010, uniform",
+           fan=True),
     Scheme("normal", "normal_", (Param("mean", FLOAT, 0.0), Param("std", FLOAT, 1.0), _ZERO_BIAS),
            "N(mean, std^2); torchvision's VGG classifier uses std=0.01"),
     Scheme("trunc_normal", "trunc_normal_", (Param("mean", FLOAT, 0.0), Param("std", FLOAT, 1.0),
@@ -62,7 +66,11 @@ SCHEMES = {s.name: s for s in [
            from_layer=((), "std=(2.0 / fan_out) ** 0.5")),
     Scheme("fan_out_uniform", "uniform_", (_ZERO_BIAS,),
            "U(-1/sqrt(fan_out), 1/sqrt(fan_out)) (TensorFlow's MobileNet/EfficientNet classifiers, timm's)",
-           from_layer=(("bound = 1.0 / fan_out**0.5",), "-bound, bound")),
+           from_layer=(("bound = 1.0 / fan_out**0.5",), "-bound, bound"), fan=True),
+    # for a layer by name: timm's zero_init_last zeroes the last batch norm of each residual branch
+    Scheme("zeros", "zeros_", (_ZERO_BIAS,), "all 0 (`init *.bn3: zeros`: each bottleneck's last batch norm)"),
+    Scheme("ones", "ones_", (_ZERO_BIAS,), "all 1"),
+    Scheme("constant", "constant_", (Param("val", FLOAT), _ZERO_BIAS), "all `val`"),
 ]}
 
 
@@ -88,6 +96,32 @@ def init_lines(chosen: dict[str, dict]) -> list[str]:
         lines.append(f"        nn.init.{scheme.function}({', '.join(['module.weight', *shown])})")
         if values["zero_bias"]:
             lines.append("        if module.bias is not None:")
+            lines.append("            nn.init.zeros_(module.bias)")
+    return lines
+
+
+def is_pattern(target: str) -> bool:
+    """Whether an `init` target is a layer name or pattern rather than a layer kind."""
+    return target not in LAYER_KINDS
+
+
+def layer_init_lines(chosen: list[dict]) -> list[str]:
+    """The loop over `self.named_modules()` that applies `init NAME: ...` statements
+    ({"pattern", "scheme", "args"}, in the spec's order, so a later one wins), as lines of
+    Python, or [] when there are none. A name is compared, a pattern fnmatch-ed."""
+    lines = ["for name, module in self.named_modules():"] if chosen else []
+    if any("*" in entry["pattern"] for entry in chosen):  # a pattern may match containers and activations too
+        lines += ["    if getattr(module, \"weight\", None) is None:", "        continue"]
+    for entry in chosen:
+        scheme, values, pattern = SCHEMES[entry["scheme"]], entry["args"], entry["pattern"]
+        values = {p.name: values.get(p.name, p.default) for p in scheme.params}
+        shown = [f"{p.name}={_literal(values[p.name])}" for p in scheme.params
+                 if p is not _ZERO_BIAS and values[p.name] != p.default]
+        test = f"fnmatchcase(name, {_literal(pattern)})" if "*" in pattern else f"name == {_literal(pattern)}"
+        lines.append(f"    if {test}:")
+        lines.append(f"        nn.init.{scheme.function}({', '.join(['module.weight', *shown])})")
+        if values["zero_bias"]:
+            lines.append("        if getattr(module, \"bias\", None) is not None:")
             lines.append("            nn.init.zeros_(module.bias)")
     return lines
 

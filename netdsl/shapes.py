@@ -69,7 +69,21 @@ def _report(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> No
         notes.append(Note("give the residual a projection: `residual { ... } shortcut { conv(C, 1, stride=S) }`"))
         reporter.error(err.code, message, node.span, [*notes, *expansion_notes(graph, node)])
         return
+    if node.attrs.get("gate") and err.code == codes.GATE_MISMATCH:
+        _report_gate(graph, node, err, reporter)
+        return
     reporter.error(err.code, f"{node.op} '{node.name}': {err.message}", node.span, [*notes, *expansion_notes(graph, node)])
+
+
+def _report_gate(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> None:
+    """A `gate { }` whose body gives neither C x 1 x 1 nor the gated value's own shape."""
+    value, body = (graph.nodes[i] for i in node.inputs)
+    c = value.shape[0]
+    want = f"{c} channels at 1x1 or at {value.shape[1]}x{value.shape[2]}" if len(value.shape) == 3 else f"a vector of {c}"
+    notes = [Note(f"the gated value is {_dims(value.shape)}", value.span),
+             Note(f"the gate's body gives {_dims(body.shape)} (its last layer '{body.name}')", body.span)]
+    reporter.error(err.code, f"gate shapes disagree: the body must give {want}", node.span,
+                   [*notes, *expansion_notes(graph, node)])
 
 
 def _dims(shape) -> str:

@@ -1,8 +1,8 @@
 """Reference implementations the zoo is proven against (test-only dependencies).
 
-Each entry: spec file -> (constructor of the reference model, input resolution, whether
-the reference has auxiliary heads in training). Constructors build randomly initialised
-models: nothing is downloaded."""
+Each entry: spec file -> (constructor of the reference model, input resolution); a spec
+with a `resolution` parameter is built at that resolution. Constructors build randomly
+initialised models: nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -56,6 +56,14 @@ REFERENCES = {
     "resnet152.net": (_tv("resnet152"), 224),
     "xception.net": (_timm("legacy_xception"), 299),
     "mobilenet_v1.net": (_timm("mobilenetv1_100"), 224),
+    "shufflenet_v2_x1_0.net": (_tv("shufflenet_v2_x1_0"), 64),  # small: every unit still sees a 2x2 map or more
+    # issue 13 (zooa): size-agnostic networks, proven at a small `resolution`
+    "densenet121.net": (_tv("densenet121"), 64),
+    "mobilenet_v2.net": (_tv("mobilenet_v2"), 64),
+    "resnext50_32x4d.net": (_tv("resnext50_32x4d"), 64),
+    "seresnet50.net": (_timm("seresnet50"), 64),
+    "squeezenet1_1.net": (_tv("squeezenet1_1"), 64),
+    "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),
     # issue 13 (zoob): global pooling heads, so a small input proves the same weights
     "mobilenet_v3_large.net": (_tv("mobilenet_v3_large"), 64),
     "mobilenet_v3_small.net": (_tv("mobilenet_v3_small"), 64),

@@ -229,7 +229,7 @@ def test_port_error_names_the_layer_line_and_parameter():
         port_weights(model, state)
     message = str(info.value)
     assert "conv 'reduction_a.b2.conv_bn3.conv'" in message
-    assert "specs/common.net:7" in message  # where ConvBN's conv is written
+    assert "specs/common.net:12" in message  # where ConvBN's conv is written
     assert "expects 256 filters (m=256), checkpoint has 384" in message  # Reduction-A's m
     before = model.state_dict()["stem.conv_bn1.conv.weight"].clone()
     assert torch.equal(model.state_dict()["stem.conv_bn1.conv.weight"], before)  # nothing loaded

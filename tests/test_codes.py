@@ -29,7 +29,7 @@ ERRORS_DOC = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
 SECTIONS = {code: (" ".join(description.split()), example) for code, description, example in
             re.findall(r"^## `([^`]+)`\n(.*?)^```net\n(.*?)^```", ERRORS_DOC, re.M | re.S)}
 HEADINGS = re.findall(r"^## `([^`]+)`", ERRORS_DOC, re.M)
-HEADLINE = re.compile(r"^(\S[^\n]*:\d+:\d+|netdsl): error: [^\n]+ \[([a-z-]+)\]$", re.M)
+HEADLINE = re.compile(r"^(\S[^\n]*:\d+:\d+|netdsl): (?:error|warning): [^\n]+ \[([a-z-]+)\]$", re.M)
 # the calls that take a code first: Reporter.error/warning, Elaborator.fail, the error types
 TAKES_A_CODE = {"error", "warning", "fail", "Diagnostic", "ShapeError", "EvalError"}
 
@@ -130,6 +130,12 @@ def test_errors_doc_example_produces_its_code(code, tmp_path, monkeypatch):
     rc, _, err = cli(directives.get("command", "check"), spec, *directives.get("with", "").split())
     where = [w for w, c in HEADLINE.findall(err) if c == code]
     assert where, err
+    if REGISTRY[code].warning:  # a warning: exit 0, and 1 with --warnings-as-errors
+        assert rc == 0 and ": warning: " in err, err
+        rc, _, err = cli(directives.get("command", "check"), spec, *directives.get("with", "").split(),
+                         "--warnings-as-errors")
+        assert rc == EXIT_SPEC and f"[{code}]" in err and ": error: " in err, err
+        return
     # a usage code without a position is about the command line: exit 2; anything else: exit 1
     assert rc == (EXIT_USAGE if REGISTRY[code].usage and where[0] == "netdsl" else EXIT_SPEC), err
 

@@ -11,6 +11,7 @@ import torch
 from references import REFERENCES, randomize
 
 import netdsl
+from netdsl.api import load_spec
 from netdsl.torch.port import port_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,10 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     "inception_resnet_v1.net": 23_482_624, "inception_resnet_v2.net": 55_843_464, "resnet18.net": 11_689_512,
     "resnet34.net": 21_797_672, "resnet50.net": 25_557_032, "resnet101.net": 44_549_160,
     "resnet152.net": 60_192_808, "xception.net": 22_855_952, "mobilenet_v1.net": 4_231_976,
+    "shufflenet_v2_x1_0.net": 2_278_604,  # issue 13
+    # issue 13 (zooa): torchvision's / timm's counts
+    "densenet121.net": 7_978_856, "mobilenet_v2.net": 3_504_872, "resnext50_32x4d.net": 25_028_904, "seresnet50.net": 28_088_024,
+    "squeezenet1_1.net": 1_235_496, "wide_resnet50_2.net": 68_883_240,
     # issue 13 (zoob): torchvision's weight metadata
     "mobilenet_v3_large.net": 5_483_032, "mobilenet_v3_small.net": 2_542_856, "efficientnet_b0.net": 5_288_548,
     "convnext_tiny.net": 28_589_128, "regnet_y_400mf.net": 4_344_144,
@@ -43,8 +48,15 @@ def pair(request):
     make, resolution = REFERENCES[spec]
     torch.manual_seed(0)
     reference = randomize(make(), seed=1)
-    ours = netdsl.build(ROOT / "specs" / spec)
+    ours = netdsl.build(ROOT / "specs" / spec, **sized(spec, resolution))
     return spec, ours, reference, resolution
+
+
+def sized(spec: str, resolution: int) -> dict:
+    """The `resolution` network parameter where the spec has one (a small input keeps the
+    size-agnostic networks affordable), else nothing: the spec's own input size."""
+    params = load_spec(ROOT / "specs" / spec).network.params
+    return {"resolution": resolution} if any(p.name == "resolution" for p in params) else {}
 
 
 def test_parameter_count_equals_reference(pair):
@@ -77,6 +89,18 @@ def test_outputs_equal_reference_after_porting(pair):
             assert rel_err(tensor, want_all[name]) <= TOLERANCE, name
 
 
+def test_mobilenet_v2_thin_enough_that_the_first_block_is_a_residual():
+    """At width 0.25 the first block of Table 2 keeps 8 channels at stride 1, so
+    torchvision makes it a residual too: `residual(when=...)` decides it per block."""
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = randomize(torchvision.models.mobilenet_v2(weights=None, width_mult=0.25), seed=1)
+    assert reference.features[1].use_res_connect
+    ours = netdsl.build(ROOT / "specs/mobilenet_v2.net", width_mult=0.25, resolution=64)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    port_weights(ours, reference)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
 # issue 13 (zoob): at width 0.25 rounding makes rows of different widths equal (Small's
 # 40 -> 48 row gives 16 -> 16) and torchvision adds a residual there; the spec's
 # residual(when=...) follows the current width, so it does too.

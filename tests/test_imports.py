@@ -178,7 +178,7 @@ def test_every_subcommand_registers_as_a_command():
     assert all(isinstance(c, Command) for c in registered)
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == [c.name for c in registered] == ["check", "summary", "compare", "render", "compile",
-                                                                 "port"]
+                                                                 "port", "export", "fmt", "lsp"]
 
 
 def test_check_imports_no_other_command_and_no_torch():

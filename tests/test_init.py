@@ -20,6 +20,7 @@ from netdsl.torch.port import port_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SAME_TENSORS = ["inception_v4.net", "inception_resnet_v2.net", "resnet18.net", "resnet50.net", "vgg16.net",
+                "shufflenet_v2_x1_0.net", "mobilenet_v2.net", "resnext50_32x4d.net", "wide_resnet50_2.net",
                 "mobilenet_v3_large.net", "mobilenet_v3_small.net", "efficientnet_b0.net",
                 "regnet_y_400mf.net"]  # issue 13 (zoob)
 # the same tensors, but torchvision lists them in another order or shape (ConvNeXt's
@@ -125,3 +126,63 @@ def test_fan_out_schemes_follow_tensorflows_mobilenet_counting():
     assert fc.abs().max().item() <= 1 / math.sqrt(1000)
     assert fc.std().item() == pytest.approx(1 / math.sqrt(3 * 1000), rel=0.05)  # uniform: bound / sqrt(3)
     assert torch.count_nonzero(state["classifier.bias"]) == 0
+
+
+def test_seresnet50_starts_as_timms_but_for_its_zeroed_last_batch_norms():
+    """timm's scheme as the spec's `init` writes it: the same tensors under the same seed,
+    except (a) the weight of each branch's last batch norm (bn3), which timm zeroes and
+    `init` cannot name yet (ours: 1, PyTorch's), and (b) the squeeze-excitation biases
+    of each stage's first block, which timm draws after its shortcut conv (it builds the
+    shortcut first) - the same distribution, PyTorch's U(+-1 / sqrt(fan_in))."""
+    make, _ = REFERENCES["seresnet50.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/seresnet50.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))  # by position: timm says downsample.0
+    assert len(theirs) == len(ours)
+    differ = {k for k in ours if not torch.equal(ours[k], theirs[k])}
+    zeroed = {k for k in ours if k.endswith("bn3.weight")}
+    redrawn = {f"layer{s}.0.se.fc{j}.bias" for s in range(1, 5) for j in (1, 2)}
+    assert differ == zeroed | redrawn and len(zeroed) == 16
+    for k in zeroed:
+        assert torch.count_nonzero(theirs[k]) == 0 and torch.equal(ours[k], torch.ones_like(ours[k]))
+    for k in redrawn:
+        fan_in = ours[k.replace("bias", "weight")][0].numel()
+        for bias in (ours[k], theirs[k]):
+            assert bias.abs().max() <= 1 / math.sqrt(fan_in) and bias.std() > 0.3 / math.sqrt(fan_in)
+
+
+def test_densenet121_starts_as_torchvisions_but_for_the_classifiers_draw():
+    """torchvision's scheme as the spec's `init` writes it: the same tensors under the same
+    seed, except the classifier's weight, which torchvision keeps from the Linear's own
+    initialisation (drawn before its conv loop) and the spec draws again, after the convs,
+    from the same distribution: kaiming_uniform with a = sqrt(5), U(+-1 / sqrt(1024))."""
+    make, _ = REFERENCES["densenet121.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/densenet121.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))
+    assert len(theirs) == len(ours)
+    assert {k for k in ours if not torch.equal(ours[k], theirs[k])} == {"classifier.weight"}
+    for weight in (ours["classifier.weight"], theirs["classifier.weight"]):
+        assert weight.abs().max() <= 1 / math.sqrt(1024)
+        assert weight.std().item() == pytest.approx(1 / math.sqrt(3 * 1024), rel=0.02)
+    assert torch.count_nonzero(ours["classifier.bias"]) == 0
+
+
+def test_squeezenet1_1_starts_as_torchvisions_but_for_the_final_conv():
+    """torchvision's scheme as the spec's `init` writes it: the same tensors under the same
+    seed (kaiming_uniform, zero biases), except the final conv's weight, which torchvision
+    draws from normal(0, 0.01) and `init` cannot single out by name yet (ours gets the
+    kaiming_uniform of every conv: U(+-sqrt(6 / 512)))."""
+    make, _ = REFERENCES["squeezenet1_1.net"]
+    torch.manual_seed(0)
+    ours = build(ROOT / "specs/squeezenet1_1.net").state_dict()
+    torch.manual_seed(0)
+    theirs = dict(zip(ours, make().state_dict().values()))
+    assert len(theirs) == len(ours)
+    assert {k for k in ours if not torch.equal(ours[k], theirs[k])} == {"final_conv.weight"}
+    assert theirs["final_conv.weight"].std().item() == pytest.approx(0.01, rel=0.05)
+    assert ours["final_conv.weight"].abs().max() <= math.sqrt(6 / 512)
+    assert ours["final_conv.weight"].std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.05)
+    assert all(torch.count_nonzero(t) == 0 for k, t in ours.items() if k.endswith(".bias"))

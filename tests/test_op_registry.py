@@ -99,6 +99,9 @@ def test_op_checks_builds_and_its_traits_match_its_module(op):
         f"{'holds' if has_state else 'holds no'} state"
     if op.stateful:  # the state_dict keys are the graph's layer names
         assert all(k.startswith(node.name + ".") for k in module.state_dict(prefix=node.name + "."))
+    has_weight = module is not None and isinstance(getattr(module, "weight", None), nn.Parameter)
+    assert has_weight == op.init_weight, f"op '{op.name}': trait `init_weight` (what `init NAME:` sets) is " \
+        f"{op.init_weight} but its module {'has' if has_weight else 'has no'} one `weight`"
     is_conv2d = type(module) is nn.Conv2d
     assert is_conv2d == op.conv2d, f"op '{op.name}': trait `conv2d` is {op.conv2d}, its module is {type(module).__name__}"
     if is_conv2d or type(module) is nn.Linear:
@@ -160,6 +163,17 @@ def test_elementwise_view_and_eval_identity_traits_are_true_of_the_module(op):
         z = x.clone()
         assert torch.equal(inplace(z), y) and torch.equal(z, y), \
             f"op '{op.name}': `inplace_module` must compute the same and overwrite its input"
+
+
+@pytest.mark.parametrize("op", [op for op in REGISTERED if op.view and not op.multi_input], ids=lambda op: op.name)
+def test_a_view_op_shares_its_inputs_storage_module_or_forward_expression(op):
+    shape = [8, 12, 12] if op.input_rank == 3 else [48]
+    model = build_model(f"network OpView() {{\n    input {shape}\n    {op.example}\n}}\n").eval()
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        y = model(x)
+    assert y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr(), \
+        f"op '{op.name}': trait `view` is set but its output in eval is new memory"
 
 
 @pytest.mark.parametrize("op", REGISTERED, ids=IDS)

@@ -57,16 +57,25 @@ def outputs(model, x) -> tuple:
     return out if isinstance(out, tuple) else (out,)
 
 
+# Networks whose random instances amplify float32 rounding (squeeze-excitation gates
+# multiply each map by a function of its own mean): the unoptimized seresnet50 alone
+# differs from its float64 self by ~5e-2 at 224. They are compared in float64 (where
+# the optimized seresnet50 is off by ~5e-9).
+FLOAT64 = {"seresnet50"}
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_optimized_equals_unoptimized(spec):
     model = random_model(spec)
+    dtype, tolerance = (torch.float64, 1e-7) if spec.stem in FLOAT64 else (torch.float32, 1e-4)
+    model = model.to(dtype)
     fast = netdsl.optimize(model, "inference")
-    x = torch.randn(1, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(1, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
     want, got = outputs(model, x), outputs(fast, x)
     assert len(got) == len(want)
     for a, b in zip(got, want):
-        assert a.shape == b.shape
-        assert rel_err(a, b) <= 1e-4
+        assert a.shape == b.shape and a.dtype == dtype
+        assert rel_err(a, b) <= tolerance
     assert not fast.training
 
 

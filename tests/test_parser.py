@@ -188,6 +188,13 @@ def test_shortcut_without_a_label():
     assert res.chain.steps[0].kind.shortcut == (stmt(call("conv", 4, 1)),)
 
 
+def test_gate_with_and_without_a_label():
+    labelled, plain = body_of("product: gate se { global_avgpool -> conv(8, 1) -> sigmoid }\ngate { sigmoid }")
+    assert labelled == stmt(step(ast.Gate("se", (stmt(bare("global_avgpool"), call("conv", 8, 1), bare("sigmoid")),)),
+                                 "product"))
+    assert plain == stmt(ast.Gate(None, (stmt(bare("sigmoid")),)))
+
+
 def test_repeat_sugar():
     expected = ast.Repeat(lit(4), None, (stmt(ast.Call("InceptionA", (), True)),), sugar=True)
     assert body_of("4 x InceptionA()") == (stmt(expected),)
@@ -346,6 +353,9 @@ block Everything(a: int, b: float = 0.5, c: bool = true, d: str = "x\\"y", e: "s
     }
     residual(scale=b * 2) { conv(a, 3) -> relu } shortcut proj { conv(a, 1) }
     residual { relu }
+    gated: gate se { global_avgpool -> conv(a, 1) -> sigmoid }
+    gate { s = relu
+        s -> sigmoid }
     stage: 3 x ConvBN(a)
     repeat(-(-a // 2)) as i {
         conv(a if i == 0 else 2 * a, 3, stride=2 if not c and i < 1 else 1)
@@ -359,6 +369,8 @@ block Everything(a: int, b: float = 0.5, c: bool = true, d: str = "x\\"y", e: "s
 }
 network N(alpha: float = 1.0) {
     input [3, 224, 224]
+    init *.bn3: zeros
+    init everything.bn: constant(val=0.5)
     Everything(8)
     aux = global_avgpool -> flatten -> linear(10)
     output aux

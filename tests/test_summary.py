@@ -63,6 +63,13 @@ REFERENCES = {
     "vgg19.net": _torchvision("vgg19"),
     "googlenet.net": _torchvision("googlenet", aux_logits=False, init_weights=False),
     "inception_v3.net": _torchvision("inception_v3", aux_logits=False, init_weights=False),
+    # issue 13 (zooa)
+    "densenet121.net": _torchvision("densenet121"),
+    "mobilenet_v2.net": _torchvision("mobilenet_v2"),
+    "resnext50_32x4d.net": _torchvision("resnext50_32x4d"),
+    "seresnet50.net": _timm("seresnet50"),
+    "squeezenet1_1.net": _torchvision("squeezenet1_1"),
+    "wide_resnet50_2.net": _torchvision("wide_resnet50_2"),
     # issue 13 (zoob): the squeeze-excitation gates' 1x1 convs are counted on both sides
     "mobilenet_v3_large.net": _torchvision("mobilenet_v3_large"),
     "mobilenet_v3_small.net": _torchvision("mobilenet_v3_small"),

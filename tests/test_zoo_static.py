@@ -38,6 +38,32 @@ REFERENCE_PARAMS = [
     ("resnet152", {}, 60_192_808),
     ("xception", {}, 22_855_952),              # timm legacy_xception
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
+    ("shufflenet_v2_x1_0", {}, 2_278_604),     # torchvision shufflenet_v2_x*: the other widths by --set
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 48, 96, 192, 1024]"}, 1_366_792),
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 176, 352, 704, 1024]"}, 3_503_624),
+    ("shufflenet_v2_x1_0", {"stages_out_channels": "[24, 244, 488, 976, 2048]"}, 7_393_996),
+    # issue 13 (zooa): torchvision / timm, built with random weights
+    ("densenet121", {}, 7_978_856),            # torchvision densenet121
+    ("densenet121", {"block_config": "[6,12,36,24]", "growth_rate": "48", "num_init_features": "96"},
+     28_681_000),                              # torchvision densenet161
+    ("densenet121", {"block_config": "[6,12,32,32]"}, 14_149_480),  # torchvision densenet169
+    ("densenet121", {"block_config": "[6,12,48,32]"}, 20_013_928),  # torchvision densenet201
+    ("mobilenet_v2", {}, 3_504_872),           # torchvision mobilenet_v2
+    ("mobilenet_v2", {"width_mult": "0.5"}, 1_968_680),   # torchvision mobilenet_v2(width_mult=0.5)
+    ("mobilenet_v2", {"width_mult": "0.75"}, 2_636_424),
+    ("mobilenet_v2", {"width_mult": "1.4"}, 6_108_776),
+    ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
+    ("resnext50_32x4d", {"layers": "[3,4,23,3]", "width_per_group": "8"}, 88_791_336),  # resnext101_32x8d
+    ("resnext50_32x4d", {"layers": "[3,4,23,3]", "groups": "64"}, 83_455_272),  # resnext101_64x4d
+    ("seresnet50", {}, 28_088_024),            # timm seresnet50
+    ("seresnet50", {"layers": "[3,4,23,3]"}, 49_326_872),  # timm seresnet101
+    ("seresnet50", {"layers": "[3,8,36,3]"}, 66_821_848),  # timm seresnet152
+    ("seresnet50", {"groups": "32", "width_per_group": "4"}, 27_559_896),  # timm seresnext50_32x4d
+    ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "4"}, 48_955_416),  # seresnext101_32x4d
+    ("seresnet50", {"layers": "[3,4,23,3]", "groups": "32", "width_per_group": "8"}, 93_569_048),  # seresnext101_32x8d
+    ("squeezenet1_1", {}, 1_235_496),          # torchvision squeezenet1_1
+    ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
+    ("wide_resnet50_2", {"layers": "[3,4,23,3]"}, 126_886_696),  # torchvision wide_resnet101_2
     # issue 13 (zoob): torchvision's weight metadata; the family's other sizes by --set
     ("mobilenet_v3_large", {}, 5_483_032),     # torchvision mobilenet_v3_large
     ("mobilenet_v3_small", {}, 2_542_856),     # torchvision mobilenet_v3_small

@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 
 from .. import codes
 from ..diagnostics import Note, Reporter, Span
-from ..init import LAYER_KINDS, SCHEMES
-from ..ops import OPS
+from ..init import LAYER_KINDS, SCHEMES, is_pattern
+from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, ShapeError
 from ..syntax import ast
 from ..syntax.format import format_expr
@@ -86,6 +87,7 @@ class _Elaborator:
         self.poison: int | None = None
         self.instantiated: set[str] = set()  # blocks elaborated at least once
         self.init: dict[str, dict] = {}  # `init` statements: layer kind -> scheme and arguments
+        self.layer_inits: list[tuple[dict, ast.InitStmt]] = []  # `init NAME: ...`, in the spec's order
         self.input_node: int | None = None
         self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
         self.shaped = 0  # nodes before this index have been through infer_one
@@ -204,6 +206,7 @@ class _Elaborator:
             self.uninstantiated_blocks()
         g = self.graph
         g.nodes, g.frames, g.outputs, g.init = self.nodes, self.frames, self.outputs, self.init
+        g.init_layers = self.layer_init_targets()
         if self.input_node is not None:
             g.input_shape = tuple(self.nodes[self.input_node].attrs["shape"])
         return g
@@ -303,19 +306,57 @@ class _Elaborator:
         if not ctx.in_network or ctx.calls:
             self.fail(codes.BAD_INIT, "`init` belongs in a network: it sets how the whole network initialises a layer kind",
                       stmt.span, ctx)
-        if stmt.kind not in LAYER_KINDS:
-            self.fail(codes.BAD_INIT, _unknown_msg("layer kind", stmt.kind, LAYER_KINDS) + f" (one of {', '.join(LAYER_KINDS)})",
-                      stmt.span, ctx)
         scheme = SCHEMES.get(stmt.scheme)
         if scheme is None:
             self.fail(codes.BAD_INIT, _unknown_msg("initialisation", stmt.scheme, SCHEMES) + f" (one of {', '.join(SCHEMES)})",
                       stmt.span, ctx)
-        if stmt.kind in self.init:
+        by_name = is_pattern(stmt.kind)
+        if stmt.kind in self.init or any(e["pattern"] == stmt.kind for e, _ in self.layer_inits):
             self.fail(codes.BAD_INIT, f"`init {stmt.kind}` is given twice", stmt.span, ctx)
         params = [_Param(p.name, p.type, p.default) for p in scheme.params]
         bound, _ = self.bind(params, ast.Call(stmt.scheme, stmt.args, True, stmt.span), f"'{stmt.scheme}'", ctx)
-        self.init[stmt.kind] = {"scheme": scheme.name, "args": {k: b.value for k, b in bound.items()},
-                                "file": stmt.span.file, "line": stmt.span.line}
+        entry = {"scheme": scheme.name, "args": {k: b.value for k, b in bound.items()},
+                 "file": stmt.span.file, "line": stmt.span.line}
+        if by_name:  # its layers are known once the whole network is elaborated (layer_init_targets)
+            self.layer_inits.append(({"pattern": stmt.kind, **entry}, stmt))
+        else:
+            self.init[stmt.kind] = entry
+
+    def layer_init_targets(self) -> list[dict]:
+        """The `init NAME: ...` statements whose name or pattern names layers with a weight."""
+        done = []
+        for entry, stmt in self.layer_inits:
+            try:
+                entry["layers"] = self.init_layers_of(entry["pattern"], SCHEMES[entry["scheme"]], stmt)
+                done.append(entry)
+            except _Abort:
+                continue
+        return done
+
+    def init_layers_of(self, pattern: str, scheme, stmt: ast.InitStmt) -> list[str]:
+        root = _Ctx({}, {}, None, Names("", Counter()), None, ())
+        live = [n for n in self.nodes if n.op not in (INPUT, INVALID)]
+        weighted = [n for n in live if op_of(n.op).init_weight and n.attrs.get("affine", True)]
+        hits = [n for n in weighted if fnmatchcase(n.name, pattern)]
+        if not hits:
+            others = [n.name for n in live if fnmatchcase(n.name, pattern)]
+            if others:
+                self.fail(codes.INIT_NO_MATCH, f"`init {pattern}` names only layers without a weight to set "
+                          f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})", stmt.span, root)
+            if "." in pattern or "*" in pattern:
+                self.fail(codes.INIT_NO_MATCH, _unknown_msg("layer", pattern, [n.name for n in weighted]).replace(
+                    "unknown layer", f"`init {pattern}`: no layer with a weight is named", 1), stmt.span, root)
+            self.fail(codes.BAD_INIT, _unknown_msg("layer kind or layer", pattern, [*LAYER_KINDS, *(n.name for n in weighted)])
+                      + f" (a kind is one of {', '.join(LAYER_KINDS)})", stmt.span, root)
+        if scheme.fan:
+            odd = next((n for n in hits if not op_of(n.op).init_kind), None)
+            if odd is not None:
+                self.fail(codes.BAD_INIT, f"'{scheme.name}' needs the fan of a conv or linear weight, but "
+                          f"'{odd.name}' is a {odd.op}", stmt.span, root)
+        if scheme.from_layer:
+            self.fail(codes.BAD_INIT, f"'{scheme.name}' is chosen per layer kind (`init conv: {scheme.name}`)",
+                      stmt.span, root)
+        return [n.name for n in hits]
 
     def if_statement(self, stmt: ast.IfStmt, ctx: _Ctx) -> None:
         for cond, body in stmt.arms:
@@ -412,6 +453,8 @@ class _Elaborator:
             return self.residual(kind, step.label, ctx)
         if isinstance(kind, ast.ForLoop):
             return self.for_loop(kind, step.label, ctx)
+        if isinstance(kind, ast.Gate):
+            return self.gate(kind, step.label, ctx)
         return self.repeat(kind, step.label, ctx)
 
     def call(self, call: ast.Call, label: str | None, ctx: _Ctx, forced: str | None = None) -> int:
@@ -560,6 +603,16 @@ class _Elaborator:
             self.local_name(ctx.names, None, "scale", res.span, ctx)
         self.local_name(ctx.names, label, "add", res.span, ctx)
         return y
+
+    def gate(self, gate: ast.Gate, label, ctx: _Ctx) -> int:
+        """`gate se { body }`: x * body(x), the body in scope `se` (`gate` unlabelled)."""
+        x = self.need_input(ctx, gate.span)
+        local = self.local_name(ctx.names, gate.label, "gate", gate.span, ctx)
+        path = ctx.names.full(local)
+        frame = self.add_frame(ctx, "gate", path, gate.span)
+        y = self.body(gate.body, ctx.child(current=x, names=Names(path, count_kinds(gate.body, self.program)), frame=frame))
+        local = self.local_name(ctx.names, label, "mul", gate.span, ctx)
+        return self.add_node("mul", ctx.names.full(local), gate.span, ctx, [x, y], {"gate": True})
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value

@@ -23,7 +23,7 @@ class Frame(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: int
-    kind: Literal["block", "repeat", "iteration", "branch", "shortcut"]
+    kind: Literal["block", "repeat", "iteration", "branch", "shortcut", "gate"]
     path: str  # dotted, e.g. "inception_a.2"
     parent: int | None
     span: Span
@@ -65,6 +65,9 @@ class Graph(BaseModel):
     outputs: list[Output] = Field(default_factory=list)
     # `init` statements: layer kind -> {"scheme", "args", "file", "line"}; empty: PyTorch's own
     init: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # `init NAME: ...` statements in the spec's order: {"pattern", "scheme", "args", "file", "line",
+    # "layers": the names it matched}
+    init_layers: list[dict[str, Any]] = Field(default_factory=list)
 
     # -- questions ----------------------------------------------------------------------
     def frame_chain(self, frame: int | None) -> list[Frame]:

@@ -98,6 +98,10 @@ def single_call(body: tuple) -> ast.Call | None:
 def count_chain(chain: ast.Chain, program, counts: Counter | None = None) -> Counter:
     counts = Counter() if counts is None else counts
     for step in chain.steps:
+        if isinstance(step.kind, ast.Gate):  # its body has a scope of its own; the label names the product
+            counts["gate"] += step.kind.label is None
+            counts["mul"] += step.label is None
+            continue
         if step.label is not None:
             continue
         kind = step.kind

@@ -15,7 +15,7 @@ from ..diagnostics import Diagnostic, NetdslError, Note, Reporter, SourceMap, Sp
 from ..syntax import ast, parse
 from ..syntax.nesting import MAX_NESTING
 
-__all__ = ["Limits", "Program", "load", "load_text", "decode"]
+__all__ = ["Limits", "Program", "display_path", "load", "load_text", "decode"]
 
 
 @dataclass(frozen=True)
@@ -93,17 +93,21 @@ def _read(path: Path, shown: str, limits: Limits, span: Span | None) -> str:
     return decode(data, shown)
 
 
-def _display(path: Path) -> str:
+def display_path(path: str | os.PathLike) -> str:
+    """A path as every report prints it: relative to the working directory when the file
+    is under it, absolute otherwise (never `../../x.net`)."""
+    absolute = Path(os.path.normpath(Path(path).absolute()))
     try:
-        return os.path.relpath(path)
+        return str(absolute.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(absolute)
+
 
 
 def load(path: str | os.PathLike, limits: Limits = Limits(), root: str | os.PathLike | None = None) -> Program:
     """Read, parse and resolve the imports of the spec at `path`."""
     p = Path(path)
-    shown = str(path)
+    shown = display_path(path)
     text = _read(p, shown, limits, None)
     return load_text(text, shown, limits, root, base=p.resolve().parent, _self=p.resolve())
 
@@ -149,10 +153,10 @@ def _resolve(program: Program, module: ast.Module, base: Path, stack: list[Path]
             continue
         target = (base / imp.path).resolve()
         if target in stack:
-            chain = " -> ".join(_display(p) for p in [*stack[stack.index(target):], target])
+            chain = " -> ".join(display_path(p) for p in [*stack[stack.index(target):], target])
             reporter.error(codes.IMPORT_CYCLE, f"import cycle: {chain}", imp.span)
             continue
-        shown = _display(target)
+        shown = display_path(target)
         if shown in program.modules:
             continue
         try:

@@ -1,7 +1,7 @@
 """The builtin op library: one class per op (parameters, shape rule, cost, label and
 PyTorch lowering). Importing this package registers them all in :data:`OPS`."""
 
-from . import activations, conv, layers, merge, pool  # noqa: F401  (registration)
+from . import activations, conv, layers, merge, pool, split  # noqa: F401  (registration)
 from .activations import Activation
 from .base import INTERNAL_OPS, OPS, ROLES, Cost, Input, Invalid, Op, OpParam, ShapeError, Slice, lookup, op_of
 from .conv import Conv, DepthwiseConv, SeparableConv

@@ -104,6 +104,8 @@ class Op:
     width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
     flattens: ClassVar[bool] = False  # its lowering needs the flattened size (`flat_features`)
     runtime: ClassVar[tuple[str, ...]] = ()  # classes of netdsl/torch/runtime.py its lowering uses
+    # its module has one `weight` (and maybe a `bias`) that `init NAME: scheme` sets; None: as `stateful`
+    init_weight: ClassVar[bool | None] = None
 
     # -- front end ---------------------------------------------------------------------
     def infer(self, attrs: dict, inputs: list[Shape]) -> Cost:
@@ -155,6 +157,8 @@ INTERNAL_OPS: dict[str, Op] = {}
 
 def register(cls: type[Op]) -> type[Op]:
     cls.ranged = tuple(p for p in cls.params if p.minimum is not None or p.maximum is not None)
+    if cls.init_weight is None:
+        cls.init_weight = cls.stateful
     op = cls()
     for name in (cls.name, *cls.aliases):
         OPS[name] = op

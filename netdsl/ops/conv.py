@@ -140,6 +140,7 @@ class SeparableConv(Op):
     name, short = "sepconv", "sepconv"
     role, principal, stateful, fresh_output = "conv", True, True, True
     init_kind, torch_class, width_param = "conv", "nn.Conv2d", ("filters", "filters")
+    init_weight = False  # two convs (depthwise, pointwise): no one weight for `init NAME:`
     doc = "Depthwise separable convolution (Xception): a depthwise conv, then a 1x1 conv."
     example = "sepconv(128, 3x3)"
     params = (

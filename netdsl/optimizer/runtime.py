@@ -36,7 +36,8 @@ class InferenceConv(nn.Conv2d):
     is reordered into oneDNN's blocked layout once per input shape (again whenever the
     weight changes) instead of at every call; with `inplace=True` the sum is written
     into the shortcut's memory, which nobody reads afterwards. Elsewhere (other devices
-    and dtypes, autocast, gradients) they run as separate PyTorch ops."""
+    and dtypes, autocast, gradients, and while being traced or compiled, e.g. for an
+    ONNX export) they run as separate PyTorch ops."""
 
     UNARY = ONEDNN_UNARY
     PACKS = 4
@@ -65,6 +66,8 @@ class InferenceConv(nn.Conv2d):
             and not torch.is_autocast_enabled("cpu")
             and not (torch.is_grad_enabled() and (w.requires_grad or x.requires_grad))
             and not isinstance(self.padding, str)
+            and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling()
         ):
             args = (
                 self.packed_weight(x) if self.prepack else w,

@@ -15,7 +15,8 @@ from pathlib import Path
 from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
-from ..ir.elaborate import elaborate_block
+from ..ir.elaborate import INVALID, elaborate_block
+from ..library import STAND_IN_INT, stand_in
 from ..ops.base import Input, op_of
 from ..shapes import infer_shapes
 from .dot import to_dot
@@ -132,8 +133,8 @@ def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View
     program = api.load_spec(spec, limits, root)
     name = _find_block(program, opts.block)
     net_params, block_params = _split_params(program, name, opts.params)
-    if program.network is None:
-        raise RenderError(f"{program.entry.file} has no network, so nothing gives block '{name}' an input shape", "no-input")
+    if program.network is None:  # a library: the block with its defaults (stand-ins for the rest), no shapes
+        return _library_block(program, name, block_params, opts)
     reporter = Reporter()
     network = _checked(program, elaborate(program, api.parse_overrides(net_params), reporter), reporter)
     frame, feed = _first_use(network, name)
@@ -144,6 +145,17 @@ def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View
     graph = elaborate_block(program, name, feed.shape, args, reporter, opts.symbolic)
     _checked(program, graph, reporter)
     return graph, View(opts.depth, opts.expand, opts.symbolic, root=0, input_text=_feed_label(feed))
+
+
+def _library_block(program: Program, name: str, block_params: dict, opts: RenderOptions) -> tuple[Graph, View]:
+    decl = program.blocks[name]
+    args = {p.name: stand_in(p.type) for p in decl.params if p.default is None}
+    args.update({k: b.value for k, b in api.parse_overrides(block_params).items()})
+    reporter = Reporter()
+    graph = elaborate_block(program, name, (STAND_IN_INT,) * 3, args, reporter, opts.symbolic)
+    if reporter.errors:
+        raise NetdslError(reporter.diagnostics, api.Analysis(program, graph, reporter.diagnostics))
+    return graph, View(opts.depth, opts.expand, opts.symbolic, root=0, input_text="Previous layer")
 
 
 def render(spec: str | os.PathLike, *, limits: Limits = Limits(), root=None, **options) -> Diagram:
@@ -160,4 +172,5 @@ def render(spec: str | os.PathLike, *, limits: Limits = Limits(), root=None, **o
         raise RenderError(f"render(): {err}", "bad-option") from None
     opts.validate()
     graph, view = (_block if opts.block else _network)(spec, opts, limits, root)
-    return Diagram(to_dot(plan(graph, view), graph.name, opts.direction, opts.show_shapes), graph.name)
+    shapes = opts.show_shapes and all(n.shape is not None for n in graph.nodes if n.op != INVALID)  # a library has none
+    return Diagram(to_dot(plan(graph, view), graph.name, opts.direction, shapes), graph.name)

@@ -105,7 +105,7 @@ def _cluster_frames(graph: Graph, opened: set[int], root: int | None) -> set[int
         return all(a.id in opened for a in graph.frame_chain(f.parent) if a.kind in BOXED)
 
     return {f.id for f in graph.frames if f.id != root and visible(f)
-            and ((f.kind == "block" and f.id in opened) or f.kind == "iteration")}
+            and ((f.kind == "block" and f.id in opened) or f.kind in ("iteration", "gate"))}
 
 
 class _Planner:
@@ -294,6 +294,9 @@ class _Planner:
         of = f" ({_ordinal(f)} of {parent.count})" if parent is not None and parent.kind == "repeat" else ""
         if f.kind == "iteration":
             return f"{self.summary(parent)}{of}"
+        if f.kind == "gate":  # a side path into the product: `gate se { }` is 'Gate (se)'
+            local = f.path.rsplit(".", 1)[-1]
+            return "Gate" if re.fullmatch(r"gate\d*", local) else f"Gate ({local})"
         return f"{block_title(f.block)}{of}"
 
     def add_outputs(self, boxes: list[Box], edges: list[Edge]) -> None:

@@ -168,6 +168,16 @@ class Residual:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """`gate se { body }`: the current value times body(value) (squeeze-excitation);
+    the body's layers are named in their own scope (`se.fc1`), `gate` when unlabelled."""
+
+    label: str | None
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Repeat:
     count: Expr
     index: str | None
@@ -189,7 +199,7 @@ class ForLoop:
     span: Span = _span()
 
 
-StepKind = Union[Call, Concat, Residual, Repeat, ForLoop]
+StepKind = Union[Call, Concat, Residual, Gate, Repeat, ForLoop]
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,9 @@ class IfStmt:
 
 @dataclass(frozen=True)
 class InitStmt:
-    """`init conv: kaiming_normal(mode="fan_out")`: how a network initialises a layer kind."""
+    """`init conv: kaiming_normal(mode="fan_out")`: how a network initialises a layer kind;
+    `init classifier.conv: normal(std=0.01)`, `init *.bn3: zeros`: the layers of that name
+    or pattern (`kind` then holds the name or pattern as written)."""
 
     kind: str
     scheme: str

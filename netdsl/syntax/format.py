@@ -122,6 +122,8 @@ def _kind(kind: ast.StepKind, depth: int) -> str:
         return _residual(kind, depth)
     if isinstance(kind, ast.ForLoop):
         return _for(kind, depth)
+    if isinstance(kind, ast.Gate):
+        return f"gate {kind.label} {_body(kind.body, depth)}" if kind.label else f"gate {_body(kind.body, depth)}"
     return _repeat(kind, depth)
 
 

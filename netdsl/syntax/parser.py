@@ -273,6 +273,9 @@ class _Builder:
     def shortcut(self, meta, c):
         return (str(c[0]) if c[0] is not None else None, c[1])
 
+    def gate_group(self, meta, c):
+        return ast.Gate(str(c[0]) if c[0] is not None else None, c[1], self._s(meta))
+
     def repeat_sugar(self, meta, c):
         span = Span.from_meta(self.file, c[0])
         count = ast.Literal(_integer(c[0], span), span)
@@ -369,6 +372,7 @@ class _Builder:
 _TOKEN_WORDS = {
     "NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
     "KERNEL": "a kernel size like 3x3", "COMP_OP": "an operator", "WHEN_TRAINING": "'when training'",
+    "LAYER_PATTERN": "a layer pattern like *.bn3",
     "$END": "end of file",
 }
 _OPERATORS = {"+", "-", "*", "/", "//", "%", "**", "and", "or"}

@@ -1,4 +1,4 @@
-"""`netdsl compile` and `netdsl port` (the COMMANDS that netdsl/cli.py registers). torch
+"""`netdsl compile`, `netdsl port` and `netdsl export` (the COMMANDS that netdsl/cli.py registers). torch
 is imported only when a command runs."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..commandline import Command, analyze, fail, print_failure
 
-__all__ = ["COMMANDS", "cmd_compile", "cmd_port"]
+__all__ = ["COMMANDS", "cmd_compile", "cmd_export", "cmd_port"]
 
 
 def _compile_arguments(p) -> None:
@@ -108,7 +108,53 @@ def cmd_port(args) -> int:
     return EXIT_OK
 
 
+def _export_arguments(p) -> None:
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write (the optimized graph)")
+    p.add_argument("--weights", help="the network's weights, as `netdsl port` writes them (.safetensors) or a state_dict "
+                   "saved with torch.save; default: the spec's own initialisation")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+
+
+def cmd_export(args) -> int:
+    from ..codes import EXIT_OK, EXIT_SPEC, EXIT_USAGE
+    from ..diagnostics import NetdslError, exit_status, format_diagnostics
+    from .build import build_model
+    from .export import export_onnx
+    from .port import PortError
+
+    try:
+        model = build_model(Path(args.file), dict(args.sets), root=args.root)
+    except NetdslError as err:
+        print(format_diagnostics(err.diagnostics, getattr(err.partial, "sources", None)), file=sys.stderr)
+        return exit_status(err.diagnostics)
+    if args.weights:
+        try:
+            state = _read_checkpoint(args.weights)
+        except Exception as err:  # noqa: BLE001 - an untrusted file: one line, exit 2
+            return fail(f"cannot read {args.weights}: {str(err).strip().splitlines()[0] if str(err).strip() else err!r}",
+                        EXIT_USAGE)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            return fail(f"{args.weights} does not fit {args.file}: {str(err).splitlines()[0]} "
+                        "(`netdsl port` turns another library's checkpoint into this spec's names)", EXIT_SPEC)
+    model.eval()
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        return fail(f"netdsl export needs onnx and onnxscript ({err}): pip install 'netdsl[onnx]'", EXIT_USAGE)
+    try:
+        proto = export_onnx(model, args.onnx, opset=args.opset)
+    except (OSError, PortError) as err:
+        return fail(f"cannot write {args.onnx}: {err}", EXIT_USAGE)
+    print(f"wrote {args.onnx}: {len(proto.graph.node)} nodes, {len(proto.graph.initializer)} weight tensors")
+    return EXIT_OK
+
+
 COMMANDS = (
     Command("compile", "write the spec as a standalone PyTorch module", cmd_compile, _compile_arguments),
     Command("port", "port a checkpoint of the same architecture to the spec's layer names", cmd_port, _port_arguments),
+    Command("export", "write the network's optimized graph as ONNX, for ONNX Runtime or OpenVINO", cmd_export,
+            _export_arguments),
 )

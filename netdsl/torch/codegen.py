@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
-from ..init import init_lines
+from ..init import init_lines, layer_init_lines
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.graph import Graph
 from ..ir.naming import Names, count_kinds, single_call, snake_case
@@ -137,6 +137,7 @@ class _Scope:
     locals: set[str] = field(default_factory=set)
     attrs: set[str] = field(default_factory=set)
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
+    loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
     counter: int = 0
 
     def var(self, hint: str) -> str:
@@ -164,6 +165,8 @@ class _Generator:
         self.loop_names: set[str] = set()  # Python names a generated loop binds (`i`, a for loop's row items)
         self.loop_names_read: set[str] = set()  # those that forward reads (its loop must bind them too)
         self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
+        self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
+        self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
@@ -192,11 +195,11 @@ class _Generator:
             return self.blocks[name]
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
-        outer_in_ch = self.in_ch
+        outer_in_ch, outer_channels, self.loop_channels = self.in_ch, self.loop_channels, {}
         try:
             return self.block_class(name, decl)
         finally:
-            self.loop_names, self.in_ch = outer_loops, outer_in_ch
+            self.loop_names, self.in_ch, self.loop_channels = outer_loops, outer_in_ch, outer_channels
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -268,6 +271,7 @@ class _Generator:
         if isinstance(stmt, ast.AssignStmt):
             target = py_name(stmt.name)
             scope.locals.add(target)
+            scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = len(scope.fwd)
             result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target))
             values[stmt.name] = result
@@ -330,6 +334,11 @@ class _Generator:
             if name in self.loop_names:  # bound by the loop forward runs too, not a constructor parameter
                 self.loop_names_read.add(name)
                 continue
+            if name in self.loop_channels:  # an iteration's input width (`in_channels` in a loop body)
+                block = self.loop_channels[name]
+                self.loop_channels_read.add(block)
+                env[name] = ast.Name(f"{block}.in_channels")
+                continue
             scope.stored.setdefault(name, name)
             env[name] = ast.Name(f"self.{_STORED}{name}")
         return subst(expr, env)
@@ -381,6 +390,8 @@ class _Generator:
             return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
         if isinstance(kind, ast.ForLoop):
             return self.for_loop(kind, step.label, scope, names, cur, prefix, indent, target)
+        if isinstance(kind, ast.Gate):
+            return self.gate(kind, step.label, scope, names, cur, prefix, values, indent, target)
         return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
@@ -465,12 +476,13 @@ class _Generator:
 
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
-        var = scope.var((prefix[len("self."):] + attr).replace(".", "_"))
+        var = scope.var(_var_hint(prefix, attr))
         names = Names("", _count_chain(br.chain, self.program))
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
         items, channels = [], cur.channels
+        lead = cur.var  # what the Sequential reads: the input, after any leading forward expressions
         if simple:
             probe = Names("", _count_chain(br.chain, self.program))
             fresh = False  # the branch's first layer reads the shared input
@@ -479,17 +491,23 @@ class _Generator:
                 inplace = fresh and _inplace(s.kind.name)
                 src, channels = self.module_for(s.kind, scope, channels, inplace)
                 fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
-                if channels == _OPAQUE:  # read from the built module: needs an attribute per step
+                if src.startswith(_EXPR) and not items:  # e.g. a channel split: `x.chunk(2, 1)[1]`
+                    lead = src[len(_EXPR):].replace(_INPUT, lead)
+                    continue
+                if channels == _OPAQUE or src.startswith(_EXPR):  # needs an attribute per step
                     simple = False
                     break
                 items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
+        if simple and not items:  # forward expressions only: no module
+            self.emit(scope, br.span, indent, fwd=f"{var} = {lead}")
+            return _Value(var, channels)
         if simple:
             self.uses_ordered_dict = True
             inner = "        " + indent + "        "  # method body + statement indent + two levels
             body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
-            self.emit(scope, br.span, indent, sequential,
-                      f"{var} = {prefix}{attr}({cur.var})")
+            self.emit(scope, br.span, indent, _nest([sequential], indent),  # (inside an `if` arm too)
+                      f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
         self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
@@ -543,6 +561,23 @@ class _Generator:
         names.local(label, "add")
         return out
 
+    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+        """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
+        concat branch is; several statements become a plain container."""
+        cur = _shared(cur)  # the body and the product both read it
+        attr = _relative(names.full(names.local(gate.label, "gate")), names.path)
+        if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
+            chain = gate.body[0].chain
+            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
+        else:
+            var = scope.var(_var_hint(prefix, attr))
+            self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            body_names = Names("", count_kinds(gate.body, self.program))
+            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
+        names.local(label, "mul")
+        self.emit(scope, gate.span, indent, fwd=f"{target} = {cur.var} * {out.var}")
+        return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
+
     def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
         single = single_call(rep.body)
         attr = names.local(label, (_key(single, self.program) if single else None) or "repeat")
@@ -587,7 +622,7 @@ class _Generator:
         inner = _Scope(dict(scope.env))
         depth = self.depth
         channels_var, layers = _loop_var("channels", depth), _loop_var("layers", depth)
-        items = [scope.var(py_name(t)) for t in rep.targets]  # a block parameter of that name is not overwritten
+        items = [self.loop_item(scope, t) for t in rep.targets]
         inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
         row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
         index = _loop_var("i", depth) if rep.index else None
@@ -642,11 +677,17 @@ class _Generator:
             self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
         outer_read, self.loop_names_read = self.loop_names_read, set()
-        out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
+        try:
+            out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+        finally:
+            self.loop_channels = outer_channels
         read = self.loop_names_read
         self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
         head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
                 f"{loop.header}:", f"    {block} = nn.Module()"]
+        if block in self.loop_channels_read:  # forward decides on the iteration's input width
+            head.append(f"    {block}.in_channels = {channels_var}")
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
         self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
         head_fwd = self.forward_loop(loop, block, f"{prefix}{attr}", read, scope)
@@ -667,6 +708,16 @@ class _Generator:
         snapshot = scope.var(f"{attr}_channels")
         self.emit(scope, rep.span, indent, init=f"{snapshot} = {channels_var}")
         return _Value(target, ast.Name(snapshot))
+
+    def loop_item(self, scope: _Scope, name: str) -> str:
+        """The Python name of a row item: the spec's, unless a parameter or value has it
+        (then `c2`); an earlier loop's item name is free again once its loop is done
+        (nothing after a loop reads its names: the channels after it are resolved)."""
+        var = scope.loop_vars.get(name)
+        if var is not None and var not in self.loop_names:
+            return var
+        scope.loop_vars[name] = var = scope.var(py_name(name))
+        return var
 
     def forward_loop(self, loop: _Loop, block: str, modules: str, read: set[str], scope: _Scope) -> str:
         """The head of forward's loop over the iterations' modules, binding the loop's
@@ -698,6 +749,10 @@ class _Generator:
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
+        if self.graph.init_layers:  # `init NAME: ...`: after the kinds, in the spec's order
+            first = self.graph.init_layers[0]
+            self.emit(scope, Span(first["file"], first["line"], 1), "",
+                      init="\n".join(layer_init_lines(self.graph.init_layers)))
         returns = self.returns(decl, values, out)
         args = ", ".join(f"{k}={v!r}" for k, v in self.graph.args.items())
         doc_sig = ("", [])
@@ -726,6 +781,8 @@ class _Generator:
         stdlib = ["import math"] if _USES_MATH.search(body) else []
         if self.uses_ordered_dict:
             stdlib.append("from collections import OrderedDict")
+        if "fnmatchcase(" in body:  # `init *.bn3: ...`
+            stdlib.append("from fnmatch import fnmatchcase")
         if stdlib:
             header += [*stdlib, ""]
         header.append("import torch")
@@ -774,6 +831,13 @@ _OPAQUE = ast.Name("@opaque")
 def _opaque(expr: ast.Expr) -> bool:
     """Whether a channel formula reads a built module (`self.x[-1].out_channels`)."""
     return expr == _OPAQUE or any(name.startswith("self.") for name in free_names(expr))
+
+
+def _var_hint(prefix: str, attr: str) -> str:
+    """A forward variable named after a submodule: `self.stem.b1` -> `stem_b1`; inside a
+    repeat's loop (`block.se`) the loop variable is left out: `se`."""
+    path = prefix[len("self."):] if prefix.startswith("self.") else prefix.partition(".")[2]
+    return (path + attr).replace(".", "_")
 
 
 def _nest(parts: list[str], indent: str) -> str:

@@ -27,6 +27,12 @@ def layout(stmt: str, indent: str) -> str:
     if isinstance(node, pyast.Assign) and isinstance(value, pyast.Call):
         target = " = ".join(_unparse(t) for t in node.targets)
         return f"{indent}{target} = {split_call(value, indent)}"
+    if isinstance(node, pyast.Assign) and isinstance(value, pyast.BinOp) and isinstance(value.left, pyast.IfExp):
+        # `(a if c else b) + d`: split inside the parentheses, as ruff's right-hand split does
+        target, left, text = " = ".join(_unparse(t) for t in node.targets), _unparse(value.left), _unparse(value)
+        tail = text[len(left) + 2:] if text.startswith(f"({left})") else None
+        if tail is not None and _fits(left, indent + "    ") and _fits(f"){tail}", indent):
+            return f"{indent}{target} = (\n{indent}    {left}\n{indent}){tail}"
     if isinstance(node, pyast.Assign) and _fits(_unparse(value), indent + "    "):
         # any other long right-hand side: wrapped in parentheses on a line of its own
         target = " = ".join(_unparse(t) for t in node.targets)
