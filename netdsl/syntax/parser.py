@@ -395,8 +395,8 @@ def _expected(expected) -> str:
     if "an operator" in words:  # `if`/`else` of a conditional expression and a subscript's `[` are operators too
         words -= {"'if'", "'else'", "'['"}
     words = sorted(words, key=lambda w: (not w.startswith("'"), w))
-    if len(words) > 12:
-        return ", ".join(words[:11]) + " or another token"
+    if len(words) > 14:  # a statement's start (13: every keyword, a name, an integer) is listed whole
+        return ", ".join(words[:13]) + " or another token"
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 

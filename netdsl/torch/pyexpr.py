@@ -127,6 +127,11 @@ def _py_literal(value) -> str:
     return repr(value)
 
 
+# names, attribute chains and numbers, optionally negated: `**` between two of them has no
+# spaces in ruff's (and Black's) style
+_SIMPLE_POWER_OPERAND = re.compile(r"-?(?:[A-Za-z_][\w.]*|\d[\w.]*)")
+
+
 def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
     """Python source for a (folded) expression, with only the parentheses it needs."""
     if isinstance(expr, ast.Literal):
@@ -138,7 +143,9 @@ def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
         left = to_py(expr.left, p + 1)
         if isinstance(expr.left, ast.Literal) and left.startswith("-"):  # (-2) ** n, not -(2 ** n)
             left = f"({left})"
-        text = f"{left} ** {to_py(expr.right, _PREC['neg'])}"
+        right_text = to_py(expr.right, _PREC["neg"])
+        simple = _SIMPLE_POWER_OPERAND.fullmatch(left) and _SIMPLE_POWER_OPERAND.fullmatch(right_text)
+        text = f"{left}**{right_text}" if simple else f"{left} ** {right_text}"  # as ruff format writes it
     elif isinstance(expr, ast.BinOp):
         p = _PREC[expr.op]
         text = f"{to_py(expr.left, p)} {expr.op} {to_py(expr.right, p, True)}"
