@@ -101,6 +101,10 @@ def test_mobilenet_v2_thin_enough_that_the_first_block_is_a_residual():
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
     port_weights(ours, reference)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert rel_err(ours.eval()(x), reference.eval()(x)) <= TOLERANCE
+
+
 # issue 13 (zoob): at width 0.25 rounding makes rows of different widths equal (Small's
 # 40 -> 48 row gives 16 -> 16) and torchvision adds a residual there; the spec's
 # residual(when=...) follows the current width, so it does too.
