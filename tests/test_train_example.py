@@ -25,7 +25,7 @@ def test_loss_falls_and_resume_is_bit_exact(tmp_path):
     train = example()
     spec = tmp_path / "tiny.net"
     spec.write_text(TINY)
-    common = [str(spec), "--epochs", "3", "--steps-per-epoch", "10", "--batch", "16", "--lr", "0.1", "--amp", "bf16", "--quiet"]
+    common = [str(spec), *"--epochs 3 --steps-per-epoch 10 --batch 16 --lr 0.1 --amp bf16 --quiet".split()]
     whole = train.main([*common, "--save", str(tmp_path / "whole")])
     losses = whole["losses"]
     assert whole["step"] == 30 and len(losses) == 30
