@@ -71,11 +71,19 @@ def build_model(spec: str | os.PathLike, params: dict | None = None, *, limits: 
     return model
 
 
-def build(spec: str | os.PathLike, *, optimize: str | None = None, **params) -> torch.nn.Module:
+def build(spec: str | os.PathLike, *, optimize: str | None = None, checkpoint=None, **params) -> torch.nn.Module:
     """The network of `spec` (a path or spec text) as an nn.Module, with network
     parameters overridden by keyword (`build("mobilenet_v1.net", alpha=0.5)`);
-    `optimize="inference"` returns it optimized for inference (netdsl.optimize)."""
+    `optimize="inference"` returns it optimized for inference (netdsl.optimize);
+    `checkpoint="blocks"` (or block names, or a predicate over netdsl.torch.blocks.BlockInstance)
+    recomputes those block instances in the backward pass (netdsl/torch/checkpoint.py)."""
     model = build_model(spec, params)
+    if checkpoint is not None:
+        if optimize is not None:
+            raise ValueError("checkpoint= is for training, optimize= for inference: give one")
+        from .checkpoint import checkpoint_blocks
+
+        return checkpoint_blocks(model, checkpoint)
     if optimize is None:
         return model
     from ..optimizer.api import optimize as optimized
