@@ -566,7 +566,10 @@ class _Generator:
         if simple:
             self.uses_ordered_dict = True
             inner = "        " + indent + "        "  # method body + statement indent + two levels
-            body = "".join(layout_keyword(item, inner)[len(inner) - 8:] + ",\n" for item in items)
+            cut = len(inner) - 8  # laid out where it will stand, then placed back two levels in
+            body = "".join(
+                "\n".join(line[cut:] for line in layout_keyword(item, inner).split("\n")) + ",\n" for item in items
+            )
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
             self.emit(scope, br.span, indent, _nest([sequential], indent),  # (inside an `if` arm too)
                       f"{var} = {prefix}{attr}({lead})")

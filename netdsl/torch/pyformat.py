@@ -20,8 +20,10 @@ def inert(text: str) -> str:
 
 def layout(stmt: str, indent: str) -> str:
     """One simple statement at `indent`, split if it is too long."""
-    if "\n" in stmt or len(indent) + len(stmt) <= WIDTH or stmt.startswith("#") or stmt.endswith(":"):
-        return indent + stmt  # a comment (a long path) or the header of an `if`/`for`: left whole
+    if "\n" in stmt or len(indent) + len(stmt) <= WIDTH or stmt.startswith("#"):
+        return indent + stmt  # a comment (a long path) is left whole
+    if stmt.endswith(":"):
+        return _layout_header(stmt, indent)
     node = pyast.parse(stmt).body[0]
     value = getattr(node, "value", None)
     if isinstance(node, pyast.Assign) and isinstance(value, pyast.Call):
@@ -30,13 +32,18 @@ def layout(stmt: str, indent: str) -> str:
     if isinstance(node, pyast.Assign) and isinstance(value, pyast.BinOp) and isinstance(value.left, pyast.IfExp):
         # `(a if c else b) + d`: split inside the parentheses, as ruff's right-hand split does
         target, left, text = " = ".join(_unparse(t) for t in node.targets), _unparse(value.left), _unparse(value)
-        tail = text[len(left) + 2:] if text.startswith(f"({left})") else None
+        tail = text[len(left) + 2 :] if text.startswith(f"({left})") else None
         if tail is not None and _fits(left, indent + "    ") and _fits(f"){tail}", indent):
             return f"{indent}{target} = (\n{indent}    {left}\n{indent}){tail}"
     if isinstance(node, pyast.Assign) and _fits(_unparse(value), indent + "    "):
         # any other long right-hand side: wrapped in parentheses on a line of its own
         target = " = ".join(_unparse(t) for t in node.targets)
         return f"{indent}{target} = (\n{indent}    {_unparse(value)}\n{indent})"
+    if isinstance(node, (pyast.Assign, pyast.Return)) and isinstance(value, pyast.IfExp):
+        # a conditional too long even for a line of its own: in parentheses, one part a line
+        head = "return" if isinstance(node, pyast.Return) else " = ".join(_unparse(t) for t in node.targets) + " ="
+        parts = "".join(f"{indent}    {part}\n" for part in _conditional_parts(value))
+        return f"{indent}{head} (\n{parts}{indent})"
     if isinstance(node, (pyast.Expr, pyast.Return)) and isinstance(value, pyast.Call):
         head = "return " if isinstance(node, pyast.Return) else ""
         return f"{indent}{head}{split_call(value, indent)}"
@@ -69,11 +76,51 @@ def split_call(call: pyast.Call, indent: str) -> str:
                 prefix = f"{item.arg}=" if isinstance(item, pyast.keyword) else ""
                 text = prefix + split_call(value, inner)
             elif isinstance(value, pyast.IfExp) and value is item:  # a positional `a if c else b`: one part a line
-                parts = (_unparse(value.body), f"if {_unparse(value.test)}", f"else {_unparse(value.orelse)}")
-                text = f"\n{inner}".join(parts)
+                text = f"\n{inner}".join(_conditional_parts(value))
         lines.append(f"{inner}{text},")
     lines.append(f"{indent})")
     return "\n".join(lines)
+
+
+def _layout_header(header: str, indent: str) -> str:
+    """A long `for target in iterable:` split inside the iterable's brackets (a tuple or list one
+    element a line, a call one argument a line) or else inside added parentheses, as ruff does;
+    any other header (`if`, `while`, a `for` too long even so) is left whole."""
+    node = pyast.parse(header + " pass").body[0]
+    if not isinstance(node, pyast.For) or node.orelse:
+        return indent + header
+    target = node.target
+    names = ", ".join(_unparse(e) for e in target.elts) if isinstance(target, pyast.Tuple) else _unparse(target)
+    head, it = f"for {names} in ", node.iter
+    if isinstance(it, (pyast.Tuple, pyast.List)) and it.elts:
+        opening, closing = ("(", ")") if isinstance(it, pyast.Tuple) else ("[", "]")
+        inner = indent + "    "
+        long = [isinstance(e, pyast.Call) and not _fits(_unparse(e) + ",", inner) for e in it.elts]
+        elements = "".join(f"{inner}{split_call(e, inner) if cut else _unparse(e)},\n" for e, cut in zip(it.elts, long))
+        return f"{indent}{head}{opening}\n{elements}{indent}{closing}:"
+    if isinstance(it, pyast.Call):
+        return f"{indent}{head}{split_call(it, indent)}:"
+    if _fits(_unparse(it), indent + "    "):
+        return f"{indent}{head}(\n{indent}    {_unparse(it)}\n{indent}):"
+    return indent + header
+
+
+def _conditional_parts(node: pyast.IfExp) -> list[str]:
+    """`a if c else b if d else e` as ruff breaks it: `a`, `if c`, `else b`, `if d`, `else e`
+    (a conditional in the `else` continues the chain; elsewhere it stays whole, in parentheses)."""
+    parts = [_operand(node.body)]
+    while True:
+        parts.append(f"if {_operand(node.test)}")
+        if not isinstance(node.orelse, pyast.IfExp):
+            return [*parts, f"else {_operand(node.orelse)}"]
+        node = node.orelse
+        parts.append(f"else {_operand(node.body)}")
+
+
+def _operand(node) -> str:
+    """A part of a conditional, in parentheses where it binds no tighter than the conditional."""
+    text = _unparse(node)
+    return f"({text})" if isinstance(node, (pyast.IfExp, pyast.Lambda, pyast.NamedExpr)) else text
 
 
 def _item(item) -> str:
