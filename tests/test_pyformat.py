@@ -93,6 +93,22 @@ for t in [
     (1,),
 ]:""",
     ),
+    "a_long_positional_sum": (  # efficientnet_b0's block count under depth scaling
+        "self.layers = Stage(192, 320, 1, _ceil(depth_mult) + 2 * _ceil(2 * depth_mult) - (a - b) + 2 * _ceil(3 * "
+        "depth_mult) + _ceil(4 * depth_mult), width_mult)",
+        """\
+self.layers = Stage(
+    192,
+    320,
+    1,
+    _ceil(depth_mult)
+    + 2 * _ceil(2 * depth_mult)
+    - (a - b)
+    + 2 * _ceil(3 * depth_mult)
+    + _ceil(4 * depth_mult),
+    width_mult,
+)""",
+    ),
     "for_over_a_sum": (
         "for i in self.something_long_name_here_and_more + self.other_long_name_there_and_more:",
         """\
@@ -185,3 +201,17 @@ def test_a_split_call_inside_a_sequential_of_named_layers_is_indented_as_ruff_do
         )
 """
     assert conditional in source
+
+
+def test_a_long_default_table_in_a_signature_is_split_as_ruff_does():
+    """A network parameter whose default is a table (mobilenet_v2's inverted_residual_setting,
+    convnext's depths) in the class's signature: one row a line inside its brackets."""
+    from netdsl.torch.pyformat import layout_parameter
+
+    rows = ", ".join(f"({t}, {c}, {n}, {s})" for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2),
+                                                                  (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2)])
+    params = ["self", "num_classes: int = 1000", f"setting=({rows})", "depths=(3, 3, 9, 3)"]
+    one_line = f"class A:\n    def __init__({', '.join(params)}):\n        pass\n"
+    laid_out = "".join(f"{layout_parameter(p, '        ')},\n" for p in params)
+    source = f"class A:\n    def __init__(\n{laid_out}    ):\n        pass\n"
+    assert ruff_format(one_line) == source

@@ -28,7 +28,7 @@ from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
-from .pyformat import WIDTH, layout, layout_keyword
+from .pyformat import WIDTH, layout, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
 from .sources import runtime_used
 
@@ -270,7 +270,7 @@ class _Generator:
         self.order.append(name)
         return info
 
-    def signature(self, decl: ast.BlockDecl, checked: dict | None = None) -> tuple[str, list[str]]:
+    def signature(self, decl: ast.BlockDecl, checked: dict | None = None) -> tuple[list[str], list[str]]:
         """A block's constructor parameters (`in_channels` first), or with `checked`
         (the values the graph was checked with) the network's, whose constant defaults
         are those values (so `--set` bakes them in)."""
@@ -293,17 +293,18 @@ class _Generator:
                 prologue.append(f"if {name} is None:")
                 noqa = "  # noqa: E741" if name in _AMBIGUOUS else ""  # the spec's name, kept
                 prologue.append(f"    {name} = {self.src(fold(subst(p.default, env)))}{noqa}")
-        return ", ".join(parts), prologue
+        return parts, prologue
 
     def class_source(self, class_name: str, decl: ast.BlockDecl, scope: _Scope, out: _Value,
                      signature: tuple[str, list[str]], network: bool = False, returns: list[str] | None = None) -> str:
-        sig, prologue = signature
+        parts, prologue = signature
+        sig = ", ".join(parts)
         lines = [f"class {class_name}(nn.Module):"]
         lines.append(f'    """{decl.name} ({_inert(decl.span.file)}:{decl.span.line})."""')
         lines.append("")
         header = f"    def __init__({sig}):"
         if len(header) > WIDTH:
-            header = "    def __init__(\n" + "".join(f"        {p},\n" for p in sig.split(", ")) + "    ):"
+            header = "    def __init__(\n" + "".join(f"{layout_parameter(p, '        ')},\n" for p in parts) + "    ):"
         lines.append(header)
         lines.append("        super().__init__()")
         taken = {ln.split("=")[0].strip()[len("self."):] for ln in scope.init if ln.lstrip().startswith("self.")}

@@ -77,9 +77,39 @@ def split_call(call: pyast.Call, indent: str) -> str:
                 text = prefix + split_call(value, inner)
             elif isinstance(value, pyast.IfExp) and value is item:  # a positional `a if c else b`: one part a line
                 text = f"\n{inner}".join(_conditional_parts(value))
+            elif isinstance(value, pyast.BinOp) and isinstance(value.op, (pyast.Add, pyast.Sub)) and value is item:
+                text = f"\n{inner}".join(_sum_parts(value))  # a long positional sum: one term a line
         lines.append(f"{inner}{text},")
     lines.append(f"{indent})")
     return "\n".join(lines)
+
+
+def layout_parameter(param: str, indent: str) -> str:
+    """A function parameter (`name=default`, `name: T = default`) as its line at
+    `indent`, without the comma: a default tuple or list too long for the line is split
+    one element a line inside its brackets, as ruff does."""
+    if _fits(param + ",", indent):
+        return indent + param
+    head, sep, default = param.partition(" = ") if " = " in param else param.partition("=")
+    value = pyast.parse(default, mode="eval").body
+    if not isinstance(value, (pyast.Tuple, pyast.List)) or not value.elts:
+        return indent + param
+    opening, closing = ("(", ")") if isinstance(value, pyast.Tuple) else ("[", "]")
+    elements = "".join(f"{indent}    {_unparse(e)},\n" for e in value.elts)
+    return f"{indent}{head}{sep}{opening}\n{elements}{indent}{closing}"
+
+
+def _sum_parts(node: pyast.BinOp) -> list[str]:
+    """`a + b - c` as ruff breaks a long sum: `a`, `+ b`, `- c`."""
+    parts = []
+    while isinstance(node, pyast.BinOp) and isinstance(node.op, (pyast.Add, pyast.Sub)):
+        right = _unparse(node.right)
+        loose = (pyast.IfExp, pyast.Lambda, pyast.NamedExpr, pyast.BoolOp, pyast.Compare)
+        if isinstance(node.right, loose) or (isinstance(node.right, pyast.BinOp) and isinstance(node.right.op, (pyast.Add, pyast.Sub))):
+            right = f"({right})"  # it binds no tighter than the sum it is a term of
+        parts.append(f"{'+' if isinstance(node.op, pyast.Add) else '-'} {right}")
+        node = node.left
+    return [_unparse(node), *reversed(parts)]
 
 
 def _layout_header(header: str, indent: str) -> str:
