@@ -59,7 +59,16 @@ class _Gen:
 
     def expr(self, value: int) -> str:
         """An expression that evaluates to `value` (an int >= 1)."""
-        kind = self.draw(st.integers(0, 6))
+        kind = self.draw(st.integers(0, 10))
+        if kind == 7:  # a table: a subscript, a slice, len/sum/max of a list
+            return self.draw(st.sampled_from([f"[1, {value}, 2][1]", f"[{value}, 3][-2]", f"sum([{value - 1}, 1][:2])",
+                                              f"len([{', '.join(['0'] * value)}])", f"max([{value}, 1])"]))
+        if kind == 8 and value & (value - 1) == 0:
+            return f"2 ** {value.bit_length() - 1}"
+        if kind == 9:
+            return f"int(sqrt({value * value}))"
+        if kind == 10:
+            return f"int(round(exp(log({value}))))"
         if kind == 1:
             return f"{value - 1} + 1"
         if kind == 2 and value % 2 == 0:

@@ -82,6 +82,12 @@ BAD_VALUE = ErrorCode("bad-value", "A value out of range: a kernel of 0, a negat
                       "Constant arguments are range-checked in bodies that never run too (a `repeat(0)`, an `if` arm "
                       "not taken): the back end writes their code all the same.")
 DIVISION_BY_ZERO = ErrorCode("division-by-zero", "An expression divides by zero (`/`, `//` or `%`).")
+INDEX_OUT_OF_RANGE = ErrorCode("index-out-of-range", "A list subscript past either end of the list (the message "
+                               "gives the list's length and the valid indices).")
+NOT_SUBSCRIPTABLE = ErrorCode("not-subscriptable", "A subscript or slice (`x[0]`, `x[1:]`) of a value that is not a "
+                              "list or tuple: a number, a bool, a string.")
+MATH_DOMAIN = ErrorCode("math-domain", "A number outside a function's domain: `log` of a number <= 0, `sqrt` of a "
+                        "negative number, a negative number to a fractional power (`**`).")
 VALUE_TOO_LARGE = ErrorCode("value-too-large", "A number beyond 2^62 (or not finite); a literal with more than 19 digits.")
 
 # ---- limits -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - `<spec>.svg` (and its `.dot`): the overview of every spec in specs/ that has a network;
 - `blocks/<spec>.<block>.svg` (and `.dot`): every block used by the Inception-v4 family
-  (the paper's Figures 3-8), drawn symbolically when the block has parameters;
+  (the paper's Figures 3-8), drawn symbolically when the block has parameters, and the
+  characteristic block of the newer families (FIGURES), drawn open at its first use;
 - `README.md`: the gallery, embedding them all;
 - `docs/gallery.md`: the same gallery for the MkDocs site (`mkdocs.yml`), each diagram
   drawn at site-build time by the `netdsl.markdown` extension from its spec.
@@ -20,10 +21,15 @@ from .diagnostics import NetdslError
 from .ir import snake_case
 from .render import Diagram, block_title, render, write_atomic
 
-__all__ = ["build_diagrams", "FAMILY", "main", "site_gallery"]
+__all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
+# spec -> its characteristic block, drawn two levels open so that a squeeze-excitation
+# gate shows as a side path into its multiply and a residual as its sum
+FIGURES = {
+    "efficientnet_b0.net": "ResidualMBConv",  # issue 13 (zoob)
+}
 
 
 def _write(diagram: Diagram, stem: Path, svg: bool = True) -> list[Path]:
@@ -74,6 +80,10 @@ def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
     if program.network is None:
         return []
     found = [(f"{program.network.name} ({spec.name})", spec.stem, {})]
+    if spec.name in FIGURES:
+        block = FIGURES[spec.name]
+        found.append((f"{block_title(block)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(block)}",
+                      {"block": block, "depth": 2}))
     if spec.name in FAMILY:
         for block in _blocks_in_use(spec):
             options = {"block": block, "symbolic": bool(program.blocks[block].params)}

@@ -56,6 +56,10 @@ REFERENCES = {
     "resnet152.net": (_tv("resnet152"), 224),
     "xception.net": (_timm("legacy_xception"), 299),
     "mobilenet_v1.net": (_timm("mobilenetv1_100"), 224),
+    # issue 13 (zoob): global pooling heads, so a small input proves the same weights
+    "mobilenet_v3_large.net": (_tv("mobilenet_v3_large"), 64),
+    "mobilenet_v3_small.net": (_tv("mobilenet_v3_small"), 64),
+    "efficientnet_b0.net": (_tv("efficientnet_b0"), 64),
 }
 
 

@@ -61,7 +61,8 @@ def test_language_md_has_examples_for_every_construct():
     text = "\n".join(t for _, t in fenced(LANGUAGE_MD, "netdsl"))
     for construct in ("import ", "block ", "network ", "input [", "output ", "when training", "concat {", "| tower:",
                       "concat(", "residual(scale=", "shortcut ", " x conv", "repeat(", " as i", "if ", "elif ",
-                      "else ", " = ", "stem:", "1x7", "//", "%", " and ", "not ", "min(", "make_divisible(", "init conv:"):
+                      "else ", " = ", "stem:", "1x7", "//", "%", " and ", "not ", "min(", "make_divisible(", "init conv:",
+                      " ** ", "[s]", "[-1]", "[:2]", "len(", "sum(", "max(depths)", "log(", "exp(", "sqrt("):
         assert construct in text, f"no example uses {construct!r}"
 
 

@@ -27,6 +27,8 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     "inception_resnet_v1.net": 23_482_624, "inception_resnet_v2.net": 55_843_464, "resnet18.net": 11_689_512,
     "resnet34.net": 21_797_672, "resnet50.net": 25_557_032, "resnet101.net": 44_549_160,
     "resnet152.net": 60_192_808, "xception.net": 22_855_952, "mobilenet_v1.net": 4_231_976,
+    # issue 13 (zoob): torchvision's weight metadata
+    "mobilenet_v3_large.net": 5_483_032, "mobilenet_v3_small.net": 2_542_856, "efficientnet_b0.net": 5_288_548,
 }
 
 

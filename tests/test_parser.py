@@ -245,6 +245,17 @@ def test_if_without_else():
     ("[]", ast.ListExpr(())),
     ('"valid"', lit("valid")),
     ('"a\\"b"', lit('a"b')),
+    ("2 ** 3 ** 2", binop("**", lit(2), binop("**", lit(3), lit(2)))),
+    ("-2 ** 2", ast.UnaryOp("-", binop("**", lit(2), lit(2)))),
+    ("a * b ** -c", binop("*", name("a"), binop("**", name("b"), ast.UnaryOp("-", name("c"))))),
+    ("dims[s]", ast.Subscript(name("dims"), name("s"))),
+    ("setting[k][2]", ast.Subscript(ast.Subscript(name("setting"), name("k")), lit(2))),
+    ("t[-1] ** 2", binop("**", ast.Subscript(name("t"), ast.UnaryOp("-", lit(1))), lit(2))),
+    ("depths[:s]", ast.Slice(name("depths"), None, name("s"), None)),
+    ("xs[1:]", ast.Slice(name("xs"), lit(1), None, None)),
+    ("xs[::2]", ast.Slice(name("xs"), None, None, lit(2))),
+    ("f(x)[0]", ast.Subscript(ast.FuncCall("f", (arg(name("x")),)), lit(0))),
+    ("[1, 2][i + 1]", ast.Subscript(ast.ListExpr((lit(1), lit(2))), binop("+", name("i"), lit(1)))),
 ])
 def test_expression_precedence(text, expected):
     assert expr(text) == expected
@@ -324,6 +335,7 @@ block Everything(a: int, b: float = 0.5, c: bool = true, d: str = "x\\"y", e: "s
     }
     if a > 1 or c { relu } elif a % 2 != 0 { identity } elif b >= 0.25 {} else { sigmoid }
     y = maxpool((3, 3), stride=min(2, max(1, int(round(b))))) -> dropout(+b / (1 - b - 0.1))
+    conv(g[0] * 2 ** len(g[1:]) + sum(g[:1]) + max(g), f[1])
 }
 network N(alpha: float = 1.0) {
     input [3, 224, 224]
@@ -344,6 +356,8 @@ def test_format_round_trip_over_every_construct():
     "(a + b) * c", "a - (b - c)", "a - b - c", "(a if b else c) + 1", "(a if b else c) if d else e",
     "not (a and b)", "(not a) == b", "(a < b) == c", "-(a + b)", "- -a", "a * -b",
     "(a or b) and c", "x if (y if a else b) else z", "[(1, 2), (3,)]", "f(a=(1 if b else 2))",
+    "(a ** b) ** c", "a ** b ** c", "(-a) ** b", "-a ** b", "(a + b)[0]", "(-a)[0]", "(a ** b)[c]",
+    "xs[a:b:c]", "xs[:-1][0]", "(a * b) ** (c + 1)",
 ])
 def test_format_expr_keeps_meaning(text):
     tree = expr(text)

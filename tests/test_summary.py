@@ -63,6 +63,10 @@ REFERENCES = {
     "vgg19.net": _torchvision("vgg19"),
     "googlenet.net": _torchvision("googlenet", aux_logits=False, init_weights=False),
     "inception_v3.net": _torchvision("inception_v3", aux_logits=False, init_weights=False),
+    # issue 13 (zoob): the squeeze-excitation gates' 1x1 convs are counted on both sides
+    "mobilenet_v3_large.net": _torchvision("mobilenet_v3_large"),
+    "mobilenet_v3_small.net": _torchvision("mobilenet_v3_small"),
+    "efficientnet_b0.net": _torchvision("efficientnet_b0"),
 }
 # fvcore's conv+linear counts as the issue quotes them (a check on the harness itself)
 QUOTED = {"inception_v4.net": 12_253_974_624, "resnet50.net": 4_089_184_256, "mobilenet_v1.net": 568_740_352,

@@ -38,6 +38,17 @@ REFERENCE_PARAMS = [
     ("resnet152", {}, 60_192_808),
     ("xception", {}, 22_855_952),              # timm legacy_xception
     ("mobilenet_v1", {}, 4_231_976),           # timm mobilenetv1_100
+    # issue 13 (zoob): torchvision's weight metadata; the family's other sizes by --set
+    ("mobilenet_v3_large", {}, 5_483_032),     # torchvision mobilenet_v3_large
+    ("mobilenet_v3_small", {}, 2_542_856),     # torchvision mobilenet_v3_small
+    ("efficientnet_b0", {}, 5_288_548),        # torchvision efficientnet_b0 .. b7
+    ("efficientnet_b0", {"width_mult": "1.0", "depth_mult": "1.1"}, 7_794_184),
+    ("efficientnet_b0", {"width_mult": "1.1", "depth_mult": "1.2"}, 9_109_994),
+    ("efficientnet_b0", {"width_mult": "1.2", "depth_mult": "1.4"}, 12_233_232),
+    ("efficientnet_b0", {"width_mult": "1.4", "depth_mult": "1.8"}, 19_341_616),
+    ("efficientnet_b0", {"width_mult": "1.6", "depth_mult": "2.2"}, 30_389_784),
+    ("efficientnet_b0", {"width_mult": "1.8", "depth_mult": "2.6"}, 43_040_704),
+    ("efficientnet_b0", {"width_mult": "2.0", "depth_mult": "3.1"}, 66_347_960),
 ]
 
 

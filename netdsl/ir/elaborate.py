@@ -542,6 +542,10 @@ def _expr_size(expr) -> int:
             stack += [a.value for a in e.args]
         elif isinstance(e, (ast.TupleExpr, ast.ListExpr)):
             stack += list(e.items)
+        elif isinstance(e, ast.Subscript):
+            stack += [e.value, e.index]
+        elif isinstance(e, ast.Slice):
+            stack += [b for b in (e.value, e.start, e.stop, e.step) if b is not None]
     return n
 
 

@@ -64,7 +64,7 @@ class Name:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # + - * / // % == != < <= > >= and or
+    op: str  # + - * / // % ** == != < <= > >= and or
     left: Expr
     right: Expr
     span: Span = _span()
@@ -104,7 +104,27 @@ class ListExpr:
     span: Span = _span()
 
 
-Expr = Union[Literal, Name, BinOp, UnaryOp, Conditional, FuncCall, TupleExpr, ListExpr]
+@dataclass(frozen=True)
+class Subscript:
+    """`dims[s]`, `t[-1]`: one item of a list or tuple."""
+
+    value: Expr
+    index: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Slice:
+    """`depths[:s]`, `xs[1:-1]`, `xs[::2]`: a part of a list or tuple (bounds may be omitted)."""
+
+    value: Expr
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None = None
+    span: Span = _span()
+
+
+Expr = Union[Literal, Name, BinOp, UnaryOp, Conditional, FuncCall, TupleExpr, ListExpr, Subscript, Slice]
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ __all__ = ["format_module", "format_block", "format_expr", "format_type", "forma
 INDENT = "    "
 
 # precedence levels of the expression grammar, loosest first
-_COND, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _ATOM = range(1, 10)
+_COND, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _POSTFIX, _ATOM = range(1, 12)
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 _BINARY_LEVEL = {"or": _OR, "and": _AND, "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "//": _PRODUCT,
-                 "%": _PRODUCT, **{op: _COMPARE for op in _COMPARISONS}}
+                 "%": _PRODUCT, "**": _POWER, **{op: _COMPARE for op in _COMPARISONS}}
 
 
 # ---- expressions ---------------------------------------------------------------------
@@ -49,6 +49,13 @@ def _expr(expr: ast.Expr) -> tuple[str, int]:
         return (f"({items},)" if len(expr.items) == 1 else f"({items})"), _ATOM
     if isinstance(expr, ast.ListExpr):
         return "[" + ", ".join(format_expr(i) for i in expr.items) + "]", _ATOM
+    if isinstance(expr, ast.Subscript):
+        return f"{format_expr(expr.value, _POSTFIX)}[{format_expr(expr.index)}]", _POSTFIX
+    if isinstance(expr, ast.Slice):
+        bounds = ["" if b is None else format_expr(b) for b in (expr.start, expr.stop)]
+        if expr.step is not None:
+            bounds.append(format_expr(expr.step))
+        return f"{format_expr(expr.value, _POSTFIX)}[{':'.join(bounds)}]", _POSTFIX
     raise TypeError(f"not an expression: {expr!r}")
 
 
@@ -56,6 +63,8 @@ def _binop(expr: ast.BinOp) -> str:
     level = _BINARY_LEVEL[expr.op]
     if level == _COMPARE:  # `sum OP sum`: comparisons do not chain
         left, right = _SUM, _SUM
+    elif level == _POWER:  # `postfix ** unary`: right-associative
+        left, right = _POSTFIX, _UNARY
     else:  # left-associative
         left, right = level, level + 1
     return f"{format_expr(expr.left, left)} {expr.op} {format_expr(expr.right, right)}"

@@ -323,6 +323,12 @@ class _Builder:
     def list_lit(self, meta, c):
         return ast.ListExpr(tuple(x for x in c if x is not None), self._s(meta))
 
+    def subscript(self, meta, c):
+        return ast.Subscript(c[0], c[1], self._s(meta))
+
+    def slice(self, meta, c):
+        return ast.Slice(c[0], c[1], c[2], c[3], self._s(meta))
+
     def cond(self, meta, c):
         return ast.Conditional(c[0], c[1], c[2], self._s(meta))
 
@@ -333,7 +339,7 @@ class _Builder:
         return build
 
     add, sub, mul, truediv = _bin("+"), _bin("-"), _bin("*"), _bin("/")
-    floordiv, mod = _bin("//"), _bin("%")
+    floordiv, mod, pow = _bin("//"), _bin("%"), _bin("**")
     or_op, and_op = _bin("or"), _bin("and")
 
     def compare(self, meta, c):
@@ -355,7 +361,7 @@ _TOKEN_WORDS = {
     "KERNEL": "a kernel size like 3x3", "COMP_OP": "an operator", "WHEN_TRAINING": "'when training'",
     "$END": "end of file",
 }
-_OPERATORS = {"+", "-", "*", "/", "//", "%", "and", "or"}
+_OPERATORS = {"+", "-", "*", "/", "//", "%", "**", "and", "or"}
 
 
 def _describe(name: str) -> str:
@@ -372,8 +378,8 @@ def _describe(name: str) -> str:
 
 def _expected(expected) -> str:
     words = {_describe(e) for e in expected}
-    if "an operator" in words:  # `if`/`else` of a conditional expression are operators too
-        words -= {"'if'", "'else'"}
+    if "an operator" in words:  # `if`/`else` of a conditional expression and a subscript's `[` are operators too
+        words -= {"'if'", "'else'", "'['"}
     words = sorted(words, key=lambda w: (not w.startswith("'"), w))
     if len(words) > 12:
         return ", ".join(words[:11]) + " or another token"

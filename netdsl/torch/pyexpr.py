@@ -7,6 +7,7 @@ call site can substitute its arguments into a block's output-channel formula."""
 from __future__ import annotations
 
 import json
+import re
 
 from ..ir.expr import CONSTANTS, EvalError, evaluate
 from ..syntax import ast, parse_expression
@@ -14,9 +15,17 @@ from ..syntax import ast, parse_expression
 __all__ = ["subst", "fold", "to_py", "from_py", "free_names", "literal"]
 
 _PREC = {"if": 0, "or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-         "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6, "neg": 7}
+         "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6, "neg": 7, "**": 8, "[]": 9}
 _PY_FUNCS = {"min": "min", "max": "max", "int": "int", "round": "round", "abs": "abs", "float": "float",
-             "ceil": "_ceil", "floor": "_floor", "make_divisible": "_make_divisible"}
+             "ceil": "_ceil", "floor": "_floor", "make_divisible": "_make_divisible",
+             "log": "math.log", "exp": "math.exp", "sqrt": "math.sqrt", "len": "len", "sum": "sum"}
+
+
+_FROM_PY = {py: spec for spec, py in _PY_FUNCS.items() if py != spec}
+_SPEC_FUNCS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(py) for py in _FROM_PY) + r")\(")
+
+
+_LOG_BASE = re.compile(r"(?<![\w.])math\.log(2|10)\(([^()]*)\)")  # an argument without calls in it
 
 
 def literal(value) -> ast.Literal:
@@ -43,6 +52,10 @@ def _children(expr):
         return [a.value for a in expr.args]
     if isinstance(expr, (ast.TupleExpr, ast.ListExpr)):
         return list(expr.items)
+    if isinstance(expr, ast.Subscript):
+        return [expr.value, expr.index]
+    if isinstance(expr, ast.Slice):
+        return [e for e in (expr.value, expr.start, expr.stop, expr.step) if e is not None]
     return []
 
 
@@ -62,6 +75,11 @@ def subst(expr: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
         return ast.TupleExpr(tuple(subst(i, env) for i in expr.items))
     if isinstance(expr, ast.ListExpr):
         return ast.ListExpr(tuple(subst(i, env) for i in expr.items))
+    if isinstance(expr, ast.Subscript):
+        return ast.Subscript(subst(expr.value, env), subst(expr.index, env))
+    if isinstance(expr, ast.Slice):
+        return ast.Slice(subst(expr.value, env), *(None if e is None else subst(e, env)
+                                                   for e in (expr.start, expr.stop, expr.step)))
     return expr
 
 
@@ -91,6 +109,10 @@ def fold(expr: ast.Expr) -> ast.Expr:
         return ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value)) for a in expr.args))
     if isinstance(expr, ast.UnaryOp):
         return ast.UnaryOp(expr.op, fold(expr.operand))
+    if isinstance(expr, ast.Subscript):
+        return ast.Subscript(fold(expr.value), fold(expr.index))
+    if isinstance(expr, ast.Slice):
+        return ast.Slice(fold(expr.value), *(None if e is None else fold(e) for e in (expr.start, expr.stop, expr.step)))
     return expr
 
 
@@ -111,9 +133,17 @@ def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
         return _py_literal(expr.value)
     if isinstance(expr, ast.Name):
         return _py_literal(CONSTANTS[expr.name].value) if expr.name in CONSTANTS else expr.name
-    if isinstance(expr, ast.BinOp):
+    if isinstance(expr, ast.BinOp) and expr.op == "**":  # right-associative, binds tighter than unary minus
+        p = _PREC["**"]
+        left = to_py(expr.left, p + 1)
+        if isinstance(expr.left, ast.Literal) and left.startswith("-"):  # (-2) ** n, not -(2 ** n)
+            left = f"({left})"
+        text = f"{left} ** {to_py(expr.right, _PREC['neg'])}"
+    elif isinstance(expr, ast.BinOp):
         p = _PREC[expr.op]
         text = f"{to_py(expr.left, p)} {expr.op} {to_py(expr.right, p, True)}"
+    elif isinstance(expr, (ast.Subscript, ast.Slice)):
+        return f"{to_py(expr.value, _PREC['[]'])}[{_subscript_py(expr)}]"
     elif isinstance(expr, ast.UnaryOp):
         p = _PREC["not" if expr.op == "not" else "neg"]
         text = f"not {to_py(expr.operand, p)}" if expr.op == "not" else f"{expr.op}{to_py(expr.operand, p)}"
@@ -121,6 +151,9 @@ def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
         p = 0
         text = f"{to_py(expr.then, 1)} if {to_py(expr.cond, 1)} else {to_py(expr.otherwise, 0)}"
     elif isinstance(expr, ast.FuncCall):
+        base = _log_base(expr)
+        if base:  # log(x, 2) -> math.log2(x), as ruff's FURB163 wants
+            return f"math.log{base}({to_py(expr.args[0].value)})"
         args = ", ".join((f"{a.name}=" if a.name else "") + to_py(a.value) for a in expr.args)
         return f"{_PY_FUNCS[expr.func]}({args})"
     else:
@@ -132,10 +165,28 @@ def to_py(expr: ast.Expr, parent: int = -1, right: bool = False) -> str:
     return f"({text})" if needs else text
 
 
+def _log_base(expr: ast.FuncCall) -> int | None:
+    """2 or 10 for `log(x, 2)` and `log(x, 10)`."""
+    if expr.func == "log" and len(expr.args) == 2 and all(a.name is None for a in expr.args):
+        base = expr.args[1].value
+        if isinstance(base, ast.Literal) and base.value in (2, 10) and not isinstance(base.value, bool):
+            return base.value
+    return None
+
+
+def _subscript_py(expr) -> str:
+    if isinstance(expr, ast.Subscript):
+        return to_py(expr.index)
+    bounds = ["" if e is None else to_py(e) for e in (expr.start, expr.stop)]
+    return ":".join(bounds + ([to_py(expr.step)] if expr.step is not None else []))
+
+
 def expr_op(expr) -> str | None:
     return getattr(expr, "op", None)
 
 
 def from_py(src: str) -> ast.Expr:
-    """Read back a small Python arithmetic expression produced by an op's lowering."""
-    return parse_expression(src, "<codegen>")
+    """Read back a small Python arithmetic expression produced by an op's lowering
+    (the functions `to_py` spells `math.log` or `_ceil` under their spec names)."""
+    src = _LOG_BASE.sub(lambda m: f"log({m.group(2)}, {m.group(1)})", src)
+    return parse_expression(_SPEC_FUNCS.sub(lambda m: _FROM_PY[m.group(1)] + "(", src), "<codegen>")

@@ -62,6 +62,9 @@ def split_call(call: pyast.Call, indent: str) -> str:
             if isinstance(value, pyast.Call):
                 prefix = f"{item.arg}=" if isinstance(item, pyast.keyword) else ""
                 text = prefix + split_call(value, inner)
+            elif isinstance(value, pyast.IfExp) and value is item:  # a positional `a if c else b`: one part a line
+                parts = (_unparse(value.body), f"if {_unparse(value.test)}", f"else {_unparse(value.orelse)}")
+                text = f"\n{inner}".join(parts)
         lines.append(f"{inner}{text},")
     lines.append(f"{indent})")
     return "\n".join(lines)
