@@ -25,10 +25,14 @@ __all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
-# spec -> its characteristic block, drawn two levels open so that a squeeze-excitation
-# gate shows as a side path into its multiply and a residual as its sum
+# spec -> the block(s) a later family is known by (its paper's figure), drawn at its first use;
+# FIGURE_DEPTH opens some two levels, so that a squeeze-excitation gate shows as a side path
+# into its multiply and a residual as its sum
+FIGURE_DEPTH = {"efficientnet_b0.net": 2}
 FIGURES = {
-    "efficientnet_b0.net": "ResidualMBConv",  # issue 13 (zoob)
+    "efficientnet_b0.net": ("ResidualMBConv",),  # issue 13 (zoob)
+    "resnext50_32x4d.net": ("Bottleneck",),  # issue 13 (zooa)
+    "wide_resnet50_2.net": ("Bottleneck",),
 }
 
 
@@ -80,10 +84,9 @@ def _drawings(spec: Path) -> list[tuple[str, str, dict]]:
     if program.network is None:
         return []
     found = [(f"{program.network.name} ({spec.name})", spec.stem, {})]
-    if spec.name in FIGURES:
-        block = FIGURES[spec.name]
-        found.append((f"{block_title(block)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(block)}",
-                      {"block": block, "depth": 2}))
+    for block in FIGURES.get(spec.name, ()):
+        options = {"block": block} | ({"depth": FIGURE_DEPTH[spec.name]} if spec.name in FIGURE_DEPTH else {})
+        found.append((f"{block_title(block)} ({spec.name})", f"blocks/{spec.stem}.{snake_case(block)}", options))
     if spec.name in FAMILY:
         for block in _blocks_in_use(spec):
             options = {"block": block, "symbolic": bool(program.blocks[block].params)}

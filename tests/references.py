@@ -1,8 +1,8 @@
 """Reference implementations the zoo is proven against (test-only dependencies).
 
-Each entry: spec file -> (constructor of the reference model, input resolution, whether
-the reference has auxiliary heads in training). Constructors build randomly initialised
-models: nothing is downloaded."""
+Each entry: spec file -> (constructor of the reference model, input resolution); a spec
+with a `resolution` parameter is built at that resolution. Constructors build randomly
+initialised models: nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ REFERENCES = {
     "mobilenet_v3_large.net": (_tv("mobilenet_v3_large"), 64),
     "mobilenet_v3_small.net": (_tv("mobilenet_v3_small"), 64),
     "efficientnet_b0.net": (_tv("efficientnet_b0"), 64),
+    # issue 13 (zooa): size-agnostic networks, proven at a small `resolution`
+    "resnext50_32x4d.net": (_tv("resnext50_32x4d"), 64),
+    "wide_resnet50_2.net": (_tv("wide_resnet50_2"), 64),
 }
 
 

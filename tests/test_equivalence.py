@@ -11,6 +11,7 @@ import torch
 from references import REFERENCES, randomize
 
 import netdsl
+from netdsl.api import load_spec
 from netdsl.torch.port import port_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,8 @@ ISSUE_COUNTS = {  # the parameter counts issue 4 states for each reference
     "resnet152.net": 60_192_808, "xception.net": 22_855_952, "mobilenet_v1.net": 4_231_976,
     # issue 13 (zoob): torchvision's weight metadata
     "mobilenet_v3_large.net": 5_483_032, "mobilenet_v3_small.net": 2_542_856, "efficientnet_b0.net": 5_288_548,
+    # issue 13 (zooa): torchvision's / timm's counts
+    "resnext50_32x4d.net": 25_028_904, "wide_resnet50_2.net": 68_883_240,
 }
 
 
@@ -42,8 +45,15 @@ def pair(request):
     make, resolution = REFERENCES[spec]
     torch.manual_seed(0)
     reference = randomize(make(), seed=1)
-    ours = netdsl.build(ROOT / "specs" / spec)
+    ours = netdsl.build(ROOT / "specs" / spec, **sized(spec, resolution))
     return spec, ours, reference, resolution
+
+
+def sized(spec: str, resolution: int) -> dict:
+    """The `resolution` network parameter where the spec has one (a small input keeps the
+    size-agnostic networks affordable), else nothing: the spec's own input size."""
+    params = load_spec(ROOT / "specs" / spec).network.params
+    return {"resolution": resolution} if any(p.name == "resolution" for p in params) else {}
 
 
 def test_parameter_count_equals_reference(pair):

@@ -19,7 +19,8 @@ from netdsl.torch.build import build, compile_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SAME_TENSORS = ["inception_v4.net", "inception_resnet_v2.net", "resnet18.net", "resnet50.net", "vgg16.net",
-                "mobilenet_v3_large.net", "mobilenet_v3_small.net", "efficientnet_b0.net"]  # issue 13 (zoob)
+                "mobilenet_v3_large.net", "mobilenet_v3_small.net", "efficientnet_b0.net",  # issue 13 (zoob)
+                "resnext50_32x4d.net", "wide_resnet50_2.net"]  # issue 13 (zooa)
 
 
 @pytest.mark.parametrize("spec", SAME_TENSORS)

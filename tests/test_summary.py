@@ -67,6 +67,9 @@ REFERENCES = {
     "mobilenet_v3_large.net": _torchvision("mobilenet_v3_large"),
     "mobilenet_v3_small.net": _torchvision("mobilenet_v3_small"),
     "efficientnet_b0.net": _torchvision("efficientnet_b0"),
+    # issue 13 (zooa)
+    "resnext50_32x4d.net": _torchvision("resnext50_32x4d"),
+    "wide_resnet50_2.net": _torchvision("wide_resnet50_2"),
 }
 # fvcore's conv+linear counts as the issue quotes them (a check on the harness itself)
 QUOTED = {"inception_v4.net": 12_253_974_624, "resnet50.net": 4_089_184_256, "mobilenet_v1.net": 568_740_352,

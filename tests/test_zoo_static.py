@@ -49,6 +49,9 @@ REFERENCE_PARAMS = [
     ("efficientnet_b0", {"width_mult": "1.6", "depth_mult": "2.2"}, 30_389_784),
     ("efficientnet_b0", {"width_mult": "1.8", "depth_mult": "2.6"}, 43_040_704),
     ("efficientnet_b0", {"width_mult": "2.0", "depth_mult": "3.1"}, 66_347_960),
+    # issue 13 (zooa): torchvision / timm, built with random weights
+    ("resnext50_32x4d", {}, 25_028_904),       # torchvision resnext50_32x4d
+    ("wide_resnet50_2", {}, 68_883_240),       # torchvision wide_resnet50_2
 ]
 
 

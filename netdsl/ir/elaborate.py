@@ -301,7 +301,14 @@ class _Elaborator:
         names = {*ctx.env, *CONSTANTS, *(n.index for n in nodes if isinstance(n, ast.Repeat) and n.index)}
         if index:
             names.add(index)
+        values = {*ctx.values, *(n.name for n in nodes if isinstance(n, ast.AssignStmt))}
+        merged = {id(a.value) for n in nodes if isinstance(n, ast.Call) and _merges(n) for a in n.args}
         for ref in (n for n in nodes if isinstance(n, ast.Name) and n.name not in names):
+            if id(ref) in merged:  # `mul(x, gate)`: named values
+                if ref.name not in values:
+                    self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("value", ref.name, values), ref.span,
+                                        self.notes(ctx))
+                continue
             self.reporter.error(codes.UNKNOWN_NAME, _unknown_msg("name", ref.name, names), ref.span, self.notes(ctx))
 
     def input_statement(self, stmt: ast.InputStmt, ctx: _Ctx) -> None:
@@ -547,6 +554,12 @@ def _expr_size(expr) -> int:
         elif isinstance(e, ast.Slice):
             stack += [b for b in (e.value, e.start, e.stop, e.step) if b is not None]
     return n
+
+
+def _merges(call: ast.Call) -> bool:
+    """A call of concat/add/mul: its arguments are named values."""
+    op = OPS.get(call.name)
+    return op is not None and op.multi_input
 
 
 def _unknown_msg(what: str, name: str, candidates) -> str:
