@@ -38,7 +38,7 @@ class Activation(Op):
 class ReLU(Activation):
     name = short = "relu"
     title, module_src, inplace_module = "Relu", "nn.ReLU()", "nn.ReLU(inplace=True)"
-    onednn_unary = ("relu", ())
+    onednn_unary, onednn_after_sum = ("relu", ()), True
     doc, example = "max(x, 0).", "relu"
 
 
@@ -54,6 +54,7 @@ class ReLU6(Activation):
 class Sigmoid(Activation):
     name = short = "sigmoid"
     title, module_src = "Sigmoid", "nn.Sigmoid()"
+    onednn_unary = ("sigmoid", ())
     doc, example = "1 / (1 + exp(-x)).", "sigmoid"
 
 
@@ -61,6 +62,7 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = short = "tanh"
     title, module_src = "Tanh", "nn.Tanh()"
+    onednn_unary = ("tanh", ())
     doc, example = "Hyperbolic tangent.", "tanh"
 
 
@@ -85,6 +87,7 @@ class SiLU(Activation):
     name = short = "silu"
     aliases = ("swish",)
     title, module_src, inplace_module = "SiLU", "nn.SiLU()", "nn.SiLU(inplace=True)"
+    onednn_unary = ("swish", ())
     doc, example = "x * sigmoid(x), also called swish (EfficientNet, MobileNetV3's SE-free blocks).", "silu"
 
 
@@ -93,6 +96,10 @@ class GELU(Activation):
     name = short = "gelu"
     title = "GELU"
     params = (OpParam("approximate", one_of("none", "tanh"), "none", '`"none"` (exact, erf) or `"tanh"`'),)
+    onednn_unary = ("gelu", ())
+
+    def onednn_post_op(self, attrs):
+        return "gelu", (), attrs.get("approximate", "none")  # oneDNN's algorithm: "none" (erf) or "tanh"
     doc, example = "Gaussian error linear unit, exact or its tanh approximation (ConvNeXt).", 'gelu(approximate="tanh")'
 
     def torch_module(self, a, in_channels):
@@ -104,6 +111,7 @@ class GELU(Activation):
 class Hardswish(Activation):
     name = short = "hardswish"
     title, module_src, inplace_module = "Hardswish", "nn.Hardswish()", "nn.Hardswish(inplace=True)"
+    onednn_unary = ("hardswish", ())
     doc, example = "x * relu6(x + 3) / 6 (MobileNetV3).", "hardswish"
 
 
@@ -111,6 +119,7 @@ class Hardswish(Activation):
 class Hardsigmoid(Activation):
     name = short = "hardsigmoid"
     title, module_src, inplace_module = "Hardsigmoid", "nn.Hardsigmoid()", "nn.Hardsigmoid(inplace=True)"
+    onednn_unary = ("hardsigmoid", ())
     doc, example = "relu6(x + 3) / 6 (MobileNetV3's squeeze-excitation gate).", "hardsigmoid"
 
 
@@ -120,6 +129,10 @@ class LeakyReLU(Activation):
     title = "LeakyReLU"
     params = (OpParam("slope", FLOAT, 0.01, "the slope for negative inputs"),)
     doc, example = "max(x, 0) + slope * min(x, 0).", "leaky_relu(0.1)"
+    onednn_unary = ("leaky_relu", (0.01,))
+
+    def onednn_post_op(self, attrs):
+        return "leaky_relu", (float(attrs.get("slope", 0.01)),), ""
 
     def torch_module(self, a, in_channels):
         slope = a["slope"]

@@ -27,6 +27,7 @@ __all__ = [
     "fuse_scale_add",
     "fuse_sibling_convs",
     "mark_inplace",
+    "post_op_arg",
     "prepack_weights",
     "run_passes",
 ]
@@ -39,10 +40,14 @@ def _is(node: Node, trait: str) -> bool:
     return bool(getattr(op_of(node.op), trait))
 
 
-def _binary_post_op(node: Node) -> bool:
-    """An activation oneDNN runs after a fused sum (a unary post-op without scalars)."""
-    unary = op_of(node.op).onednn_unary
-    return unary is not None and not unary[1]
+def post_op_arg(node: Node) -> str | list | None:
+    """InferenceConv's `activation` for the activation `node` (None where oneDNN has no
+    post-op for it): the oneDNN post-op's name alone, or [name, scalars, algorithm]."""
+    post = op_of(node.op).onednn_post_op(node.attrs)
+    if post is None:
+        return None
+    name, scalars, algorithm = post
+    return name if not scalars and not algorithm else [name, list(scalars), algorithm]
 
 
 def drop_train_only(graph: Graph) -> Graph:
@@ -250,20 +255,23 @@ def fuse_scale_add(graph: Graph) -> Graph:
 
 
 def fuse_conv_activation(graph: Graph) -> Graph:
-    """A ReLU or ReLU6 right after a conv that nothing else reads becomes part of that
-    conv (`attrs["activation"]`): on the CPU both run as one oneDNN kernel, the fused
-    kernel torch.compile's inductor emits for the same pattern."""
+    """An activation that oneDNN runs as a post-op (the op's `onednn_unary` trait: ReLU,
+    ReLU6, SiLU, GELU, Hardswish, ...) right after a conv that nothing else reads becomes
+    part of that conv (`attrs["activation"]`, see :func:`post_op_arg`): on the CPU both
+    run as one oneDNN kernel, the fused kernel torch.compile's inductor emits for the
+    same pattern."""
     users = consumers(graph)
     outputs = {o.node for o in graph.outputs}
     fused: dict[int, Node] = {}
     alias: dict[int, int] = {}
     for n in graph.nodes:
-        if op_of(n.op).onednn_unary is None or len(n.inputs) != 1:
+        activation = post_op_arg(n)
+        if activation is None or len(n.inputs) != 1:
             continue
         src = graph.nodes[n.inputs[0]]
         if _is(src, "conv2d") and users[src.id] == [n.id] and src.id not in outputs \
                 and "activation" not in src.attrs:
-            fused[src.id] = with_attrs(src, activation=n.op)
+            fused[src.id] = with_attrs(src, activation=activation)
             alias[n.id] = src.id
     nodes = [fused.get(n.id, n) for n in graph.nodes if n.id not in alias]
     return rebuild(graph, nodes, alias)
@@ -294,8 +302,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
             origin = {"kind": "scale", "of": origin, "factor": n.attrs["alpha"]}
         attrs = {**conv.attrs, "residual": True, "origin": origin}
         after = [graph.nodes[u] for u in users[n.id]]
-        if len(after) == 1 and _binary_post_op(after[0]) and n.id not in outputs:
-            attrs["activation"] = after[0].op
+        if len(after) == 1 and _is(after[0], "onednn_after_sum") and n.id not in outputs:
+            attrs["activation"] = post_op_arg(after[0])
             alias[after[0].id] = n.id
         fused[n.id] = conv.model_copy(update={"id": n.id, "inputs": [conv.inputs[0], n.inputs[1 - k]], "attrs": attrs,
                                               "shape": n.shape})
