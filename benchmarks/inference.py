@@ -44,6 +44,12 @@ MODELS = {  # name -> (spec, reference constructor, resolution)
     "inception_resnet_v2": ("specs/inception_resnet_v2.net", ("timm", "inception_resnet_v2"), 299),
     "resnet50": ("specs/resnet50.net", ("torchvision", "resnet50"), 224),
     "mobilenet_v1": ("specs/mobilenet_v1.net", ("timm", "mobilenetv1_100"), 224),
+    # issue 13 (zoob)
+    "efficientnet_b0": ("specs/efficientnet_b0.net", ("torchvision", "efficientnet_b0"), 224),
+    "convnext_tiny": ("specs/convnext_tiny.net", ("torchvision", "convnext_tiny"), 224),
+    "regnet_y_400mf": ("specs/regnet_y_400mf.net", ("torchvision", "regnet_y_400mf"), 224),
+    # issue 13 (opt)
+    "mobilenet_v3_large": ("specs/mobilenet_v3_large.net", ("torchvision", "mobilenet_v3_large"), 224),
 }
 
 

@@ -1,5 +1,5 @@
 """The inference optimizer: every spec's optimized module computes what the unoptimized
-one does (relative 1e-4, float32); each pass on tiny graphs, its structure and its
+one does (relative 1e-5, float32); each pass on tiny graphs, its structure and its
 numbers checked against formulas written here."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 import netdsl
 from netdsl.diagnostics import NetdslError
+from netdsl.ops import op_of
 from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import (
@@ -66,8 +67,15 @@ def test_optimized_equals_unoptimized(spec):
     assert len(got) == len(want)
     for a, b in zip(got, want):
         assert a.shape == b.shape
-        assert rel_err(a, b) <= 1e-4
+        assert rel_err(a, b) <= 1e-5
     assert not fast.training
+    # no batch norm is left right after a conv or linear layer that only it reads (MBConv, RegNet, ...)
+    graph = fast.netdsl_graph
+    readers = {n.id: [m for m in graph.nodes if n.id in m.inputs] for n in graph.nodes}
+    unfolded = [n.name for n in graph.nodes if n.op == "batchnorm"
+                and op_of(graph.nodes[n.inputs[0]].op).folds_batchnorm
+                and len(readers[n.inputs[0]]) == 1]
+    assert not unfolded, f"batch norms not folded into the layer before them: {unfolded}"
 
 
 # ---- tiny graphs -------------------------------------------------------------------------
@@ -581,10 +589,35 @@ def test_mbconv_folds_its_batchnorms_fuses_what_measured_faster_and_keeps_the_ga
     fused = [n.attrs.get("activation") for n in convs if n not in on_a_point]
     assert fused == ["hardswish", None, None, ["gelu", [], "tanh"], ["leaky_relu", [0.2], ""], "tanh"]
     assert [n.attrs.get("residual", False) for n in convs if n not in on_a_point] == [False, False, True, False, False, False]
+    # the product overwrites the map (its other reader, the pool, has run), never the 1x1 gate
+    assert next(n for n in graph.nodes if n.op == "mul").attrs["inplace"] == 0
     fast = netdsl.optimize(model)
+    assert fast.netdsl_source.count(".mul_(") == 1
     gate = [m for m in fast.modules() if type(m) is nn.Conv2d]
     assert len(gate) == 2
     x = torch.randn(2, 8, 7, 7)
     assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
     double = netdsl.optimize(model.double())
     assert rel_err(outputs(double, x.double())[0], outputs(model, x.double())[0]) < 1e-12
+
+
+def test_a_product_overwrites_no_input_read_later_and_never_a_gate():
+    spec = """
+network Gates() {
+    input [4, 5, 5]
+    x = conv(4, 3)
+    g = x -> global_avgpool -> sigmoid
+    y = mul(x, g)
+    z = mul(y, g)
+    w = mul(z, x)
+    mul(w, g)
+}
+"""
+    model = random_model(spec)
+    graph = mark_inplace(run_passes(model.netdsl_graph, skip=["mark_inplace"]))
+    products = [n.attrs.get("inplace") for n in graph.nodes if n.op == "mul"]
+    # y into x? no: x is read again by w; z into y (the map); w into z; the last into w; g (1x1) never
+    assert products == [None, 0, 0, 0]
+    fast = netdsl.optimize(model)
+    x = torch.randn(2, 4, 5, 5)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5

@@ -93,6 +93,9 @@ class Op:
     stateful: ClassVar[bool] = False  # holds parameters or buffers (state_dict entries)
     fresh_output: ClassVar[bool] = False  # writes a new tensor that a following in-place op may overwrite
     inplace_module: ClassVar[str] = ""  # its module when it may overwrite its input (nn.ReLU(inplace=True))
+    # a two-input elementwise merge whose torch_expr writes into input `inplace` when asked
+    # (`a.add_(b)`, `a.mul_(g)`; an input of the output's shape)
+    inplace_merge: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False  # a function of each element alone (commutes with channel slicing)
     view: ClassVar[bool] = False  # its output may share storage with its input (in eval)
     eval_identity: ClassVar[bool] = False  # the identity in eval mode (dropout): inference drops it

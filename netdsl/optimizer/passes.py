@@ -372,8 +372,10 @@ def _storage(graph: Graph, node_id: int) -> int:
 
 
 def mark_inplace(graph: Graph) -> Graph:
-    """ReLUs, residual sums and convs that add a shortcut (fuse_conv_add) that may
-    overwrite their input: nothing reads it later. A sum overwrites a summand of its own
+    """ReLUs, residual sums, channel-wise products (into the map, not the gate: an
+    out-of-place product of a large map measured 14x slower than in place, its output's
+    fresh pages faulted in at every call) and convs that add a shortcut (fuse_conv_add)
+    that may overwrite their input: nothing reads it later. A sum overwrites a summand of its own
     rather than a view of a larger tensor (which would keep that tensor non-contiguous)."""
     users = consumers(graph)
     outputs = {o.node for o in graph.outputs}
@@ -381,9 +383,9 @@ def mark_inplace(graph: Graph) -> Graph:
     for n in graph.nodes:
         if _is(n, "inplace_module") and _writable(graph, n.inputs[0], n.id, users, outputs):
             n = with_attrs(n, inplace=True)
-        elif n.op == Add.name and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
+        elif _is(n, "inplace_merge") and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
             into = [k for k, i in enumerate(n.inputs) if _writable(graph, i, n.id, users, outputs)
-                    and (k == 0 or "alpha" not in n.attrs)]
+                    and (k == 0 or "alpha" not in n.attrs) and graph.nodes[i].shape == n.shape]
             into.sort(key=lambda k: is_view(graph.nodes[n.inputs[k]]))
             if into:
                 n = with_attrs(n, inplace=into[0])
