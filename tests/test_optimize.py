@@ -65,9 +65,15 @@ def test_optimized_equals_unoptimized(spec):
     x = torch.randn(1, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(1))
     want, got = outputs(model, x), outputs(fast, x)
     assert len(got) == len(want)
-    for a, b in zip(got, want):
+    exact = None
+    for k, (a, b) in enumerate(zip(got, want)):
         assert a.shape == b.shape
-        assert rel_err(a, b) <= 1e-5
+        if rel_err(a, b) > 1e-5:
+            # two float32 results each ~5e-6 from the truth may differ by 1e-5 (regnet_y_400mf
+            # with these weights): then the optimized one must be as close to float64's as the plain one
+            exact = exact or outputs(random_model(spec).double(), x.double())
+            e = exact[k]
+            assert rel_err(a.double(), e) <= max(1e-5, rel_err(b.double(), e)), (rel_err(a, b), rel_err(b.double(), e))
     assert not fast.training
     # no batch norm is left right after a conv or linear layer that only it reads (MBConv, RegNet, ...)
     graph = fast.netdsl_graph
