@@ -48,6 +48,8 @@ MODELS = {  # name -> (spec, reference constructor, resolution)
     "efficientnet_b0": ("specs/efficientnet_b0.net", ("torchvision", "efficientnet_b0"), 224),
     "convnext_tiny": ("specs/convnext_tiny.net", ("torchvision", "convnext_tiny"), 224),
     "regnet_y_400mf": ("specs/regnet_y_400mf.net", ("torchvision", "regnet_y_400mf"), 224),
+    # issue 13 (opt)
+    "mobilenet_v3_large": ("specs/mobilenet_v3_large.net", ("torchvision", "mobilenet_v3_large"), 224),
 }
 
 

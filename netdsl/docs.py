@@ -28,9 +28,9 @@ __all__ = ["build_diagrams", "FAMILY", "FIGURES", "main", "site_gallery"]
 ROOT = Path(__file__).resolve().parent.parent
 FAMILY = ("inception_v4.net", "inception_resnet_v1.net", "inception_resnet_v2.net")  # the 2016 paper's networks
 # the block a later family is known by (its paper's figure): spec -> blocks, each a name
-# (drawn at its first use, two levels open: a squeeze-excitation
-# gate shows as a side path into its multiply, a residual as its sum) or (block, parameters, title) (drawn open, depth 1, symbolic,
-# with those parameters set)
+# (drawn at its first use, two levels open: a squeeze-excitation gate shows as a side
+# path into its multiply, a residual as its sum) or (block, parameters, title) (drawn
+# open, depth 1, symbolic, with those parameters set)
 FIGURES = {
     "convnext_tiny.net": ("CNBlock",),
     "densenet121.net": ("DenseLayer", "Transition"),

@@ -50,7 +50,7 @@ def test_one_block_on_a_given_input_prints_its_shape_params_and_macs():
     params = 256 * 64 + 9 * 64 * 64 + 64 * 256 + 256 * 256 + 2 * (64 + 64 + 256 + 256)
     macs = 56 * 56 * 256 * 64 + 28 * 28 * 9 * 64 * 64 + 28 * 28 * 64 * 256 + 28 * 28 * 256 * 256
     assert out.startswith(
-        "Bottleneck(planes=64, stride=2, project=true, stride_on_3x3=true): input 56x56x256 -> 28x28x256;"
+        "Bottleneck(planes=64, stride=2, project=true, stride_on_3x3=true, groups=1, width_per_group=64, width=64, se=false): input 56x56x256 -> 28x28x256;"
     )
     assert f"{params:,} parameters; {macs:,} MACs" in out
 

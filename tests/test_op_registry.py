@@ -22,6 +22,7 @@ import netdsl
 from netdsl.ops import OPS, ROLES
 from netdsl.ops.base import Lowered
 from netdsl.optimizer.flat import compile_optimized
+from netdsl.optimizer.runtime import post_op
 from netdsl.render.labels import category
 from netdsl.summary import summarize
 from netdsl.torch.build import build_model, compile_spec
@@ -151,10 +152,10 @@ def test_elementwise_view_and_eval_identity_traits_are_true_of_the_module(op):
     if op.view:
         assert y.data_ptr() == x.data_ptr() or op.eval_identity or op.transparent, \
             f"op '{op.name}': trait `view` is set but its output is new memory"
-    if op.onednn_unary is not None:
-        name, scalars = op.onednn_unary
-        assert torch.allclose(getattr(nn.functional, name)(x, *scalars), y), \
-            f"op '{op.name}': trait `onednn_unary` {op.onednn_unary} computes something else than its module"
+    if op.onednn_unary is not None:  # (the kernel's post-op itself: tests/test_inference_conv.py)
+        post = op.onednn_post_op(node.attrs)
+        assert torch.allclose(post_op(x, *post), y, atol=1e-6), \
+            f"op '{op.name}': trait `onednn_unary` {post} computes something else than its module"
     if op.inplace_module:  # its in-place form, with this node's arguments, as the generators write it
         args = {p.name: Lowered(repr(node.attrs[p.name]), node.attrs[p.name]) for p in op.params}
         source = op.torch_module({**args, "inplace": Lowered("True", True)}, str(x.shape[1]))

@@ -1,5 +1,5 @@
 """The inference optimizer: every spec's optimized module computes what the unoptimized
-one does (relative 1e-4, float32); each pass on tiny graphs, its structure and its
+one does (relative 1e-5, float32); each pass on tiny graphs, its structure and its
 numbers checked against formulas written here."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 import netdsl
 from netdsl.diagnostics import NetdslError
+from netdsl.ops import op_of
 from netdsl.optimizer import PASS_NAMES, run_passes
 from netdsl.optimizer.flat import compile_optimized
 from netdsl.optimizer.passes import (
@@ -67,16 +68,30 @@ FLOAT64 = {"seresnet50"}
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_optimized_equals_unoptimized(spec):
     model = random_model(spec)
-    dtype, tolerance = (torch.float64, 1e-7) if spec.stem in FLOAT64 else (torch.float32, 1e-4)
+    dtype, tolerance = (torch.float64, 1e-7) if spec.stem in FLOAT64 else (torch.float32, 1e-5)
     model = model.to(dtype)
     fast = netdsl.optimize(model, "inference")
     x = torch.randn(1, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
     want, got = outputs(model, x), outputs(fast, x)
     assert len(got) == len(want)
-    for a, b in zip(got, want):
+    exact = None
+    for k, (a, b) in enumerate(zip(got, want)):
         assert a.shape == b.shape and a.dtype == dtype
-        assert rel_err(a, b) <= tolerance
+        if rel_err(a, b) > tolerance:
+            assert dtype == torch.float32, rel_err(a, b)
+            # two float32 results each ~5e-6 from the truth may differ by 1e-5 (regnet_y_400mf
+            # with these weights): then the optimized one must be as close to float64's as the plain one
+            exact = exact or outputs(random_model(spec).double(), x.double())
+            e = exact[k]
+            assert rel_err(a.double(), e) <= max(tolerance, rel_err(b.double(), e)), (rel_err(a, b), rel_err(b.double(), e))
     assert not fast.training
+    # no batch norm is left right after a conv or linear layer that only it reads (MBConv, RegNet, ...)
+    graph = fast.netdsl_graph
+    readers = {n.id: [m for m in graph.nodes if n.id in m.inputs] for n in graph.nodes}
+    unfolded = [n.name for n in graph.nodes if n.op == "batchnorm"
+                and op_of(graph.nodes[n.inputs[0]].op).folds_batchnorm
+                and len(readers[n.inputs[0]]) == 1]
+    assert not unfolded, f"batch norms not folded into the layer before them: {unfolded}"
 
 
 # ---- tiny graphs -------------------------------------------------------------------------
@@ -301,10 +316,11 @@ network Acts() {
     graph = fuse_conv_activation(fold_batchnorm(model.netdsl_graph))
     acts = {n.name: n.attrs.get("activation") for n in graph.nodes if n.op in ("conv", "dwconv")}
     # z is read twice (relu and sigmoid): its relu stays a node of its own
-    assert list(acts.values()) == ["relu", "relu6", None]
+    assert list(acts.values()) == ["relu", ["hardtanh", [0.0, 6.0], ""], None]
     assert ops(graph).count("relu") == 1 and "relu6" not in ops(graph)
     fast = netdsl.optimize(model)
-    assert fast.netdsl_source.count('activation="relu') == 2  # relu, relu6; not the conv read twice
+    assert fast.netdsl_source.count('activation="relu"') == 1  # not the conv read twice
+    assert fast.netdsl_source.count('activation=["hardtanh", [0.0, 6.0], ""]') == 1  # relu6
     x = torch.randn(2, 4, 9, 9)
     assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
     # float64 takes the two-op path (as another device would): the same numbers
@@ -509,3 +525,115 @@ def test_packed_weights_are_kept_for_the_last_four_shapes_and_threads_share_them
     for x, y in zip(inputs, got):
         assert rel_err(y, outputs(model, x)[0]) < 1e-5
     assert len(fast.conv._packed[2]) <= fast.conv.PACKS == 4
+
+
+# ---- the modern CNNs' ops (issue 13) ------------------------------------------------------
+CONVNEXT_BLOCK = """
+network Block() {
+    input [8, 6, 6]
+    residual {
+        dwconv(7, padding=3)
+        layernorm(eps=1e-6)
+        conv(32, 1)
+        gelu
+        pw2: conv(8, 1)
+        ls: layer_scale(0.5)
+        drop_path(0.2)
+    }
+}
+"""
+
+MBCONV_SE = """
+network MB() {
+    input [8, 7, 7]
+    residual {
+        conv(24, 1, bias=false) -> batchnorm -> hardswish
+        dwconv(3, bias=false) -> batchnorm -> silu
+        x = identity
+        g = x -> global_avgpool -> conv(6, 1) -> silu -> conv(24, 1) -> hardsigmoid
+        mul(x, g)
+        conv(8, 1, bias=false) -> batchnorm
+        drop_path(0.1)
+    }
+    conv(8, 3, bias=false) -> batchnorm -> gelu(approximate="tanh")
+    dwconv(3, bias=false) -> batchnorm -> leaky_relu(0.2)
+    dwconv(3) -> tanh
+}
+"""
+
+
+def test_layer_scale_folds_into_the_conv_before_it_and_the_sum_runs_inside_that_conv():
+    model = random_model(CONVNEXT_BLOCK)
+    graph = run_passes(model.netdsl_graph)
+    assert "layer_scale" not in ops(graph) and "drop_path" not in ops(graph) and "add" not in ops(graph)
+    pw2 = next(n for n in graph.nodes if n.attrs.get("residual"))
+    assert pw2.attrs["origin"] == {"kind": "scale_channels", "of": {"kind": "copy", "from": "pw2"}, "by": "ls"}
+    assert next(n for n in graph.nodes if n.op == "conv").attrs["activation"] == ["gelu", [], "none"]
+    fast = netdsl.optimize(model)
+    s = model.state_dict()
+    conv = next(m for m in fast.modules() if isinstance(m, nn.Conv2d) and m.residual)
+    gamma = s["ls.weight"].reshape(-1)
+    torch.testing.assert_close(conv.weight, s["pw2.weight"] * gamma[:, None, None, None])
+    torch.testing.assert_close(conv.bias, s["pw2.bias"] * gamma)
+    x = torch.randn(2, 8, 6, 6)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+    double = netdsl.optimize(model.double())  # the plain-ops path, exact up to float64 rounding
+    assert rel_err(outputs(double, x.double())[0], outputs(model, x.double())[0]) < 1e-12
+
+
+def test_a_layer_scale_after_a_conv_read_elsewhere_stays():
+    spec = """
+network Shared() {
+    input [3, 6, 6]
+    x = conv(3, 1)
+    y = x -> layer_scale(0.1)
+    add(x, y)
+}
+"""
+    assert "layer_scale" in ops(run_passes(netdsl.check(spec)))
+
+
+def test_mbconv_folds_its_batchnorms_fuses_what_measured_faster_and_keeps_the_gate_convs_plain():
+    model = random_model(MBCONV_SE)
+    graph = run_passes(model.netdsl_graph)
+    assert "batchnorm" not in ops(graph) and "drop_path" not in ops(graph)
+    convs = [n for n in graph.nodes if n.op in ("conv", "dwconv")]
+    on_a_point = [n for n in convs if graph.nodes[n.inputs[0]].shape[1:] == (1, 1)]
+    assert len(on_a_point) == 2  # the gate's two 1x1 convs: plain nn.Conv2d (oneDNN's fused kernel is slower there)
+    assert all(not {"prepack", "activation", "residual"} & set(n.attrs) for n in on_a_point)
+    assert ops(graph).count("hardsigmoid") == 1 and ops(graph).count("silu") == 2  # silu: not fused (not faster)
+    fused = [n.attrs.get("activation") for n in convs if n not in on_a_point]
+    assert fused == ["hardswish", None, None, ["gelu", [], "tanh"], ["leaky_relu", [0.2], ""], "tanh"]
+    assert [n.attrs.get("residual", False) for n in convs if n not in on_a_point] == [False, False, True, False, False, False]
+    # the product overwrites the map (its other reader, the pool, has run), never the 1x1 gate
+    assert next(n for n in graph.nodes if n.op == "mul").attrs["inplace"] == 0
+    fast = netdsl.optimize(model)
+    assert fast.netdsl_source.count(".mul_(") == 1
+    gate = [m for m in fast.modules() if type(m) is nn.Conv2d]
+    assert len(gate) == 2
+    x = torch.randn(2, 8, 7, 7)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5
+    double = netdsl.optimize(model.double())
+    assert rel_err(outputs(double, x.double())[0], outputs(model, x.double())[0]) < 1e-12
+
+
+def test_a_product_overwrites_no_input_read_later_and_never_a_gate():
+    spec = """
+network Gates() {
+    input [4, 5, 5]
+    x = conv(4, 3)
+    g = x -> global_avgpool -> sigmoid
+    y = mul(x, g)
+    z = mul(y, g)
+    w = mul(z, x)
+    mul(w, g)
+}
+"""
+    model = random_model(spec)
+    graph = mark_inplace(run_passes(model.netdsl_graph, skip=["mark_inplace"]))
+    products = [n.attrs.get("inplace") for n in graph.nodes if n.op == "mul"]
+    # y into x? no: x is read again by w; z into y (the map); w into z; the last into w; g (1x1) never
+    assert products == [None, 0, 0, 0]
+    fast = netdsl.optimize(model)
+    x = torch.randn(2, 4, 5, 5)
+    assert rel_err(outputs(fast, x)[0], outputs(model, x)[0]) < 1e-5

@@ -6,9 +6,9 @@ from .activations import Activation
 from .base import INTERNAL_OPS, OPS, ROLES, Cost, Input, Invalid, Op, OpParam, ShapeError, Slice, lookup, op_of
 from .conv import Conv, DepthwiseConv, SeparableConv
 from .layers import BatchNorm, Flatten, Linear
-from .merge import Add, Concat, Scale
+from .merge import Add, Concat, LayerScale, Scale
 from .pool import AvgPool
 
 __all__ = ["OPS", "INTERNAL_OPS", "ROLES", "Op", "OpParam", "Cost", "ShapeError", "lookup", "op_of", "Activation", "Input",
            "Invalid", "Slice", "Conv", "DepthwiseConv", "SeparableConv", "BatchNorm", "Flatten", "Linear", "Add", "Concat",
-           "Scale", "AvgPool"]
+           "LayerScale", "Scale", "AvgPool"]

@@ -38,7 +38,7 @@ class Activation(Op):
 class ReLU(Activation):
     name = short = "relu"
     title, module_src, inplace_module = "Relu", "nn.ReLU()", "nn.ReLU(inplace=True)"
-    onednn_unary = ("relu", ())
+    onednn_unary, onednn_after_sum = ("relu", ()), True
     doc, example = "max(x, 0).", "relu"
 
 
@@ -54,6 +54,8 @@ class ReLU6(Activation):
 class Sigmoid(Activation):
     name = short = "sigmoid"
     title, module_src = "Sigmoid", "nn.Sigmoid()"
+    # oneDNN's "sigmoid" post-op computes it, but fused measured no faster than the conv then
+    # torch's sigmoid (0.94-1.07x, 1 thread, b8): not declared (tests/test_inference_conv.py checks the kernel)
     doc, example = "1 / (1 + exp(-x)).", "sigmoid"
 
 
@@ -61,6 +63,7 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = short = "tanh"
     title, module_src = "Tanh", "nn.Tanh()"
+    onednn_unary = ("tanh", ())
     doc, example = "Hyperbolic tangent.", "tanh"
 
 
@@ -85,6 +88,9 @@ class SiLU(Activation):
     name = short = "silu"
     aliases = ("swish",)
     title, module_src, inplace_module = "SiLU", "nn.SiLU()", "nn.SiLU(inplace=True)"
+    # oneDNN's "swish" post-op computes it, but fused measured no faster than the conv then an
+    # in-place silu (0.99-1.01x after 1x1 convs, 0.84-1.09x after depthwise ones, 1 thread,
+    # b8): not declared (tests/test_inference_conv.py checks the kernel)
     doc, example = "x * sigmoid(x), also called swish (EfficientNet, MobileNetV3's SE-free blocks).", "silu"
 
 
@@ -93,6 +99,10 @@ class GELU(Activation):
     name = short = "gelu"
     title = "GELU"
     params = (OpParam("approximate", one_of("none", "tanh"), "none", '`"none"` (exact, erf) or `"tanh"`'),)
+    onednn_unary = ("gelu", ())
+
+    def onednn_post_op(self, attrs):
+        return "gelu", (), attrs.get("approximate", "none")  # oneDNN's algorithm: "none" (erf) or "tanh"
     doc, example = "Gaussian error linear unit, exact or its tanh approximation (ConvNeXt).", 'gelu(approximate="tanh")'
 
     def torch_module(self, a, in_channels):
@@ -104,6 +114,7 @@ class GELU(Activation):
 class Hardswish(Activation):
     name = short = "hardswish"
     title, module_src, inplace_module = "Hardswish", "nn.Hardswish()", "nn.Hardswish(inplace=True)"
+    onednn_unary = ("hardswish", ())
     doc, example = "x * relu6(x + 3) / 6 (MobileNetV3).", "hardswish"
 
 
@@ -111,6 +122,7 @@ class Hardswish(Activation):
 class Hardsigmoid(Activation):
     name = short = "hardsigmoid"
     title, module_src, inplace_module = "Hardsigmoid", "nn.Hardsigmoid()", "nn.Hardsigmoid(inplace=True)"
+    onednn_unary = ("hardsigmoid", ())
     doc, example = "relu6(x + 3) / 6 (MobileNetV3's squeeze-excitation gate).", "hardsigmoid"
 
 
@@ -120,6 +132,10 @@ class LeakyReLU(Activation):
     title = "LeakyReLU"
     params = (OpParam("slope", FLOAT, 0.01, "the slope for negative inputs"),)
     doc, example = "max(x, 0) + slope * min(x, 0).", "leaky_relu(0.1)"
+    onednn_unary = ("leaky_relu", (0.01,))
+
+    def onednn_post_op(self, attrs):
+        return "leaky_relu", (float(attrs.get("slope", 0.01)),), ""
 
     def torch_module(self, a, in_channels):
         slope = a["slope"]

@@ -93,12 +93,18 @@ class Op:
     stateful: ClassVar[bool] = False  # holds parameters or buffers (state_dict entries)
     fresh_output: ClassVar[bool] = False  # writes a new tensor that a following in-place op may overwrite
     inplace_module: ClassVar[str] = ""  # its module when it may overwrite its input (nn.ReLU(inplace=True))
+    # a two-input elementwise merge whose torch_expr writes into input `inplace` when asked
+    # (`a.add_(b)`, `a.mul_(g)`; an input of the output's shape)
+    inplace_merge: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False  # a function of each element alone (commutes with channel slicing)
     view: ClassVar[bool] = False  # its output may share storage with its input (in eval)
     eval_identity: ClassVar[bool] = False  # the identity in eval mode (dropout): inference drops it
     folds_batchnorm: ClassVar[bool] = False  # a batchnorm right after it folds into its weights and bias
     conv2d: ClassVar[bool] = False  # lowers to one nn.Conv2d (oneDNN fuses post-ops into it)
-    onednn_unary: ClassVar[tuple[str, tuple[float, ...]] | None] = None  # oneDNN post-op (name, scalars)
+    # the oneDNN unary post-op it is (name, scalars at its default arguments; see onednn_post_op),
+    # each verified on the fused kernel (tests/test_inference_conv.py)
+    onednn_unary: ClassVar[tuple[str, tuple[float, ...]] | None] = None
+    onednn_after_sum: ClassVar[bool] = False  # oneDNN also runs it right after a fused sum (binary post-op)
     init_kind: ClassVar[str] = ""  # the layer kind `init KIND: scheme` names for it ("conv", "linear")
     torch_class: ClassVar[str] = ""  # the nn class an `init` of its kind applies to
     width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
@@ -141,6 +147,13 @@ class Op:
     def out_channels(self, args: dict[str, Lowered], inputs: list[str]) -> str:
         """Output channels as Python source, given the inputs' channels as source."""
         return inputs[0]
+
+    def onednn_post_op(self, attrs: dict) -> tuple[str, tuple[float, ...], str] | None:
+        """The oneDNN unary post-op computing this op with these arguments: (name,
+        scalars, algorithm); None where it is none."""
+        if self.onednn_unary is None:
+            return None
+        return self.onednn_unary[0], tuple(self.onednn_unary[1]), ""
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod

@@ -45,7 +45,7 @@ class Concat(Op):
 
 @register
 class Add(Op):
-    name, short, multi_input, role = "add", "add", True, "merge"
+    name, short, multi_input, role, inplace_merge = "add", "add", True, "merge", True
     doc = "Elementwise sum; all inputs must have the same shape."
     example = "add(a, b)"
 
@@ -109,7 +109,7 @@ class LayerScale(Op):
 
 @register
 class Multiply(Op):
-    name, short, multi_input, role = "mul", "mul", True, "merge"
+    name, short, multi_input, role, inplace_merge = "mul", "mul", True, "merge", True
     doc = ("Channel-wise product: a C x H x W map times C x H x W or C x 1 x 1 gates (squeeze-excitation: "
            "`mul(x, g)` with `g = x -> global_avgpool -> ... -> sigmoid`).")
     example = "mul(a, b)"
@@ -129,4 +129,7 @@ class Multiply(Op):
         return "x"
 
     def torch_expr(self, a, inputs):
+        if "inplace" in a and len(inputs) == 2:  # the optimizer's mark_inplace: into input k (a map, not a gate)
+            k = a["inplace"].value
+            return f"{inputs[k]}.mul_({inputs[1 - k]})"
         return " * ".join(inputs)

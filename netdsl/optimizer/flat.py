@@ -232,22 +232,12 @@ def _definitions(module: str) -> dict[str, str]:
     return definitions(Path(__file__).with_name(module))
 
 
-def onednn_unary_table() -> dict:
-    """The activations InferenceConv fuses, from the ops' traits: op name -> oneDNN
-    post-op and its scalars (`None`: no activation)."""
-    unary = {None: ("none", [])}
-    unary.update({name: (op.onednn_unary[0], list(op.onednn_unary[1])) for name, op in OPS.items() if op.onednn_unary})
-    return unary
-
-
 def _runtime(graph: Graph) -> list[str]:
-    """What the file needs of :mod:`.runtime`: all of it where a conv is an InferenceConv
-    (with ONEDNN_UNARY made from the ops' traits), else nothing."""
+    """What the file needs of :mod:`.runtime`: all of it where a conv is an InferenceConv,
+    else nothing."""
     if not any(_conv_extras(n) for n in graph.nodes):
         return []
-    table = _literal(onednn_unary_table(), head="ONEDNN_UNARY = ")
-    unary = f"# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars\n{table}"
-    return [unary if name == "ONEDNN_UNARY" else src for name, src in _definitions("runtime.py").items()]
+    return list(_definitions("runtime.py").values())
 
 
 def _literal(value, indent: str = "", head: str = "", tail: str = "") -> str:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from ..ir.graph import Graph, Node
-from ..ops import Add, AvgPool, BatchNorm, Conv, DepthwiseConv, Input, Scale, SeparableConv, Slice, op_of
+from ..ops import Add, AvgPool, BatchNorm, Conv, DepthwiseConv, Input, LayerScale, Scale, SeparableConv, Slice, op_of
 from ..ops.geometry import pair, resolve_padding
 from .rewrite import consumers, drop_dead, is_view, origin_of, rebuild, with_attrs
 
@@ -22,11 +22,13 @@ __all__ = [
     "drop_train_only",
     "expand_sepconv",
     "fold_batchnorm",
+    "fold_layer_scale",
     "fuse_conv_activation",
     "fuse_conv_add",
     "fuse_scale_add",
     "fuse_sibling_convs",
     "mark_inplace",
+    "post_op_arg",
     "prepack_weights",
     "run_passes",
 ]
@@ -39,10 +41,23 @@ def _is(node: Node, trait: str) -> bool:
     return bool(getattr(op_of(node.op), trait))
 
 
-def _binary_post_op(node: Node) -> bool:
-    """An activation oneDNN runs after a fused sum (a unary post-op without scalars)."""
-    unary = op_of(node.op).onednn_unary
-    return unary is not None and not unary[1]
+def post_op_arg(node: Node) -> str | list | None:
+    """InferenceConv's `activation` for the activation `node` (None where oneDNN has no
+    post-op for it): the oneDNN post-op's name alone, or [name, scalars, algorithm]."""
+    post = op_of(node.op).onednn_post_op(node.attrs)
+    if post is None:
+        return None
+    name, scalars, algorithm = post
+    return name if not scalars and not algorithm else [name, list(scalars), algorithm]
+
+
+def _onednn_pays(graph: Graph, conv: Node) -> bool:
+    """Whether a conv is worth running as oneDNN's fused kernel (InferenceConv): not on a
+    1x1 map (a squeeze-excitation gate's convs), where a call of the fused kernel costs
+    30-55 us (prepacked or not) against 5-10 us for nn.Conv2d and its activation (measured
+    at batch 1 and 8, 1 thread)."""
+    shape = graph.nodes[conv.inputs[0]].shape or ()
+    return len(shape) != 3 or tuple(shape[1:]) != (1, 1)
 
 
 def drop_train_only(graph: Graph) -> Graph:
@@ -89,6 +104,26 @@ def fold_batchnorm(graph: Graph) -> Graph:
         if _is(src, "folds_batchnorm") and users[src.id] == [n.id] and src.id not in outputs:
             origin = {"kind": "fold_bn", "conv": origin_of(src), "bn": n.name, "eps": n.attrs["eps"],
                       "affine": n.attrs["affine"]}
+            folded[src.id] = with_attrs(src, bias=True, origin=origin).model_copy(update={"params": src.params + n.params})
+            alias[n.id] = src.id
+    nodes = [folded.get(n.id, n) for n in graph.nodes if n.id not in alias]
+    return rebuild(graph, nodes, alias)
+
+
+def fold_layer_scale(graph: Graph) -> Graph:
+    """A layer scale (ConvNeXt's learned per-channel factors) right after a conv that
+    nothing else reads becomes that conv's weights and bias: w' = w * gamma, b' = b * gamma.
+    The conv then feeds the residual sum directly, which fuse_conv_add can take in."""
+    users = consumers(graph)
+    outputs = {o.node for o in graph.outputs}
+    folded: dict[int, Node] = {}
+    alias: dict[int, int] = {}
+    for n in graph.nodes:
+        if n.op != LayerScale.name or len(n.inputs) != 1:
+            continue
+        src = graph.nodes[n.inputs[0]]
+        if _is(src, "conv2d") and users[src.id] == [n.id] and src.id not in outputs and src.id not in folded:
+            origin = {"kind": "scale_channels", "of": origin_of(src), "by": n.name}
             folded[src.id] = with_attrs(src, bias=True, origin=origin).model_copy(update={"params": src.params + n.params})
             alias[n.id] = src.id
     nodes = [folded.get(n.id, n) for n in graph.nodes if n.id not in alias]
@@ -250,20 +285,23 @@ def fuse_scale_add(graph: Graph) -> Graph:
 
 
 def fuse_conv_activation(graph: Graph) -> Graph:
-    """A ReLU or ReLU6 right after a conv that nothing else reads becomes part of that
-    conv (`attrs["activation"]`): on the CPU both run as one oneDNN kernel, the fused
-    kernel torch.compile's inductor emits for the same pattern."""
+    """An activation that oneDNN runs as a post-op (the op's `onednn_unary` trait: ReLU,
+    ReLU6, SiLU, GELU, Hardswish, ...) right after a conv that nothing else reads becomes
+    part of that conv (`attrs["activation"]`, see :func:`post_op_arg`): on the CPU both
+    run as one oneDNN kernel, the fused kernel torch.compile's inductor emits for the
+    same pattern."""
     users = consumers(graph)
     outputs = {o.node for o in graph.outputs}
     fused: dict[int, Node] = {}
     alias: dict[int, int] = {}
     for n in graph.nodes:
-        if op_of(n.op).onednn_unary is None or len(n.inputs) != 1:
+        activation = post_op_arg(n)
+        if activation is None or len(n.inputs) != 1:
             continue
         src = graph.nodes[n.inputs[0]]
         if _is(src, "conv2d") and users[src.id] == [n.id] and src.id not in outputs \
-                and "activation" not in src.attrs:
-            fused[src.id] = with_attrs(src, activation=n.op)
+                and "activation" not in src.attrs and _onednn_pays(graph, src):
+            fused[src.id] = with_attrs(src, activation=activation)
             alias[n.id] = src.id
     nodes = [fused.get(n.id, n) for n in graph.nodes if n.id not in alias]
     return rebuild(graph, nodes, alias)
@@ -294,8 +332,8 @@ def fuse_conv_add(graph: Graph) -> Graph:
             origin = {"kind": "scale", "of": origin, "factor": n.attrs["alpha"]}
         attrs = {**conv.attrs, "residual": True, "origin": origin}
         after = [graph.nodes[u] for u in users[n.id]]
-        if len(after) == 1 and _binary_post_op(after[0]) and n.id not in outputs:
-            attrs["activation"] = after[0].op
+        if len(after) == 1 and _is(after[0], "onednn_after_sum") and n.id not in outputs:
+            attrs["activation"] = post_op_arg(after[0])
             alias[after[0].id] = n.id
         fused[n.id] = conv.model_copy(update={"id": n.id, "inputs": [conv.inputs[0], n.inputs[1 - k]], "attrs": attrs,
                                               "shape": n.shape})
@@ -307,7 +345,7 @@ def fuse_conv_add(graph: Graph) -> Graph:
 def _fusable_conv(graph: Graph, node_id: int, add: int, users, outputs: set[int]) -> bool:
     n = graph.nodes[node_id]
     return (_is(n, "conv2d") and users[node_id] == [add] and node_id not in outputs
-            and "activation" not in n.attrs and "residual" not in n.attrs)
+            and "activation" not in n.attrs and "residual" not in n.attrs and _onednn_pays(graph, n))
 
 
 def _writable(graph: Graph, node_id: int, writer: int, users, outputs: set[int]) -> bool:
@@ -334,8 +372,10 @@ def _storage(graph: Graph, node_id: int) -> int:
 
 
 def mark_inplace(graph: Graph) -> Graph:
-    """ReLUs, residual sums and convs that add a shortcut (fuse_conv_add) that may
-    overwrite their input: nothing reads it later. A sum overwrites a summand of its own
+    """ReLUs, residual sums, channel-wise products (into the map, not the gate: an
+    out-of-place product of a large map measured 14x slower than in place, its output's
+    fresh pages faulted in at every call) and convs that add a shortcut (fuse_conv_add)
+    that may overwrite their input: nothing reads it later. A sum overwrites a summand of its own
     rather than a view of a larger tensor (which would keep that tensor non-contiguous)."""
     users = consumers(graph)
     outputs = {o.node for o in graph.outputs}
@@ -343,9 +383,9 @@ def mark_inplace(graph: Graph) -> Graph:
     for n in graph.nodes:
         if _is(n, "inplace_module") and _writable(graph, n.inputs[0], n.id, users, outputs):
             n = with_attrs(n, inplace=True)
-        elif n.op == Add.name and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
+        elif _is(n, "inplace_merge") and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
             into = [k for k, i in enumerate(n.inputs) if _writable(graph, i, n.id, users, outputs)
-                    and (k == 0 or "alpha" not in n.attrs)]
+                    and (k == 0 or "alpha" not in n.attrs) and graph.nodes[i].shape == n.shape]
             into.sort(key=lambda k: is_view(graph.nodes[n.inputs[k]]))
             if into:
                 n = with_attrs(n, inplace=into[0])
@@ -358,9 +398,11 @@ def mark_inplace(graph: Graph) -> Graph:
 
 
 def prepack_weights(graph: Graph) -> Graph:
-    """Every conv keeps its weight in oneDNN's blocked layout, reordered once rather than
-    at every call (what inductor's freezing does; on the CPU in float32)."""
-    return rebuild(graph, [with_attrs(n, prepack=True) if _is(n, "conv2d") else n for n in graph.nodes])
+    """Every conv (but those on a 1x1 map: :func:`_onednn_pays`) keeps its weight in
+    oneDNN's blocked layout, reordered once rather than at every call (what inductor's
+    freezing does; on the CPU in float32)."""
+    return rebuild(graph, [with_attrs(n, prepack=True) if _is(n, "conv2d") and _onednn_pays(graph, n) else n
+                           for n in graph.nodes])
 
 
 def channels_last(graph: Graph) -> Graph:
@@ -372,7 +414,7 @@ def channels_last(graph: Graph) -> Graph:
 
 
 PASSES: tuple[Callable[[Graph], Graph], ...] = (
-    drop_train_only, expand_sepconv, fold_batchnorm, fuse_sibling_convs, commute_pool_conv, fuse_scale_add,
+    drop_train_only, expand_sepconv, fold_batchnorm, fold_layer_scale, fuse_sibling_convs, commute_pool_conv, fuse_scale_add,
     fuse_conv_activation, fuse_conv_add, mark_inplace, prepack_weights, channels_last,
 )
 PASS_NAMES = tuple(p.__name__ for p in PASSES)

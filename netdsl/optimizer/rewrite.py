@@ -9,7 +9,8 @@ Provenance (`node.attrs["origin"]`) says how a node's tensors are made from the 
 of the model the graph was built for; a node without one is copied from its own name:
 `{"kind": "copy", "from": "a.conv"}`, `{"kind": "fold_bn", "conv": <origin>, "bn": "a.bn",
 "eps": 0.001}`, `{"kind": "concat_filters", "parts": [<origin>, ...]}`,
-`{"kind": "scale", "of": <origin>, "factor": 0.17}`."""
+`{"kind": "scale", "of": <origin>, "factor": 0.17}`, `{"kind": "scale_channels", "of": <origin>,
+"by": "a.layer_scale"}` (output channels times a layer scale's factors)."""
 
 from __future__ import annotations
 

@@ -1,34 +1,41 @@
 """What an optimized module runs besides torch: `InferenceConv`, a conv that runs with
-what follows it (a residual sum, a ReLU) as one oneDNN kernel.
+what follows it (a residual sum, an activation) as one oneDNN kernel.
 
 Every top-level definition of this file is copied verbatim into the generated optimized
 module (see :mod:`.flat`), so that a file written by `netdsl compile --optimize
 inference` needs only torch: they may use nothing but `torch`, `nn` and each other, and
-they are written as `ruff format` lays them out (88 columns). `ONEDNN_UNARY` is the one
-exception: the generated file defines its own, made from the ops' `onednn_unary` traits
-(netdsl/ops); the value here is what those traits give, for using this module directly
-(a test keeps the two equal)."""
+they are written as `ruff format` lays them out (88 columns)."""
 
 import torch
 from torch import nn
 
-__all__ = ["ONEDNN_UNARY", "InferenceConv"]
+__all__ = ["InferenceConv", "post_op"]
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_convolution_pointwise"
 )
 
-# the activations InferenceConv fuses: name -> oneDNN post-op and its scalars
-ONEDNN_UNARY = {
-    None: ("none", []),
-    "relu": ("relu", []),
-    "relu6": ("hardtanh", [0.0, 6.0]),
-}
+
+def post_op(y, name, scalars=(), algorithm=""):
+    """oneDNN's unary post-op `name` (with its scalars and algorithm) in PyTorch."""
+    f = nn.functional
+    if name == "none":
+        return y
+    if name == "swish":
+        return f.silu(y)
+    if name == "gelu":
+        return f.gelu(y, approximate="tanh" if algorithm == "tanh" else "none")
+    if name in ("sigmoid", "tanh"):
+        return getattr(torch, name)(y)
+    # relu, hardtanh, hardswish, hardsigmoid, leaky_relu
+    return getattr(f, name)(y, *scalars)
 
 
 class InferenceConv(nn.Conv2d):
     """A convolution for inference, with what follows it: a residual sum (`forward(x,
-    shortcut)`: the shortcut is added to the conv's output) and/or a ReLU/ReLU6.
+    shortcut)`: the shortcut is added to the conv's output) and/or an activation, as
+    oneDNN's unary post-op: `activation` is its name ("relu", "swish", ...) or (name,
+    scalars, algorithm), e.g. ("hardtanh", [0.0, 6.0], "") for ReLU6.
 
     On the CPU in float32 without autograd, they run as one oneDNN kernel
     (mkldnn._convolution_pointwise, the sum as a binary post-op: the kernels
@@ -39,7 +46,6 @@ class InferenceConv(nn.Conv2d):
     and dtypes, autocast, gradients, and while being traced or compiled, e.g. for an
     ONNX export) they run as separate PyTorch ops."""
 
-    UNARY = ONEDNN_UNARY
     PACKS = 4
 
     def __init__(
@@ -53,6 +59,12 @@ class InferenceConv(nn.Conv2d):
     ):
         super().__init__(*args, **kwargs)
         self.activation, self.residual = activation, residual
+        if activation is None:
+            self._unary = ("none", [], "")
+        elif isinstance(activation, str):
+            self._unary = (activation, [], "")
+        else:
+            self._unary = (activation[0], list(activation[1]), activation[2])
         self.inplace, self.prepack = inplace, prepack
         # (weight, its version, {input shape: the weight in oneDNN's layout})
         self._packed = None
@@ -78,10 +90,9 @@ class InferenceConv(nn.Conv2d):
                 self.groups,
             )
             if shortcut is None:
-                return torch.ops.mkldnn._convolution_pointwise(
-                    x, *args, *self.UNARY[self.activation], ""
-                )
-            unary = self.UNARY[self.activation][0] if self.activation else None
+                return torch.ops.mkldnn._convolution_pointwise(x, *args, *self._unary)
+            # (after the sum oneDNN runs only an activation without scalars: relu)
+            unary = self._unary[0] if self.activation else None
             # (a prepacked weight is in oneDNN's blocked layout, not a torch one)
             own = () if self.prepack else (w,)
             if self.inplace and _same_layout(shortcut, x, *own):
@@ -94,10 +105,7 @@ class InferenceConv(nn.Conv2d):
         y = self._conv_forward(x, w, self.bias)
         if shortcut is not None:
             y = y + shortcut
-        if self.activation is None:
-            return y
-        name, scalars = self.UNARY[self.activation]
-        return getattr(nn.functional, name)(y, *scalars)
+        return post_op(y, *self._unary)
 
     def packed_weight(self, x):
         """The weight in the layout oneDNN chose for x's shape (it differs between

@@ -28,6 +28,14 @@ def layer_tensors(origin, state, memory_format=torch.contiguous_format):
         # a layer whose output is multiplied by a constant: weights and bias times it
         scaled = layer_tensors(origin["of"], state, memory_format)
         return {k: v * origin["factor"] for k, v in scaled.items()}
+    if kind == "scale_channels":
+        # a conv whose output channels are multiplied by a layer scale's learned factors
+        conv = layer_tensors(origin["of"], state, memory_format)
+        gamma = state[origin["by"] + ".weight"].reshape(-1)
+        weight = conv["weight"]
+        bias = conv["bias"] if "bias" in conv else torch.zeros_like(gamma)
+        factor = gamma.to(weight.dtype).reshape(-1, *[1] * (weight.dim() - 1))
+        return {"weight": weight * factor, "bias": bias * gamma.to(bias.dtype)}
     if kind == "concat_filters":
         parts = [layer_tensors(part, state, memory_format) for part in origin["parts"]]
         out = {"weight": torch.cat([p["weight"] for p in parts], 0)}
