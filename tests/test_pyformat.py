@@ -215,3 +215,19 @@ def test_a_long_default_table_in_a_signature_is_split_as_ruff_does():
     laid_out = "".join(f"{layout_parameter(p, '        ')},\n" for p in params)
     source = f"class A:\n    def __init__(\n{laid_out}    ):\n        pass\n"
     assert ruff_format(one_line) == source
+
+
+def test_strings_are_requoted_without_breaking_strings_that_hold_quotes():
+    """Only a string holding no quote or backslash changes its quotes; one that holds
+    single quotes, double quotes and backslashes (a spec's string default) stays valid
+    Python with the same value (a pattern over the text once broke it)."""
+    import ast
+
+    from netdsl.torch.pyformat import _unparse
+
+    tricky = "a\"; __import__(\"os\") #\\n\"\"\" ' \\\\ exec(open('x'))"
+    expr = ast.IfExp(ast.Compare(ast.Name("mode"), [ast.Eq()], [ast.Constant(tricky)]), ast.Constant("plain"),
+                     ast.Call(ast.Name("f"), [ast.Constant("k"), ast.Constant("it's")], []))
+    text = _unparse(expr)
+    assert ast.dump(ast.parse(text, mode="eval").body) == ast.dump(ast.parse(ast.unparse(expr), mode="eval").body)
+    assert '"plain"' in text and '"k"' in text

@@ -5,7 +5,8 @@ a call that does not is split one argument per line with a trailing comma."""
 from __future__ import annotations
 
 import ast as pyast
-import re
+import io
+import tokenize
 
 __all__ = ["WIDTH", "inert", "layout", "layout_keyword", "split_call"]
 
@@ -160,5 +161,21 @@ def _item(item) -> str:
 
 
 def _unparse(node) -> str:
-    # ast.unparse quotes strings with '...'; the formatter (and the rest of the file) use "..."
-    return re.sub(r"'([^'\"\\\n]*)'", r'"\1"', pyast.unparse(node))
+    """ast.unparse quotes strings with '...'; the formatter (and the rest of the file) use
+    "...": each string token holding no quote or backslash is requoted. The tokenizer
+    finds the tokens (a pattern over the text would also match quotes inside other
+    strings, and break them)."""
+    text = pyast.unparse(node)
+    if "'" not in text:
+        return text
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    out, last = [], 0
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        s = tok.string
+        if tok.type == tokenize.STRING and s[0] == "'" and s[:3] != "'''" and '"' not in s and "\\" not in s:
+            begin = starts[tok.start[0] - 1] + tok.start[1]
+            out += [text[last:begin], f'"{s[1:-1]}"']
+            last = begin + len(s)
+    return "".join(out) + text[last:]
