@@ -24,34 +24,47 @@ from .expr import Bound, EvalError, evaluate
 __all__ = ["lint_module", "set_defaults"]
 
 
-def _nodes(tree):
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a syntax node's class -> its fields but the span
+
+
+def _fields(node) -> tuple[str, ...]:
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node) if f.name != "span")
+    return names
+
+
+def _nodes(tree) -> list:
     """Every syntax node under `tree`, through nested tuples, without recursion."""
-    stack = [tree]
+    out, stack = [], [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, tuple):
             stack.extend(node)
         elif dataclasses.is_dataclass(node) and not isinstance(node, Span):
-            yield node
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+            out.append(node)
+            stack.extend(getattr(node, name) for name in _fields(node))
+    return out
 
 
-def _bodies(decl: ast.BlockDecl):
-    """Every statement list in a declaration: its body and the bodies nested in it."""
+def _bodies(decl: ast.BlockDecl, nodes: list):
+    """Every statement list in a declaration (`nodes`: its body's nodes): its body and
+    the bodies nested in it."""
     yield decl.body
-    for node in _nodes(decl.body):
-        for f in dataclasses.fields(node):
-            value = getattr(node, f.name)
-            if f.name in ("body", "shortcut", "otherwise") and isinstance(value, tuple):
+    for node in nodes:
+        for name in _fields(node):
+            value = getattr(node, name)
+            if name in ("body", "shortcut", "otherwise") and isinstance(value, tuple):
                 yield value
-            elif f.name == "arms":
+            elif name == "arms":
                 yield from (body for _, body in value)
 
 
-def _read_names(decl: ast.BlockDecl) -> set[str]:
-    """Names the declaration reads: in expressions, bare calls (`x4a -> ...`), outputs."""
+def _read_names(decl: ast.BlockDecl, nodes: list) -> set[str]:
+    """Names the declaration reads (`nodes`: its body's nodes): in expressions, bare calls
+    (`x4a -> ...`), outputs."""
     names: set[str] = set()
-    for node in _nodes((decl.params, decl.body)):
+    for node in [*_nodes(decl.params), *nodes]:
         if isinstance(node, ast.Name):
             names.add(node.name)
         elif isinstance(node, ast.Call) and not node.has_parens:
@@ -64,21 +77,25 @@ def _read_names(decl: ast.BlockDecl) -> set[str]:
 def lint_module(module: ast.Module, reporter: Reporter) -> None:
     """The warnings of every block and network the file declares."""
     for decl in (*module.blocks, *module.networks):
-        read = _read_names(decl)
-        _unused_values(decl, read, reporter)
+        nodes = _nodes(decl.body)  # walked once (a 10,000-layer network has 100,000 nodes)
+        read = _read_names(decl, nodes)
+        _unused_values(decl, nodes, read, reporter)
         if not decl.is_network:
             _unused_parameters(decl, read, reporter)
-        _shadowed_parameters(decl, reporter)
+        _shadowed_parameters(decl, nodes, reporter)
 
 
-def _unused_values(decl: ast.BlockDecl, read: set[str], reporter: Reporter) -> None:
-    assigned = {n.name for n in _nodes(decl.body) if isinstance(n, ast.AssignStmt)}
-    names_outputs = any(isinstance(n, ast.OutputStmt) for n in _nodes(decl.body))
-    for body in _bodies(decl):
+def _unused_values(decl: ast.BlockDecl, nodes: list, read: set[str], reporter: Reporter) -> None:
+    assigned = {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
+    if not assigned - read:
+        return
+    names_outputs = any(isinstance(n, ast.OutputStmt) for n in nodes)
+    for body in _bodies(decl, nodes):
         for i, stmt in enumerate(body):
             if not isinstance(stmt, ast.AssignStmt) or stmt.name in read:
                 continue
-            following = [s for s in body[i + 1 :] if not isinstance(s, ast.InitStmt)]
+            following = next((s for s in body[i + 1 :] if not isinstance(s, ast.InitStmt)), None)
+            following = [] if following is None else [following]
             if following and not _restarts(following[0], assigned):
                 continue  # the next statement goes on from it
             if not following and not (body is decl.body and decl.is_network and names_outputs):
@@ -110,9 +127,9 @@ def _unused_parameters(decl: ast.BlockDecl, read: set[str], reporter: Reporter) 
             )
 
 
-def _shadowed_parameters(decl: ast.BlockDecl, reporter: Reporter) -> None:
+def _shadowed_parameters(decl: ast.BlockDecl, nodes: list, reporter: Reporter) -> None:
     params = {p.name for p in decl.params}
-    for node in _nodes(decl.body):
+    for node in nodes:
         if isinstance(node, ast.Repeat) and node.index in params:
             reporter.warning(
                 codes.SHADOWED_PARAMETER,
