@@ -14,15 +14,14 @@ from their source: it needs only torch."""
 from __future__ import annotations
 
 import json
-import keyword
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ir.graph import Graph, Node
-from ..ir.naming import reserved_label
 from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
+from ..torch.emit import FILE_NAMES, GeneratedCode, attribute_name
 from ..torch.pyformat import WIDTH, layout
 from ..torch.pyformat import inert as _inert
 from ..torch.sources import definitions, runtime_used
@@ -35,14 +34,11 @@ MODES = ("inference",)
 
 _BODY = " " * 8  # the indentation of the statements of the generated methods
 
-_RESERVED = set(keyword.kwlist) | {"self", "torch", "nn", "cls", "state_dict", "model"}
+# attribute names the flat module's own methods need (from_state_dict's arguments)
+_RESERVED = FILE_NAMES | {"cls", "state_dict", "model"}
 
 
-@dataclass
-class FlatCode:
-    source: str
-    class_name: str
-    filename: str
+FlatCode = GeneratedCode  # one result type for both generators (the old name kept)
 
 
 @dataclass
@@ -57,13 +53,7 @@ class _Writer:
     last_comment: str = ""
 
     def attribute(self, node: Node) -> str:
-        base = node.name.replace(".", "_")
-        if base in _RESERVED or reserved_label(base) or not base.isidentifier():
-            base += "_"
-        name, n = base, 1
-        while name in self.attrs.values():
-            n += 1
-            name = f"{base}_{n}"
+        name = attribute_name(node.name, set(self.attrs.values()), _RESERVED)
         self.attrs[node.id] = name
         return name
 

@@ -9,7 +9,6 @@ module's state_dict keys are the graph's layer names. Every statement carries a
 
 from __future__ import annotations
 
-import keyword
 import re
 from dataclasses import dataclass, field, replace
 
@@ -27,6 +26,7 @@ from ..shapes import shapes_at
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
+from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
@@ -37,9 +37,7 @@ __all__ = ["generate", "GeneratedCode"]
 # One namespace per generated class. Names a spec identifier cannot have in Python (it
 # gets a trailing `_`): keywords, builtins, what the file imports, the constructor's and
 # forward's fixed arguments, and the variables of the `init` loop (netdsl/init.py).
-_RESERVED = set(keyword.kwlist) | set(dir(__builtins__) if isinstance(__builtins__, dict) is False else __builtins__) | {
-    "self", "in_channels", "torch", "nn", "math", "x", "OrderedDict", "_", "module", "fan_out", "bound",
-}
+_RESERVED = KEYWORDS | BUILTINS | FILE_NAMES | {"in_channels", "x", "_", "module", "fan_out", "bound"}
 _AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E741 rejects them
 # the generator's own variables: loop variables of generated repeats (`block`, `channels`,
 # `layers`, `i` at the outermost level, `block2`, `channels2`, ... one level down) and
@@ -74,12 +72,6 @@ class CodegenError(Exception):
         super().__init__(message)
         self.message, self.span = message, span
 
-
-@dataclass
-class GeneratedCode:
-    source: str
-    class_name: str  # the network's class
-    filename: str
 
 
 def _reserved(name: str) -> bool:
