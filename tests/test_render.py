@@ -252,3 +252,13 @@ def test_docs_diagrams_are_up_to_date(tmp_path):
         if name.endswith(".dot") or (version and f"graphviz version {version}" in old):
             assert new == old, f"docs/diagrams/{name} is stale: run `make docs`"
     assert "![Reduction-A (inception_v4.net)](blocks/inception_v4.reduction_a.svg)" in (committed / "README.md").read_text()
+
+
+def test_a_block_drawn_with_parameters_set_recomputes_its_derived_defaults():
+    """mobilenet_v2's InvertedResidual has `hidden: int = round(in_channels * t)`: drawn with
+    t=6 (its first use has t=1, hidden 32), the expansion is 6 x 32 = 192 wide, not 32."""
+    first = netdsl.render(SPECS / "mobilenet_v2.net", block="InvertedResidual").source
+    assert "3x3 Conv (32 groups 32)" in first and "1x1 Conv (32)" not in first  # t=1: no expansion
+    six = netdsl.render(SPECS / "mobilenet_v2.net", block="InvertedResidual",
+                        params={"t": "6", "oup": "24", "stride": "2"}).source
+    assert "1x1 Conv (192)" in six and "3x3 Conv (192 groups 192 stride 2)" in six and "1x1 Conv (24)" in six

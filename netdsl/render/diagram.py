@@ -15,10 +15,13 @@ from pathlib import Path
 from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
-from ..ir.elaborate import INVALID, elaborate_block
+from ..ir.elaborate import IN_CHANNELS, INVALID, elaborate_block
+from ..ir.expr import Bound, EvalError, evaluate
 from ..library import STAND_IN_INT, stand_in
 from ..ops.base import Input, op_of
 from ..shapes import infer_shapes
+from ..syntax import ast
+from ..syntax.nesting import walk
 from .dot import to_dot
 from .labels import input_label, op_label, same_name
 from .layout import View, plan
@@ -110,6 +113,22 @@ def _checked(program: Program, graph: Graph, reporter: Reporter) -> Graph:
     return graph
 
 
+def _recompute_derived(decl, args: dict, overrides: dict, shape) -> dict:
+    """The first use's arguments with those set by hand, and the parameters whose default
+    is computed from others (`hidden: int = round(in_channels * t)`) computed again from
+    them rather than taken from the first use."""
+    out = dict(args)
+    for p in decl.params:
+        if p.name in overrides or p.default is None or not any(isinstance(n, ast.Name) for n in walk(p.default)):
+            continue
+        env = {k: Bound(v, k) for k, v in out.items()} | {IN_CHANNELS: Bound(shape[0], IN_CHANNELS)}
+        try:
+            out[p.name] = evaluate(p.default, env).value
+        except EvalError:
+            pass  # keep the first use's value; the elaboration reports what is wrong
+    return out
+
+
 def _first_use(graph: Graph, block: str):
     """The first instance of `block` in the network, and the node that feeds it."""
     frame = next((f for f in graph.frames if f.kind == "block" and f.block == block), None)
@@ -140,7 +159,10 @@ def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View
     frame, feed = _first_use(network, name)
     if frame is None:
         raise RenderError(f"block '{name}' is not used by network '{network.name}', so it has no input shape", "no-input")
-    args = {**frame.args, **{k: b.value for k, b in api.parse_overrides(block_params).items()}}
+    overrides = {k: b.value for k, b in api.parse_overrides(block_params).items()}
+    args = {**frame.args, **overrides}
+    if overrides:
+        args = _recompute_derived(program.blocks[name], args, overrides, feed.shape)
     reporter = Reporter()
     graph = elaborate_block(program, name, feed.shape, args, reporter, opts.symbolic)
     _checked(program, graph, reporter)
