@@ -40,33 +40,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-MODELS = {  # name -> (spec, (library, reference name), resolution)
-    "inception_v4": ("specs/inception_v4.net", ("timm", "inception_v4"), 299),
-    "inception_resnet_v2": ("specs/inception_resnet_v2.net", ("timm", "inception_resnet_v2"), 299),
-    "resnet50": ("specs/resnet50.net", ("torchvision", "resnet50"), 224),
-    "mobilenet_v1": ("specs/mobilenet_v1.net", ("timm", "mobilenetv1_100"), 224),
-    "efficientnet_b0": ("specs/efficientnet_b0.net", ("torchvision", "efficientnet_b0"), 224),
-    "convnext_tiny": ("specs/convnext_tiny.net", ("torchvision", "convnext_tiny"), 224),
-}
+from inference import MODELS, reference, rel_err  # the same models, weights and error measure as the CPU benchmark
+
+# the models (and the modern ones whose specs exist)
+GPU_MODELS = ("inception_v4", "inception_resnet_v2", "resnet50", "mobilenet_v1", "efficientnet_b0", "convnext_tiny")
 TOLERANCE = {"float32": 1e-4, "bfloat16": 5e-2, "float16": 1e-2}
-
-
-def reference(kind: str, name: str) -> torch.nn.Module:
-    from references import randomize
-
-    torch.manual_seed(0)
-    if kind == "timm":
-        import timm
-
-        return randomize(timm.create_model(name, pretrained=False))
-    import torchvision
-
-    return randomize(getattr(torchvision.models, name)(weights=None))
-
-
-def rel_err(a, b) -> float:
-    return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
 class Clock:
@@ -219,7 +199,7 @@ def machine_lines(device: torch.device) -> list[str]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="+", choices=list(MODELS), default=None, help="default: those whose spec exists")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(GPU_MODELS))
     p.add_argument("--batches", nargs="+", type=int, default=[1, 32, 256])
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--resolution", type=int, default=None, help="input size (default: each model's own)")
@@ -234,7 +214,7 @@ def main(argv=None) -> int:
               "(run with --device cpu to exercise the script on the CPU)")
         return 0
     device = torch.device(args.device)
-    models = args.models or [m for m, (spec, _, _) in MODELS.items() if (ROOT / spec).exists()]
+    models = args.models
     deadline = time.monotonic() + args.budget
     lines = ["## Machine", "", *machine_lines(device), "## Images/s", ""]
     print("\n".join(lines), flush=True)
