@@ -21,6 +21,7 @@ from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT, check_value, format_value, type_name
+from .binding import match_arguments
 from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import DuplicateName, Names, branch_names, concat_base, reserved_label, single_call, snake_case
@@ -251,9 +252,9 @@ class _Elaborator:
             return
         params = [(p.name, p.default is REQUIRED) for p in op.params] if op else \
             [(p.name, p.default is None) for p in block.params]
-        given = {name for (name, _), a in zip(params, [a for a in call.args if a.name is None])}
-        given |= {a.name for a in call.args if a.name is not None}
-        for name in given - {n for n, _ in params}:
+        matched = match_arguments([n for n, _ in params], call)
+        given = set(matched.given)
+        for name in dict.fromkeys(a.name for kind, a in matched.problems if kind == "unknown"):
             self.reporter.error(codes.UNKNOWN_PARAMETER, _no_parameter_msg(f"'{call.name}'", name, [n for n, _ in params]),
                                 call.span, self.notes(ctx))
         for name in (n for n, required in params if required and n not in given):
@@ -262,9 +263,7 @@ class _Elaborator:
         # and, for an op, be in its range
         types = {p.name: p.type for p in (op.params if op else block.params)}
         op_params = {p.name: p for p in op.params} if op else {}
-        named = [(n, a) for (n, _), a in zip(params, [a for a in call.args if a.name is None])]
-        named += [(a.name, a) for a in call.args if a.name is not None]
-        for name, arg in named:
+        for name, arg in matched.given.items():
             if name not in types or any(isinstance(n, ast.Name) and n.name not in CONSTANTS for n in walk(arg.value)):
                 continue
             try:
@@ -488,21 +487,17 @@ class _Elaborator:
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
         names = [p.name for p in params]
-        given: dict[str, ast.Arg] = {}
-        positional = [a for a in call.args if a.name is None]
-        if len(positional) > len(params):
-            self.fail(codes.TOO_MANY_ARGUMENTS, f"{what} takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(positional)} positional",
-                      positional[len(params)].span, ctx)
-        for p, a in zip(params, positional):
-            given[p.name] = a
-        for a in call.args:
-            if a.name is None:
-                continue
-            if a.name not in names:
+        matched = match_arguments(names, call)
+        for kind, a in matched.problems[:1]:
+            if kind == "surplus":
+                count = sum(1 for b in call.args if b.name is None)
+                self.fail(codes.TOO_MANY_ARGUMENTS,
+                          f"{what} takes {len(params)} argument{'s' * (len(params) != 1)}, got {count} positional",
+                          a.span, ctx)
+            if kind == "unknown":
                 self.fail(codes.UNKNOWN_PARAMETER, _no_parameter_msg(what, a.name, names), a.span, ctx)
-            if a.name in given:
-                self.fail(codes.DUPLICATE_ARGUMENT, f"argument '{a.name}' of {what} is given twice", a.span, ctx)
-            given[a.name] = a
+            self.fail(codes.DUPLICATE_ARGUMENT, f"argument '{a.name}' of {what} is given twice", a.span, ctx)
+        given = matched.given
         bound: dict[str, Bound] = {}
         spans: dict[str, Span] = {}
         for p in params:
@@ -709,10 +704,7 @@ def _show_row(row) -> str:
 
 def _written(params, call: ast.Call) -> dict[str, str]:
     """The arguments of a call as the spec writes them, by parameter name."""
-    positional = [a for a in call.args if a.name is None]
-    out = {p.name: format_expr(a.value) for p, a in zip(params, positional)}
-    out.update({a.name: format_expr(a.value) for a in call.args if a.name is not None})
-    return out
+    return {name: format_expr(a.value) for name, a in match_arguments([p.name for p in params], call).given.items()}
 
 
 def _expr_size(expr) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines, layer_init_lines
+from ..ir.binding import match_arguments
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
@@ -230,12 +231,8 @@ class _Generator:
 
     def bind(self, params, call: ast.Call, scope: _Scope) -> dict[str, ast.Expr]:
         """Arguments of a call as expressions over the caller's Python names."""
-        given: dict[str, ast.Expr] = {}
-        positional = [a for a in call.args if a.name is None]
-        for p, a in zip(params, positional):
-            given[p.name] = a.value
-        given.update({a.name: a.value for a in call.args if a.name is not None})
-        return {k: self.expr(v, scope) for k, v in given.items()}
+        given = match_arguments([p.name for p in params], call).given
+        return {k: self.expr(a.value, scope) for k, a in given.items()}
 
     # -- blocks ---------------------------------------------------------------------------
     def block(self, name: str) -> _BlockInfo:
@@ -479,12 +476,10 @@ class _Generator:
             return src, self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
         self.in_ch = in_ch  # writing the block's class used it
-        args = self.bind(info.decl.params, call, scope)
-        parts = [self.src(in_ch)]
-        positional = [a for a in call.args if a.name is None]
-        for p, _ in zip(info.decl.params, positional):
-            parts.append(self.src(args[p.name]))
-        parts += [f"{py_name(a.name)}={self.src(args[a.name])}" for a in call.args if a.name is not None]
+        given = match_arguments([p.name for p in info.decl.params], call).given
+        args = {k: self.expr(a.value, scope) for k, a in given.items()}
+        parts = [self.src(in_ch)]  # as the spec writes them: positional, then by keyword
+        parts += [self.src(args[k]) if a.name is None else f"{py_name(k)}={self.src(args[k])}" for k, a in given.items()]
         return f"{info.class_name}({', '.join(parts)})", self.block_channels(info, args, in_ch)
 
     def op_channels(self, op, low: dict, inputs: list[ast.Expr]) -> ast.Expr:
