@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from linemap import check_line_map
 from references import randomize
 from torch import nn
 from torch.nn import functional as F
@@ -267,7 +268,9 @@ def test_generated_source_is_deterministic_and_reads_like_pytorch(monkeypatch):
     b, _ = compile_optimized(netdsl.check("specs/inception_v4.net"))
     assert a.source == b.source
     assert "import torch\nfrom torch import nn\n" in a.source
-    assert "x = self.stem_conv_bn1_conv(x)  # specs/common.net:" in a.source
+    assert "x = self.stem_conv_bn1_conv(x)" in a.source
+    assert check_line_map(a) > 300  # every layer's statements lead back to its spec line
+    assert a.spec_span(a.source.splitlines().index("        x = self.stem_conv_bn1_conv(x)") + 1).file == "specs/common.net"
     assert "# inception_a.0: InceptionA (specs/inception_v4.net:" in a.source
     assert "torch.split(" in a.source and "torch.cat([" in a.source
     assert "InferenceConv(" in a.source and 'activation="relu"' in a.source and "BatchNorm" not in a.source

@@ -21,8 +21,8 @@ from pathlib import Path
 from ..ir.graph import Graph, Node
 from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
-from ..torch.emit import FILE_NAMES, GeneratedCode, attribute_name
-from ..torch.pyformat import WIDTH, layout
+from ..torch.emit import FILE_NAMES, GeneratedCode, Writer, assemble, attribute_name
+from ..torch.pyformat import WIDTH
 from ..torch.pyformat import inert as _inert
 from ..torch.sources import definitions, runtime_used
 from .passes import PASS_NAMES, run_passes
@@ -32,8 +32,6 @@ __all__ = ["MODES", "FlatCode", "compile_optimized", "generate_flat"]
 
 MODES = ("inference",)
 
-_BODY = " " * 8  # the indentation of the statements of the generated methods
-
 # attribute names the flat module's own methods need (from_state_dict's arguments)
 _RESERVED = FILE_NAMES | {"cls", "state_dict", "model"}
 
@@ -42,15 +40,18 @@ FlatCode = GeneratedCode  # one result type for both generators (the old name ke
 
 
 @dataclass
-class _Writer:
+class _Flat:
+    """The flat module being written: __init__'s and forward's statements, and the names
+    given to the nodes' modules and values."""
+
     graph: Graph
-    init: list[str] = field(default_factory=list)
-    fwd: list[str] = field(default_factory=list)
+    init: Writer = field(default_factory=lambda: Writer(indent=8))
+    fwd: Writer = field(default_factory=lambda: Writer(indent=8))
     attrs: dict[int, str] = field(default_factory=dict)  # node id -> module attribute
     vars: dict[int, str] = field(default_factory=dict)  # node id -> forward variable
     free: list[str] = field(default_factory=list)
     count: int = 0
-    last_comment: str = ""
+    last_block: str = ""
 
     def attribute(self, node: Node) -> str:
         name = attribute_name(node.name, set(self.attrs.values()), _RESERVED)
@@ -71,16 +72,12 @@ class _Writer:
         return name
 
     def statement(self, node: Node, text: str) -> None:
-        """`text` with its spec line; a header comment where a new top-level block instance starts."""
+        """A forward statement of `node`; a header comment where a new top-level block instance starts."""
         block = _top_block(self.graph, node)
-        if block is not None and block.path != self.last_comment:
-            self.fwd.append(f"# {block.path}: {block.block} ({_inert(block.span.file)}:{block.span.line})")
-            self.last_comment = block.path
-        where = f"# {_inert(node.span.file)}:{node.span.line}"
-        if len(_BODY) + len(f"{text}  {where}") <= WIDTH:
-            self.fwd.append(f"{text}  {where}")
-        else:  # above: ruff format counts a trailing comment in, and would split the statement
-            self.fwd += [where, text]
+        if block is not None and block.path != self.last_block:
+            self.fwd.line(f"# {block.path}: {block.block} ({_inert(block.span.file)}:{block.span.line})")
+            self.last_block = block.path
+        self.fwd.line(text, node.span)
 
 
 def _top_block(graph: Graph, node: Node):
@@ -143,7 +140,7 @@ def _expression(node: Node, graph: Graph, ins: list[str]) -> str:
     return OPS[node.op].torch_expr(_lowered_args(node, graph), ins)
 
 
-def _write_node(w: _Writer, node: Node, last: dict[int, int], slices: dict[int, list[Node]]) -> None:
+def _write_node(w: _Flat, node: Node, last: dict[int, int], slices: dict[int, list[Node]]) -> None:
     graph = w.graph
     ins = [w.vars[i] for i in node.inputs]
     for i in dict.fromkeys(node.inputs):
@@ -168,14 +165,14 @@ def _write_node(w: _Writer, node: Node, last: dict[int, int], slices: dict[int, 
         w.free.append(out)
     if src is not None:
         attr = w.attribute(node)
-        w.init.append(f"self.{attr} = {src}")
+        w.init.line(f"self.{attr} = {src}", node.span)
         w.statement(node, f"{out} = self.{attr}({', '.join(ins)})")
     else:
         w.statement(node, f"{out} = {_expression(node, graph, ins)}")
 
 
-def _forward(graph: Graph) -> _Writer:
-    w = _Writer(graph)
+def _forward(graph: Graph) -> _Flat:
+    w = _Flat(graph)
     last = _last_uses(graph)
     slices: dict[int, list[Node]] = {}
     for n in graph.nodes:
@@ -189,32 +186,44 @@ def _forward(graph: Graph) -> _Writer:
             continue
         _write_node(w, node, last, slices)
     always = [w.vars[o.node] for o in graph.outputs if not o.train_only]
-    w.fwd.append(f"return {', '.join(always)}")
+    w.fwd.line(f"return {', '.join(always)}")
     return w
 
 
-def _origins(graph: Graph, w: _Writer) -> dict[str, dict]:
+def _origins(graph: Graph, w: _Flat) -> dict[str, dict]:
     return {w.attrs[n.id]: origin_of(n) for n in graph.nodes if op_of(n.op).stateful and n.id in w.attrs}
 
 
-def _class_source(graph: Graph, w: _Writer, class_name: str, passes: tuple[str, ...]) -> str:
+def _class_source(graph: Graph, w: _Flat, class_name: str, passes: tuple[str, ...]) -> Writer:
     layout_name = "channels_last" if graph.nodes and graph.nodes[0].attrs.get("memory_format") else None
     title = f"{graph.name}{_inert(repr(graph.args))} ({_inert(graph.file)}), for inference: {', '.join(passes) or 'no passes'}."
-    lines = [f"class {class_name}(nn.Module):", *_docstring(title, "    "),
-             "", f"    memory_format = {'torch.channels_last' if layout_name else None}", "",
-             "    def __init__(self):", "        super().__init__()"]
-    lines += [layout(s, _BODY) for s in w.init]
-    lines += ["", f"    def forward(self, {w.vars[graph.nodes[0].id]}):"]
-    lines += [layout(s, _BODY) for s in w.fwd]
-    lines += ["", "    @classmethod", "    def from_state_dict(cls, state_dict):",
-              '        """This network with weights made from the unoptimized network\'s state_dict."""',
-              '        with torch.device("meta"):',
-              "            model = cls()",
-              "        layout = cls.memory_format or torch.contiguous_format",
-              "        state = convert_state_dict(STATE_ORIGINS, state_dict, layout)",
-              "        model.load_state_dict(state, assign=True)",
-              "        return model.eval()"]
-    return "\n".join(lines)
+    out = Writer()
+    out.line(f"class {class_name}(nn.Module):")
+    with out.indented():
+        out.verbatim("\n".join(_docstring(title, "")))
+        out.blank()
+        out.line(f"memory_format = {'torch.channels_last' if layout_name else None}")
+        out.blank()
+        out.line("def __init__(self):")
+        out.line("    super().__init__()")
+        out.extend(w.init)
+        out.blank()
+        out.line(f"def forward(self, {w.vars[graph.nodes[0].id]}):")
+        out.extend(w.fwd)
+        out.blank()
+        out.verbatim(_FROM_STATE_DICT)
+    return out
+
+
+_FROM_STATE_DICT = '''@classmethod
+def from_state_dict(cls, state_dict):
+    """This network with weights made from the unoptimized network's state_dict."""
+    with torch.device("meta"):
+        model = cls()
+    layout = cls.memory_format or torch.contiguous_format
+    state = convert_state_dict(STATE_ORIGINS, state_dict, layout)
+    model.load_state_dict(state, assign=True)
+    return model.eval()'''
 
 
 def _definitions(module: str) -> dict[str, str]:
@@ -287,8 +296,9 @@ def generate_flat(graph: Graph, passes: tuple[str, ...] = ()) -> FlatCode:
     functions = list(_definitions("weights.py").values())
     origins = _literal(_origins(graph, w), head="STATE_ORIGINS = ")
     network = _class_source(graph, w, class_name, passes)
-    parts = ["\n".join(header), *functions, *_runtime(graph), *runtime_used(network), origins, network]
-    return FlatCode("\n\n\n".join(parts) + "\n", class_name, graph.file)
+    parts = ["\n".join(header), *functions, *_runtime(graph), *runtime_used(network.code()), origins, network]
+    source, line_map = assemble(parts)
+    return FlatCode(source, class_name, graph.file, line_map)
 
 
 def compile_optimized(graph: Graph, mode: str = "inference", skip=()) -> tuple[FlatCode, Graph]:

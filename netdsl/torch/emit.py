@@ -1,6 +1,13 @@
 """What both code generators (`torch/codegen.py`, the plain module; `optimizer/flat.py`,
 the optimized one) share: the names Python and every generated file already bind, the
-rule that makes a layer's name an attribute, and the result type.
+rule that makes a layer's name an attribute, the writer that lays out the statements
+and keeps where each came from (the line map), and the result type.
+
+The line map is data: every statement is written with the span of the spec it comes
+from, and :meth:`Writer.render` turns that into the file's `# file:line` comments by one
+rule (one comment per run of statements from the same spec line: after the statement
+where the run is one line and the comment fits, above the run otherwise) and into
+:attr:`GeneratedCode.line_map`.
 
 Pure Python: `netdsl compile` writes a file without importing torch."""
 
@@ -8,12 +15,15 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Container
-from dataclasses import dataclass
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
+from ..diagnostics import Span
 from ..ir.naming import reserved_label
+from .pyformat import WIDTH, inert, layout
 
-__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "attribute_name"]
+__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "Line", "Writer", "assemble", "attribute_name"]
 
 KEYWORDS = frozenset(keyword.kwlist)
 BUILTINS = frozenset(dir(builtins))
@@ -29,6 +39,13 @@ class GeneratedCode:
     source: str
     class_name: str
     filename: str
+    # (line of `source`, 1-based; the spec span it was written from), for every line of a
+    # statement that comes from the spec
+    line_map: tuple[tuple[int, Span], ...] = ()
+
+    def spec_span(self, line: int) -> Span | None:
+        """The spec position line `line` of the source was written from (None: it was not)."""
+        return dict(self.line_map).get(line)
 
 
 def attribute_name(layer: str, taken: Container[str], reserved: Container[str] = KEYWORDS) -> str:
@@ -43,3 +60,137 @@ def attribute_name(layer: str, taken: Container[str], reserved: Container[str] =
         n += 1
         name = f"{base}_{n}"
     return name
+
+
+@dataclass
+class Line:
+    """One physical line of generated code: its text without indentation, its indentation
+    (columns), the spec span it comes from, whether it continues the statement (or run of
+    statements) of the line before - it then takes no `# file:line` comment of its own -
+    and whether it is laid out already (copied source, part of a laid-out call) rather
+    than a statement `pyformat.layout` may split."""
+
+    text: str
+    indent: int
+    span: Span | None = None
+    continued: bool = False
+    verbatim: bool = False
+
+
+@dataclass
+class Writer:
+    """Lines of code being written, at the indentation of the block being written
+    (`with writer.indented():`), each with where in the spec it comes from."""
+
+    lines: list[Line] = field(default_factory=list)
+    indent: int = 0
+
+    @contextmanager
+    def indented(self, by: int = 4) -> Iterator[Writer]:
+        self.indent += by
+        try:
+            yield self
+        finally:
+            self.indent -= by
+
+    def line(self, text: str, span: Span | None = None, continued: bool = False, verbatim: bool = False) -> None:
+        """A statement at the current indentation; several lines where it is a compound
+        statement (each indented as it is relative to the first, all under one comment).
+        `continued`: it belongs to the run of statements before it (a loop's last lines)."""
+        for k, part in enumerate(text.split("\n")):
+            bare = part.lstrip(" ")
+            self.lines.append(Line(bare, self.indent + len(part) - len(bare), span, continued or k > 0, verbatim))
+
+    def verbatim(self, text: str, span: Span | None = None) -> None:
+        """Lines laid out already (copied source, a laid-out call): kept as they are."""
+        self.line(text, span, verbatim=True)
+
+    def blank(self) -> None:
+        self.lines.append(Line("", 0, verbatim=True))
+
+    def mark(self) -> int:
+        """Where the next line goes (for :meth:`nest`, :meth:`insert`, :meth:`written_since`)."""
+        return len(self.lines)
+
+    def written_since(self, mark: int) -> bool:
+        return len(self.lines) > mark
+
+    def insert(self, mark: int, text: str, span: Span | None = None) -> None:
+        """A one-line statement put at `mark`, before the lines written since, at the
+        current indentation."""
+        self.lines.insert(mark, Line(text, self.indent, span))
+
+    def nest(self, mark: int, header: str, span: Span | None = None) -> None:
+        """Put the lines written since `mark` under `header` (`if self.training:`)."""
+        for ln in self.lines[mark:]:
+            ln.indent += 4
+        self.insert(mark, header, span)
+
+    def extend(self, other: Writer, by: int = 0) -> None:
+        """Another writer's lines, indented `by` columns more."""
+        self.lines += [Line(ln.text, ln.indent + by, ln.span, ln.continued, ln.verbatim) for ln in other.lines]
+
+    def code(self) -> str:
+        """The statements' text alone, unindented, without comments (to search, not to print)."""
+        return "\n".join(ln.text for ln in self.lines)
+
+    def render(self, first_line: int = 1) -> tuple[str, list[tuple[int, Span]]]:
+        """The text, with its `# file:line` comments, and its line map (line numbers from
+        `first_line`)."""
+        out: list[str] = []
+        spans: list[tuple[int, Span]] = []
+        runs = _runs(self.lines)
+        for k, ln in enumerate(self.lines):
+            pad = " " * ln.indent
+            text = pad + ln.text if ln.verbatim or not ln.text else layout(ln.text, pad)
+            if k in runs:
+                comment = f"# {inert(ln.span.file)}:{ln.span.line}"
+                if runs[k] == 1 and "\n" not in text and len(text) + 2 + len(comment) <= WIDTH:
+                    text = f"{text}  {comment}"
+                else:  # above: ruff format counts a trailing comment in, and would split the statement
+                    out.append(pad + comment)
+            if ln.span is not None:
+                spans += [(first_line + len(out) + j, ln.span) for j in range(text.count("\n") + 1)]
+            out += text.split("\n")
+        return "\n".join(out), spans
+
+
+def _runs(lines: list[Line]) -> dict[int, int]:
+    """Where a `# file:line` comment goes: line index -> how many lines its run covers. A
+    run starts at a statement from a spec line (and indentation) other than the run's
+    before it, and takes the lines that continue it and lines that come from no spec
+    line (`else:`) at its indentation or deeper; a blank line, a comment or a line less
+    indented ends it."""
+    runs: dict[int, int] = {}
+    start, key = -1, None
+    for k, ln in enumerate(lines):
+        if ln.continued and key is not None:
+            runs[start] += 1
+        elif ln.span is not None and ln.span.line:
+            this = (ln.span.file, ln.span.line, ln.indent)
+            if this == key:
+                runs[start] += 1
+            else:
+                start, key, runs[k] = k, this, 1
+        elif ln.text and not ln.text.startswith("#") and key is not None and ln.indent >= key[2]:
+            runs[start] += 1
+        else:
+            key = None
+    return runs
+
+
+def assemble(parts: list[str | Writer]) -> tuple[str, tuple[tuple[int, Span], ...]]:
+    """A generated file from its top-level parts (copied source as text, classes being
+    written as writers), two blank lines apart as ruff format puts them, and its line map."""
+    texts: list[str] = []
+    line_map: list[tuple[int, Span]] = []
+    line = 1
+    for part in parts:
+        if isinstance(part, Writer):
+            text, spans = part.render(first_line=line)
+            line_map += spans
+        else:
+            text = part
+        texts.append(text)
+        line += text.count("\n") + 3
+    return "\n\n\n".join(texts) + "\n", tuple(line_map)
