@@ -63,12 +63,14 @@ class Names:
     `ForLoop` step kind, a `Residual` for its sum, a `Gate` for its product) and, for a
     residual's other parts and a gate's body, its role (`"shortcut"`, `"scale"`, `"gate"`)."""
 
-    __slots__ = ("path", "counts", "_local", "_duplicate")
+    __slots__ = ("path", "counts", "_local", "_duplicate", "_computed")
 
-    def __init__(self, path: str, counts: Counter, local: dict | None = None, duplicate: dict | None = None):
+    def __init__(self, path: str, counts: Counter, local: dict | None = None, duplicate: dict | None = None,
+                 computed: frozenset = frozenset()):
         self.path, self.counts = path, counts
         self._local = local or {}
         self._duplicate = duplicate or {}
+        self._computed = computed
 
     @classmethod
     def of_body(cls, path: str, stmts: tuple, program) -> Names:
@@ -80,7 +82,13 @@ class Names:
 
     def at(self, path: str) -> Names:
         """The same names in another instance of the scope (another block instance)."""
-        return Names(path, self.counts, self._local, self._duplicate)
+        return Names(path, self.counts, self._local, self._duplicate, self._computed)
+
+    def modules(self) -> frozenset[str]:
+        """The local names of the scope's layers that hold a module (not a residual's sum
+        or scale, nor a gate's product, which are computed): what a generated class's
+        own attributes may be called."""
+        return frozenset(name for key, name in self._local.items() if key not in self._computed)
 
     def full(self, local: str) -> str:
         return f"{self.path}.{local}" if self.path else local
@@ -102,9 +110,10 @@ class _Namer:
         self.taken: set[str] = set()
         self.local: dict[tuple[int, str], str] = {}
         self.duplicate: dict[tuple[int, str], str] = {}
+        self.computed: set[tuple[int, str]] = set()  # names of values computed, not modules
 
     def names(self, path: str) -> Names:
-        return Names(path, self.counts, self.local, self.duplicate)
+        return Names(path, self.counts, self.local, self.duplicate, frozenset(self.computed))
 
     def name(self, node, role: str, label: str | None, key: str) -> None:
         if label is not None:
@@ -158,9 +167,11 @@ class _Namer:
                 if _scaled(kind):
                     self.name(kind, "scale", None, "scale")
                 self.name(kind, "", step.label, "add")
+                self.computed |= {(id(kind), "scale"), (id(kind), "")}
             elif isinstance(kind, ast.Gate):  # its body's scope (`gate` or the gate's label), then the product
                 self.name(kind, "gate", kind.label, "gate")
                 self.name(kind, "", step.label, "mul")
+                self.computed.add((id(kind), ""))
             elif isinstance(kind, (ast.Repeat, ast.ForLoop)):  # a for loop is named as a repeat is
                 single = single_call(kind.body)
                 self.name(kind, "", step.label, (call_key(single, self.program) if single else None) or "repeat")

@@ -10,6 +10,8 @@ module's state_dict keys are the graph's layer names. Every statement carries a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from .. import codes
@@ -27,9 +29,9 @@ from ..shapes import shapes_at
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
-from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode
+from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Writer, assemble
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
-from .pyformat import WIDTH, layout, layout_keyword, layout_parameter
+from .pyformat import WIDTH, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
 from .sources import runtime_used
 
@@ -44,8 +46,7 @@ _AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E7
 # `layers`, `i` at the outermost level, `block2`, `channels2`, ... one level down) and
 # forward's temporaries; they give way to the spec's names, never the other way round
 _LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
-_EXPR, _INPUT = "=", "@input"  # module_for's mark for forward expressions, and their input
-_STORED = "@"  # marks a stored parameter until the class's attribute names are all known
+_METHOD_BODY = 8  # the indentation of a generated method's statements
 _HELPERS = {
     "_padding": '''def _padding(padding, kernel, dilation=1):
     """`same` pads dilation * (kernel - 1) // 2 on each side, `valid` nothing."""
@@ -137,7 +138,7 @@ class _BlockInfo:
     decl: ast.BlockDecl
     class_name: str
     out_channels: ast.Expr  # over Python parameter names and `in_channels`
-    source: str
+    source: Writer
 
 
 @dataclass
@@ -169,18 +170,45 @@ def _shared(value: _Value) -> _Value:
 
 
 @dataclass
+class _Made:
+    """What a call lowers to: a module's constructor source, or (`module` None) an
+    expression forward computes from its input's variable."""
+
+    module: str | None
+    forward: Callable[[str], str] | None = None
+
+
+@dataclass
 class _Scope:
-    """One class body being written: its __init__ and forward lines."""
+    """One class body being written: its __init__ and forward statements."""
 
     env: dict[str, ast.Expr]  # spec parameter -> expression over Python names
-    init: list[str] = field(default_factory=list)
-    fwd: list[str] = field(default_factory=list)
+    init: Writer = field(default_factory=Writer)
+    fwd: Writer = field(default_factory=Writer)
     locals: set[str] = field(default_factory=set)
-    attrs: set[str] = field(default_factory=set)
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
     loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
-    counter: int = 0
     spec: set[str] = field(default_factory=set)  # the class's names from the spec (_spec_names)
+    layers: frozenset[str] = frozenset()  # the attributes __init__ makes for the class's layers
+
+    def inner(self) -> _Scope:
+        """The scope of a loop's body: its own statements, the class's names."""
+        return _Scope(dict(self.env), stored=self.stored, spec=self.spec, layers=self.layers)
+
+    @contextmanager
+    def indented(self):
+        with self.init.indented(), self.fwd.indented():
+            yield
+
+    def store(self, name: str) -> str:
+        """The attribute a constructor parameter that forward reads is kept in: its own
+        name, unless a layer has it (`stride_`)."""
+        if name not in self.stored:
+            attr = name
+            while attr in self.layers or attr == "out_channels" or attr in self.stored.values():
+                attr += "_"
+            self.stored[name] = attr
+        return self.stored[name]
 
     def own(self, base: str, depth: int) -> str:
         """A loop variable of the generator at repeat depth `depth`, out of the spec's way."""
@@ -248,12 +276,13 @@ class _Generator:
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
-        scope = _Scope(dict(params), spec=_spec_names(decl))
+        names = Names.of_body("", decl.body, self.program)
+        scope = _Scope(dict(params), spec=_spec_names(decl), layers=names.modules())
         scope.locals |= scope.spec
         scope.locals |= {py_name(p.name) for p in decl.params}
         start = _Value("x", ast.Name("in_channels"))
-        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.")
-        info = _BlockInfo(decl, _class_name(name), fold(out.channels), "")
+        out = self.body(decl.body, scope, names, start, "self.")
+        info = _BlockInfo(decl, _class_name(name), fold(out.channels), Writer())
         info.source = self.class_source(info.class_name, decl, scope, out, self.signature(decl))
         self.blocks[name] = info
         self.order.append(name)
@@ -285,61 +314,66 @@ class _Generator:
         return parts, prologue
 
     def class_source(self, class_name: str, decl: ast.BlockDecl, scope: _Scope, out: _Value,
-                     signature: tuple[str, list[str]], network: bool = False, returns: list[str] | None = None) -> str:
+                     signature: tuple[list[str], list[str]], network: bool = False,
+                     returns: list[str] | None = None) -> Writer:
         parts, prologue = signature
-        sig = ", ".join(parts)
-        lines = [f"class {class_name}(nn.Module):"]
-        lines.append(f'    """{decl.name} ({_inert(decl.span.file)}:{decl.span.line})."""')
-        lines.append("")
-        header = f"    def __init__({sig}):"
-        if len(header) > WIDTH:
-            header = "    def __init__(\n" + "".join(f"{layout_parameter(p, '        ')},\n" for p in parts) + "    ):"
-        lines.append(header)
-        lines.append("        super().__init__()")
-        taken = {ln.split("=")[0].strip()[len("self."):] for ln in scope.init if ln.lstrip().startswith("self.")}
-        attrs = {p: p if p not in taken else f"{p}_" for p in scope.stored}
-        body = [*prologue, *(f"self.{attrs[p]} = {p}" for p in scope.stored), *scope.init]
-        if not network:
-            body.append(f"self.out_channels = {self.src(fold(out.channels))}")
-        lines += [_layout(stmt) for stmt in body]
-        lines.append("")
-        lines.append("    def forward(self, x):")
-        fwd = [*scope.fwd, *(returns or [f"return {out.var}"])]
-        for p, attr in attrs.items():
-            fwd = [ln.replace(f"self.{_STORED}{p}", f"self.{attr}") for ln in fwd]
-        lines += [_layout(stmt) for stmt in fwd]
-        return "\n".join(lines)
+        w = Writer()
+        w.line(f"class {class_name}(nn.Module):")
+        with w.indented():
+            w.line(f'"""{decl.name} ({_inert(decl.span.file)}:{decl.span.line})."""')
+            w.blank()
+            header = f"def __init__({', '.join(parts)}):"
+            if len(header) + w.indent > WIDTH:
+                params = "".join(f"{layout_parameter(p, ' ' * (w.indent + 4))},\n" for p in parts)
+                w.verbatim("\n".join(ln[w.indent:] for ln in f"{' ' * w.indent}def __init__(\n{params}{' ' * w.indent}):".split("\n")))
+            else:
+                w.line(header)
+            with w.indented():
+                w.line("super().__init__()")
+                for text in prologue:
+                    w.line(text)
+                for p, attr in scope.stored.items():
+                    w.line(f"self.{attr} = {p}")
+                w.extend(scope.init, by=w.indent)
+                if not network:
+                    w.line(f"self.out_channels = {self.src(fold(out.channels))}")
+            w.blank()
+            w.line("def forward(self, x):")
+            with w.indented():
+                w.extend(scope.fwd, by=w.indent)
+                for text in returns or [f"return {out.var}"]:
+                    w.line(text)
+        return w
 
     # -- statements -------------------------------------------------------------------------
-    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, indent: str = "",
-             var: str = "x") -> _Value:
+    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, var: str = "x") -> _Value:
         """Statements; unnamed results go to the Python variable `var`."""
         values = {} if values is None else values
         for stmt in stmts:
-            cur = self.statement(stmt, scope, names, cur, prefix, values, indent, var)
+            cur = self.statement(stmt, scope, names, cur, prefix, values, var)
         return cur
 
-    def statement(self, stmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
+    def statement(self, stmt, scope, names, cur, prefix, values, var="x") -> _Value:
         if isinstance(stmt, ast.ChainStmt):
-            return self.chain(stmt.chain, scope, names, cur, prefix, values, indent, var)
+            return self.chain(stmt.chain, scope, names, cur, prefix, values, var)
         if isinstance(stmt, ast.AssignStmt):
             target = _value_name(stmt.name)
             scope.locals.add(target)
             scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
-            mark = len(scope.fwd)
-            result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, indent, target))
+            mark = scope.fwd.mark()
+            result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, target))
             values[stmt.name] = result
             if scope is self.network_scope and stmt.name in self.train_only:
                 # an auxiliary head: computed only when training, when it is returned
-                scope.fwd[mark:] = [f"{indent}if self.training:"] + ["    " + ln for ln in scope.fwd[mark:]]
+                scope.fwd.nest(mark, "if self.training:")
             return result
         if isinstance(stmt, ast.IfStmt):
-            return self.if_statement(stmt, scope, names, cur, prefix, values, indent, var)
+            return self.if_statement(stmt, scope, names, cur, prefix, values, var)
         if isinstance(stmt, ast.InputStmt):
             return cur
         return cur  # OutputStmt: handled by the network
 
-    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, indent, var="x") -> _Value:
+    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, var="x") -> _Value:
         cur = _shared(cur)
         self.in_ch = cur.channels
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
@@ -351,7 +385,7 @@ class _Generator:
             if isinstance(cond, ast.Literal):
                 break
         if len(live) == 1 and isinstance(live[0][0], ast.Literal):
-            return self.body(live[0][1], scope, names, cur, prefix, values, indent, var)
+            return self.body(live[0][1], scope, names, cur, prefix, values, var)
         if isinstance(live[-1][0], ast.Literal) and not live[-1][1]:
             live.pop()  # an empty `else` says nothing
         outs: list[tuple[ast.Expr, ast.Expr]] = []
@@ -361,21 +395,22 @@ class _Generator:
             init_head = keyword if final else f"{keyword} {self.src(cond)}:"
             fwd_head = keyword if final else f"{keyword} {self.src(self.forward_expr(cond, scope))}:"
             if k == 0:
-                self.emit(scope, stmt.span, indent, init_head, fwd_head)
+                self.emit(scope, stmt.span, init_head, fwd_head)
             else:
-                scope.init.append(indent + init_head)
-                scope.fwd.append(indent + fwd_head)
-            marks = (len(scope.init), len(scope.fwd))
-            out = self.body(body, scope, names, cur, prefix, values, indent + "    ", var)
-            if out.var != var:
-                self.emit(scope, stmt.span, indent + "    ", fwd=f"{var} = {out.var}")
-            for lines, mark in zip((scope.init, scope.fwd), marks):
-                if all(ln.lstrip().startswith("#") for ln in lines[mark:]):
-                    lines.append(f"{indent}    pass")
+                scope.init.line(init_head)
+                scope.fwd.line(fwd_head)
+            marks = (scope.init.mark(), scope.fwd.mark())
+            with scope.indented():
+                out = self.body(body, scope, names, cur, prefix, values, var)
+                if out.var != var:
+                    self.emit(scope, stmt.span, fwd=f"{var} = {out.var}")
+                for writer, mark in zip((scope.init, scope.fwd), marks):
+                    if not writer.written_since(mark):
+                        writer.line("pass")
             outs.append((cond, out.channels))
         final = isinstance(live[-1][0], ast.Literal)
         if not final and var != cur.var:  # no arm taken: the input passes through
-            scope.fwd += [f"{indent}else:", f"{indent}    {var} = {cur.var}"]
+            scope.fwd.line(f"else:\n    {var} = {cur.var}")
         channels = outs.pop()[1] if final else cur.channels
         for cond, ch in reversed(outs):
             channels = ast.Conditional(ch, cond, channels)
@@ -393,23 +428,17 @@ class _Generator:
                 self.loop_channels_read.add(block)
                 env[name] = ast.Name(f"{block}.in_channels")
                 continue
-            scope.stored.setdefault(name, name)
-            env[name] = ast.Name(f"self.{_STORED}{name}")
+            env[name] = ast.Name(f"self.{scope.store(name)}")
         return subst(expr, env)
 
-    def emit(self, scope: _Scope, span: Span, indent: str, init: str | None = None, fwd: str | None = None) -> None:
-        """Add statements to __init__ and/or forward, each under a `# file:line` comment
-        (one comment per run of statements from the same spec line)."""
-        comment = f"{indent}# {_inert(span.file)}:{span.line}"
-        for lines, text in ((scope.init, init), (scope.fwd, fwd)):
-            if text is None:
-                continue
-            last = next((ln for ln in reversed(lines) if ln.lstrip().startswith("# ")), None)
-            if last != comment:
-                lines.append(comment)
-            lines.append(f"{indent}{text}")
+    def emit(self, scope: _Scope, span: Span, init: str | None = None, fwd: str | None = None) -> None:
+        """Add a statement (maybe compound) to __init__ and/or forward, from `span` of the spec."""
+        if init is not None:
+            scope.init.line(init, span)
+        if fwd is not None:
+            scope.fwd.line(fwd, span)
 
-    def chain(self, chain: ast.Chain, scope, names, cur: _Value, prefix, values, indent, target) -> _Value:
+    def chain(self, chain: ast.Chain, scope, names, cur: _Value, prefix, values, target) -> _Value:
         steps = chain.steps
         first = steps[0]
         if first.label is None and isinstance(first.kind, ast.Call) and not first.kind.has_parens and first.kind.name in values:
@@ -418,37 +447,37 @@ class _Generator:
             if not steps:
                 return cur
         for step in steps:
-            cur = self.step(step, scope, names, cur, prefix, values, indent, target)
+            cur = self.step(step, scope, names, cur, prefix, values, target)
         return cur
 
-    def step(self, step: ast.Step, scope, names, cur, prefix, values, indent, target) -> _Value:
+    def step(self, step: ast.Step, scope, names, cur, prefix, values, target) -> _Value:
         kind = step.kind
         self.in_ch = cur.channels
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
-                return self.merge(kind, step.label, scope, names, values, indent, target)
+                return self.merge(kind, step.label, scope, names, values, target)
             attr = names.local(kind)
             inplace = cur.fresh and _inplace(kind.name)
-            src, channels = self.module_for(kind, scope, cur.channels, inplace)
-            if src.startswith(_EXPR):  # an op computed in forward, with no module
-                self.emit(scope, step.span, indent, fwd=f"{target} = {src[len(_EXPR):].replace(_INPUT, cur.var)}")
+            made, channels = self.module_for(kind, scope, cur.channels, inplace)
+            if made.module is None:  # an op computed in forward, with no module
+                self.emit(scope, step.span, fwd=f"{target} = {made.forward(cur.var)}")
                 return _Value(target, channels)
-            self.emit(scope, step.span, indent, f"{prefix}{attr} = {src}", f"{target} = {prefix}{attr}({cur.var})")
+            self.emit(scope, step.span, f"{prefix}{attr} = {made.module}", f"{target} = {prefix}{attr}({cur.var})")
             if channels == _OPAQUE:
                 channels = ast.Name(f"{prefix}{attr}.out_channels")
             # after an in-place op autograd holds the tensor (a ReLU's backward reads its output): not fresh
             return _Value(target, channels, fresh=_fresh(kind.name))
         if isinstance(kind, ast.Concat):
-            return self.concat(kind, step.label, scope, names, cur, prefix, values, indent, target)
+            return self.concat(kind, step.label, scope, names, cur, prefix, values, target)
         if isinstance(kind, ast.Residual):
-            return self.residual(kind, step.label, scope, names, cur, prefix, values, indent, target)
+            return self.residual(kind, step.label, scope, names, cur, prefix, values, target)
         if isinstance(kind, ast.ForLoop):
-            return self.for_loop(kind, step.label, scope, names, cur, prefix, indent, target)
+            return self.for_loop(kind, step.label, scope, names, cur, prefix, target)
         if isinstance(kind, ast.Gate):
-            return self.gate(kind, step.label, scope, names, cur, prefix, values, indent, target)
-        return self.repeat(kind, step.label, scope, names, cur, prefix, indent, target)
+            return self.gate(kind, step.label, scope, names, cur, prefix, values, target)
+        return self.repeat(kind, step.label, scope, names, cur, prefix, target)
 
-    def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[str, ast.Expr]:
+    def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[_Made, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
         activation that may overwrite its input)."""
         self.in_ch = in_ch
@@ -472,15 +501,15 @@ class _Generator:
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
             if src is None:
-                src = _EXPR + op.torch_expr(low, [_INPUT])
-            return src, self.op_channels(op, low, [in_ch])
+                return _Made(None, lambda x: op.torch_expr(low, [x])), self.op_channels(op, low, [in_ch])
+            return _Made(src), self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
         self.in_ch = in_ch  # writing the block's class used it
         given = match_arguments([p.name for p in info.decl.params], call).given
         args = {k: self.expr(a.value, scope) for k, a in given.items()}
         parts = [self.src(in_ch)]  # as the spec writes them: positional, then by keyword
         parts += [self.src(args[k]) if a.name is None else f"{py_name(k)}={self.src(args[k])}" for k, a in given.items()]
-        return f"{info.class_name}({', '.join(parts)})", self.block_channels(info, args, in_ch)
+        return _Made(f"{info.class_name}({', '.join(parts)})"), self.block_channels(info, args, in_ch)
 
     def op_channels(self, op, low: dict, inputs: list[ast.Expr]) -> ast.Expr:
         """An op's output channels: its formula over placeholder inputs, read back as an
@@ -505,27 +534,27 @@ class _Generator:
         # the built module knows it
         return channels if len(self.src(channels)) <= 40 else _OPAQUE
 
-    def merge(self, call: ast.Call, label, scope, names, values, indent, target) -> _Value:
+    def merge(self, call: ast.Call, label, scope, names, values, target) -> _Value:
         op = OPS[call.name]
         inputs = [values[a.value.name] for a in call.args]
-        self.emit(scope, call.span, indent, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
+        self.emit(scope, call.span, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
         return _Value(target, self.op_channels(op, {}, [v.channels for v in inputs]))
 
-    def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+    def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, target) -> _Value:
         base = concat_base(names, group, label)
         if base != names.path:
-            self.emit(scope, group.span, indent, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
+            self.emit(scope, group.span, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
         outs = []
         for br, bname in zip(group.branches, branch_names(group)):
             attr = _relative(f"{base}.{bname}" if base else bname, names.path)
-            outs.append(self.branch(br, attr, scope, cur, prefix, values, indent))
-        self.emit(scope, group.span, indent, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
+            outs.append(self.branch(br, attr, scope, cur, prefix, values))
+        self.emit(scope, group.span, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
         channels = outs[0].channels
         for o in outs[1:]:
             channels = ast.BinOp("+", channels, o.channels)
         return _Value(target, fold(channels))
 
-    def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values, indent) -> _Value:
+    def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var(_var_hint(prefix, attr))
         names = Names.of_chain("", br.chain, self.program)
@@ -539,91 +568,87 @@ class _Generator:
             for s in steps:
                 local = names.local(s.kind)
                 inplace = fresh and _inplace(s.kind.name)
-                src, channels = self.module_for(s.kind, scope, channels, inplace)
-                fresh = _fresh(s.kind.name) and not src.startswith(_EXPR)
-                if src.startswith(_EXPR) and not items:  # e.g. a channel split: `x.chunk(2, 1)[1]`
-                    lead = src[len(_EXPR):].replace(_INPUT, lead)
+                made, channels = self.module_for(s.kind, scope, channels, inplace)
+                fresh = _fresh(s.kind.name) and made.module is not None
+                if made.module is None and not items:  # e.g. a channel split: `x.chunk(2, 1)[1]`
+                    lead = made.forward(lead)
                     continue
-                if channels == _OPAQUE or src.startswith(_EXPR):  # needs an attribute per step
+                if channels == _OPAQUE or made.module is None:  # needs an attribute per step
                     simple = False
                     break
-                items.append(f"{local}={src}" if local.isidentifier() else f"{local!r}: {src}")
+                items.append(f"{local}={made.module}" if local.isidentifier() else f"{local!r}: {made.module}")
         if simple and not items:  # forward expressions only: no module
-            self.emit(scope, br.span, indent, fwd=f"{var} = {lead}")
+            self.emit(scope, br.span, fwd=f"{var} = {lead}")
             return _Value(var, channels)
         if simple:
             self.uses_ordered_dict = True
-            inner = "        " + indent + "        "  # method body + statement indent + two levels
-            cut = len(inner) - 8  # laid out where it will stand, then placed back two levels in
+            inner = " " * (_METHOD_BODY + scope.init.indent + 8)  # where the items stand: two levels in
+            cut = len(inner) - 8  # laid out there, then written relative to the statement
             body = "".join(
                 "\n".join(line[cut:] for line in layout_keyword(item, inner).split("\n")) + ",\n" for item in items
             )
             sequential = f"{prefix}{attr} = nn.Sequential(\n    OrderedDict(\n{body}    )\n)"
-            self.emit(scope, br.span, indent, _nest([sequential], indent),  # (inside an `if` arm too)
-                      f"{var} = {prefix}{attr}({lead})")
+            self.emit(scope, br.span, sequential, f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
-        self.emit(scope, br.span, indent, init=f"{prefix}{attr} = nn.Module()")
-        return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, indent, var)
+        self.emit(scope, br.span, init=f"{prefix}{attr} = nn.Module()")
+        return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, var)
 
-    def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
-        when = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope).get("when", literal(True))
+    def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, target) -> _Value:
+        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
+        when = args.get("when", literal(True))
         if isinstance(when, ast.Literal) and when.value is False:
-            return self.residual_absent(res, label, scope, names, cur, prefix, values, indent, target)
+            # the body alone; the shortcut's, scale's and sum's names stay taken
+            return self.body(res.body, scope, names, cur, prefix, dict(values), target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
-        self.emit(scope, res.span, indent, fwd=f"{shortcut} = {cur.var}")
-        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
+        self.emit(scope, res.span, fwd=f"{shortcut} = {cur.var}")
+        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), target)
         body_var = body_out.var
-        marks = (len(scope.init), len(scope.fwd))  # a `when` decided at run time puts what follows under an `if`
+        marks = (scope.init.mark(), scope.fwd.mark())  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
             attr = _relative(names.full(names.local(res, "shortcut")), names.path)
             sc_names = Names.of_body("", res.shortcut, self.program)
-            self.emit(scope, res.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            self.emit(scope, res.span, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
-            out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), indent, shortcut)
+            out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), shortcut)
             if out.var != shortcut:
-                self.emit(scope, res.span, indent, fwd=f"{shortcut} = {out.var}")
-        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
+                self.emit(scope, res.span, fwd=f"{shortcut} = {out.var}")
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
             scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
-        self.emit(scope, res.span, indent, fwd=f"{target} = {shortcut} + {scaled}")
+        self.emit(scope, res.span, fwd=f"{target} = {shortcut} + {scaled}")
         if isinstance(when, ast.Literal):
             return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
         if target != body_var:  # without the sum, the body's value is the result
-            scope.fwd.insert(marks[1], f"{indent}{target} = {body_var}")
+            scope.fwd.insert(marks[1], f"{target} = {body_var}")
             marks = (marks[0], marks[1] + 1)
-        for lines, mark, cond in ((scope.init, marks[0], when), (scope.fwd, marks[1], self.forward_expr(when, scope))):
-            if len(lines) > mark:
-                lines[mark:] = [f"{indent}if {self.src(cond)}:", *("    " + ln for ln in lines[mark:])]
+        for writer, mark, cond in ((scope.init, marks[0], when), (scope.fwd, marks[1], self.forward_expr(when, scope))):
+            if writer.written_since(mark):
+                writer.nest(mark, f"if {self.src(cond)}:")
         return _Value(target, body_out.channels)
 
-    def residual_absent(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
-        """`residual(when=false)`: the body alone; the shortcut's, scale's and sum's names stay taken."""
-        return self.body(res.body, scope, names, cur, prefix, dict(values), indent, target)
-
-    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, indent, target) -> _Value:
+    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, target) -> _Value:
         """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
         concat branch is; several statements become a plain container."""
         cur = _shared(cur)  # the body and the product both read it
         attr = _relative(names.full(names.local(gate, "gate")), names.path)
         if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
             chain = gate.body[0].chain
-            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values), indent)
+            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values))
         else:
             var = scope.var(_var_hint(prefix, attr))
-            self.emit(scope, gate.span, indent, init=f"{prefix}{attr} = nn.Module()")
+            self.emit(scope, gate.span, init=f"{prefix}{attr} = nn.Module()")
             body_names = Names.of_body("", gate.body, self.program)
-            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), indent, var)
-        self.emit(scope, gate.span, indent, fwd=f"{target} = {cur.var} * {out.var}")
+            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), var)
+        self.emit(scope, gate.span, fwd=f"{target} = {cur.var} * {out.var}")
         return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
-    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
+    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, target) -> _Value:
         attr = names.local(rep)
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
-        inner = _Scope(dict(scope.env), spec=scope.spec)
+        inner = scope.inner()
         depth = self.depth
         index = scope.own("i", depth) if rep.index else "_"
         channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
@@ -631,10 +656,10 @@ class _Generator:
             inner.env[rep.index] = ast.Name(index)
         loop = _Loop(f"for {index} in range({count})", {index: fold(ast.BinOp("-", count_expr, literal(1)))},
                      uniform=not rep.index, count=count, index=index)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, target, count_expr,
                          channels_var, layers, {index} if rep.index else set())
 
-    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target, count_expr, channels_var, layers,
+    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, target, count_expr, channels_var, layers,
              bound: set[str]) -> _Value:
         """The loop in __init__ (and forward) that a repeat or a for loop becomes."""
         single = single_call(rep.body)
@@ -643,9 +668,9 @@ class _Generator:
         self.loop_names = outer_names | bound
         try:
             if single is None:
-                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, indent, target)
+                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, target)
             else:
-                out = self.repeat_call(single, rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
+                out = self.repeat_call(single, rep, loop, attr, scope, inner, cur, prefix, target, count_expr,
                                        channels_var, layers)
         finally:
             self.depth, self.loop_names = depth, outer_names
@@ -654,11 +679,11 @@ class _Generator:
         # a repeat of 0 (an empty table) passes its input through unchanged
         return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", count_expr, literal(0)), cur.channels)))
 
-    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, indent, target) -> _Value:
+    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, target) -> _Value:
         """`for (t, c) in rows as k { ... }`: Python's own loop over the table, the body as a repeat's."""
         attr = names.local(rep)
         table = self.expr(rep.table, scope)
-        inner = _Scope(dict(scope.env), spec=scope.spec)
+        inner = scope.inner()
         depth = self.depth
         channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         items = [self.loop_item(scope, t) for t in rep.targets]
@@ -676,26 +701,25 @@ class _Generator:
         header = f"for {index}, {row} in enumerate({table_src})" if index else f"for {row[1:-1] if rep.unpack and len(items) > 1 else row} in {table_src}"
         loop = _Loop(header, last, uniform=False, count=self.src(count_expr), index=index or "_", row=row,
                      items=tuple(items), table=table)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, indent, target, count_expr, channels_var, layers,
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, target, count_expr, channels_var, layers,
                          {*items, *([index] if index else [])})
 
-    def repeat_call(self, single, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target, count_expr,
+    def repeat_call(self, single, rep, loop: _Loop, attr, scope, inner, cur, prefix, target, count_expr,
                     channels_var, layers) -> _Value:
         """A repeat of one op or block: an nn.Sequential."""
         count = loop.count
-        src, out = self.module_for(single, inner, ast.Name(channels_var))
+        made, out = self.module_for(single, inner, ast.Name(channels_var))
         if fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels) and loop.uniform:
-            src0, _ = self.module_for(single, inner, cur.channels)
-            self.emit(scope, rep.span, indent, f"{prefix}{attr} = nn.Sequential(*[{src0} for _ in range({count})])",
+            first, _ = self.module_for(single, inner, cur.channels)
+            self.emit(scope, rep.span, f"{prefix}{attr} = nn.Sequential(*[{first.module} for _ in range({count})])",
                       f"{target} = {prefix}{attr}({cur.var})")
             return _Value(target, cur.channels)
         block = single.name not in OPS
         loop_lines = [f"{layers} = []", f"{channels_var} = {self.src(cur.channels)}", f"{loop.header}:",
-                f"    {layers}.append({src})",
+                f"    {layers}.append({made.module})",
                 f"    {channels_var} = {layers}[-1].out_channels" if block else f"    {channels_var} = {self.src(out)}",
                 f"{prefix}{attr} = nn.Sequential(*{layers})"]
-        self.emit(scope, rep.span, indent, init=_nest(loop_lines, indent))
-        self.emit(scope, rep.span, indent, fwd=f"{target} = {prefix}{attr}({cur.var})")
+        self.emit(scope, rep.span, "\n".join(loop_lines), f"{target} = {prefix}{attr}({cur.var})")
         last = fold(subst(out, loop.last))
         if channels_var not in free_names(last) and not _opaque(last):
             channels = last  # the last iteration's output does not depend on its input
@@ -705,7 +729,7 @@ class _Generator:
             channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
         return _Value(target, channels)
 
-    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, indent, target) -> _Value:
+    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, target) -> _Value:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
         depth = self.depth - 1
@@ -713,12 +737,13 @@ class _Generator:
         inner.locals = scope.locals
         names = Names.of_body("", rep.body, self.program)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
-            self.emit(scope, rep.span, indent, fwd=f"{target} = {cur.var}")
+            self.emit(scope, rep.span, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
         outer_read, self.loop_names_read = self.loop_names_read, set()
         outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
         try:
-            out = self.body(rep.body, inner, names, start, f"{block}.", {}, "    ", target)
+            with inner.indented():
+                out = self.body(rep.body, inner, names, start, f"{block}.", {}, target)
         finally:
             self.loop_channels = outer_channels
         read = self.loop_names_read
@@ -728,12 +753,15 @@ class _Generator:
         if block in self.loop_channels_read:  # forward decides on the iteration's input width
             head.append(f"    {block}.in_channels = {channels_var}")
         tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
-        self.emit(scope, rep.span, indent, init=_nest([*head, *inner.init, *tail], indent))
-        head_fwd = self.forward_loop(loop, block, f"{prefix}{attr}", read, scope)
-        fwd = [*inner.fwd]
+        scope.init.line("\n".join(head), rep.span)
+        scope.init.extend(inner.init, by=scope.init.indent)
+        scope.init.line("\n".join(tail), rep.span)
+        scope.fwd.line(self.forward_loop(loop, block, f"{prefix}{attr}", read, scope), rep.span)
+        scope.fwd.extend(inner.fwd, by=scope.fwd.indent)
         if out.var != target:
-            fwd.append(f"    {target} = {out.var}")
-        self.emit(scope, rep.span, indent, fwd=_nest([head_fwd, *(fwd or ["    pass"])], indent))  # an empty body loops over nothing
+            scope.fwd.line(f"    {target} = {out.var}", rep.span)
+        elif not inner.fwd.lines:  # an empty body loops over nothing
+            scope.fwd.line("    pass", rep.span)
         scope.stored.update(inner.stored)
         iterated = fold(subst(out.channels, {channels_var: cur.channels}))
         if iterated == fold(cur.channels):
@@ -745,7 +773,7 @@ class _Generator:
             return _Value(target, last)  # the last iteration's channels, from the last row or index
         # known only after the loop in __init__: keep it in a variable no later loop reuses
         snapshot = scope.var(f"{attr}_channels")
-        self.emit(scope, rep.span, indent, init=f"{snapshot} = {channels_var}")
+        self.emit(scope, rep.span, init=f"{snapshot} = {channels_var}")
         return _Value(target, ast.Name(snapshot))
 
     def loop_item(self, scope: _Scope, name: str) -> str:
@@ -780,7 +808,8 @@ class _Generator:
         fixed = _structural(decl)
         fixed |= self.sizing_flatten(decl, fixed)
         env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
-        scope = _Scope(env, spec=_spec_names(decl))
+        names = Names.of_body("", decl.body, self.program)
+        scope = _Scope(env, spec=_spec_names(decl), layers=names.modules())
         scope.locals |= scope.spec
         self.network_scope = scope
         consumed = {i for n in self.graph.nodes for i in n.inputs}
@@ -789,13 +818,13 @@ class _Generator:
         in_channels = self.expr(inputs[0].dims[0], scope) if inputs else literal(self.graph.input_shape[0])
         start = _Value("x", in_channels)
         values: dict[str, _Value] = {}
-        out = self.body(decl.body, scope, Names.of_body("", decl.body, self.program), start, "self.", values)
+        out = self.body(decl.body, scope, names, start, "self.", values)
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
-            self.emit(scope, Span(first["file"], first["line"], 1), "", init="\n".join(init_lines(self.graph.init)))
+            self.emit(scope, Span(first["file"], first["line"], 1), init="\n".join(init_lines(self.graph.init)))
         if self.graph.init_layers:  # `init NAME: ...`: after the kinds, in the spec's order
             first = self.graph.init_layers[0]
-            self.emit(scope, Span(first["file"], first["line"], 1), "",
+            self.emit(scope, Span(first["file"], first["line"], 1),
                       init="\n".join(layer_init_lines(self.graph.init_layers)))
         returns = self.returns(decl, values, out)
         sig, prologue = self.signature(decl, checked)
@@ -848,11 +877,12 @@ class _Generator:
         lines.append(f"return {', '.join(always)}")
         return lines
 
-    def module_source(self) -> str:
+    def module_source(self) -> tuple[str, tuple]:
+        """The file's text and its line map."""
         net = self.network()
         header = [f"# Generated by netdsl from {_inert(self.graph.file)}: edit the spec, not this file.", ""]
         classes = [self.blocks[name].source for name in self.order] + [net]
-        body = "\n".join(classes)
+        body = "\n".join(c.code() for c in classes)
         stdlib = ["import math"] if _USES_MATH.search(body) else []
         if self.uses_ordered_dict:
             stdlib.append("from collections import OrderedDict")
@@ -860,16 +890,12 @@ class _Generator:
             stdlib.append("from fnmatch import fnmatchcase")
         if stdlib:
             header += [*stdlib, ""]
-        header.append("import torch")
+        helpers = [src for name, src in sorted(_HELPERS.items()) if f"{name}(" in body]
+        helpers += runtime_used(body)  # the modules some ops lower to (their `runtime` trait)
+        if "torch." in "\n".join([body, *helpers]):
+            header.append("import torch")
         header.append("from torch import nn")
-        parts = ["\n".join(header)]
-        parts += [src for name, src in sorted(_HELPERS.items()) if f"{name}(" in body]
-        parts += runtime_used(body)  # the modules some ops lower to (their `runtime` trait)
-        parts += classes
-        text = "\n\n\n".join(parts) + "\n"
-        if "torch." not in text.replace("import torch", ""):
-            text = text.replace("import torch\n", "", 1)
-        return text
+        return assemble(["\n".join(header), *helpers, *classes])
 
 
 _RESIDUAL_PARAMS = (ast.Param("scale", FLOAT, None), ast.Param("when", BOOL, None))
@@ -891,15 +917,6 @@ class _Loop:
 _TYPE_HINTS = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
 
-def _layout(stmt: str, base: str = "        ") -> str:
-    """Lay out one emitted statement (possibly several lines, e.g. a loop) inside a method."""
-    out = []
-    for line in stmt.split("\n"):
-        bare = line.lstrip(" ")
-        out.append(layout(bare, base + line[: len(line) - len(bare)]) if bare else "")
-    return "\n".join(out)
-
-
 _OPAQUE = ast.Name("@opaque")
 
 
@@ -913,17 +930,6 @@ def _var_hint(prefix: str, attr: str) -> str:
     repeat's loop (`block.se`) the loop variable is left out: `se`."""
     path = prefix[len("self."):] if prefix.startswith("self.") else prefix.partition(".")[2]
     return (path + attr).replace(".", "_")
-
-
-def _nest(parts: list[str], indent: str) -> str:
-    """Statements (each maybe several lines) as one emitted text at `indent`: emit
-    indents the first line, every later line gets `indent` here."""
-    lines = "\n".join(parts).split("\n")
-    return "\n".join([lines[0], *(indent + ln for ln in lines[1:])])
-
-
-def _indent(text: str, indent: str) -> str:
-    return "\n".join(indent + line if line else line for line in text.split("\n"))
 
 
 def _class_name(name: str) -> str:
@@ -976,10 +982,10 @@ def generate(program: Program, graph: Graph) -> GeneratedCode:
     """PyTorch source for a checked spec."""
     gen = _Generator(program, graph)
     try:
-        source = gen.module_source()
+        source, line_map = gen.module_source()
     except CodegenError as err:
         raise NetdslError([Diagnostic(codes.UNSUPPORTED, err.message, err.span)]) from None
-    return GeneratedCode(source, _class_name(program.network.name), graph.file)
+    return GeneratedCode(source, _class_name(program.network.name), graph.file, line_map)
 
 
 del REQUIRED

@@ -158,9 +158,8 @@ class Writer:
 def _runs(lines: list[Line]) -> dict[int, int]:
     """Where a `# file:line` comment goes: line index -> how many lines its run covers. A
     run starts at a statement from a spec line (and indentation) other than the run's
-    before it, and takes the lines that continue it and lines that come from no spec
-    line (`else:`) at its indentation or deeper; a blank line, a comment or a line less
-    indented ends it."""
+    before it, and takes the lines that continue it; a line from no spec line (a blank
+    one, `else:`, `return x`) ends it."""
     runs: dict[int, int] = {}
     start, key = -1, None
     for k, ln in enumerate(lines):
@@ -172,8 +171,6 @@ def _runs(lines: list[Line]) -> dict[int, int]:
                 runs[start] += 1
             else:
                 start, key, runs[k] = k, this, 1
-        elif ln.text and not ln.text.startswith("#") and key is not None and ln.indent >= key[2]:
-            runs[start] += 1
         else:
             key = None
     return runs

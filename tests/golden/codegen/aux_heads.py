@@ -30,8 +30,7 @@ class Aux(nn.Module):
         # tests/data/codegen/aux_heads.net:8
         self.conv = nn.Conv2d(4, 8, 3, padding=1)
         self.relu = nn.ReLU(inplace=True)
-        # tests/data/codegen/aux_heads.net:9
-        self.head1 = Head(8, classes)
+        self.head1 = Head(8, classes)  # tests/data/codegen/aux_heads.net:9
         # tests/data/codegen/aux_heads.net:10
         self.repeat = nn.ModuleList()
         channels = 8
@@ -42,28 +41,25 @@ class Aux(nn.Module):
             block.relu = nn.ReLU(inplace=True)
             # tests/data/codegen/aux_heads.net:12
             block.dwconv = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+            # tests/data/codegen/aux_heads.net:10
             self.repeat.append(block)
             channels = 8
-        # tests/data/codegen/aux_heads.net:14
-        self.head2 = Head(8, classes)
+        self.head2 = Head(8, classes)  # tests/data/codegen/aux_heads.net:14
 
     def forward(self, x):
         # tests/data/codegen/aux_heads.net:8
         x1 = self.conv(x)
         x1 = self.relu(x1)
         if self.training:
-            # tests/data/codegen/aux_heads.net:9
-            aux = self.head1(x1)
+            aux = self.head1(x1)  # tests/data/codegen/aux_heads.net:9
         # tests/data/codegen/aux_heads.net:10
         x = x1
         for block in self.repeat:
             # tests/data/codegen/aux_heads.net:11
             x = block.conv(x)
             x = block.relu(x)
-            # tests/data/codegen/aux_heads.net:12
-            x = block.dwconv(x)
-        # tests/data/codegen/aux_heads.net:14
-        logits = self.head2(x)
+            x = block.dwconv(x)  # tests/data/codegen/aux_heads.net:12
+        logits = self.head2(x)  # tests/data/codegen/aux_heads.net:14
         if self.training:
             return logits, aux
         return logits

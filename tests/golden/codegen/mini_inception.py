@@ -79,20 +79,13 @@ class Mixed(nn.Module):
         self.out_channels = a + (a + a) + a
 
     def forward(self, x):
-        # tests/data/codegen/mini_inception.net:8
-        b1 = self.b1(x)
-        # tests/data/codegen/mini_inception.net:9
-        b2 = self.b2.conv_bn(x)
-        # tests/data/codegen/mini_inception.net:10
-        b2_b1 = self.b2.b1(b2)
-        # tests/data/codegen/mini_inception.net:11
-        b2_b2 = self.b2.b2(b2)
-        # tests/data/codegen/mini_inception.net:9
-        b2 = torch.cat([b2_b1, b2_b2], 1)
-        # tests/data/codegen/mini_inception.net:13
-        b3 = self.b3(x)
-        # tests/data/codegen/mini_inception.net:7
-        x = torch.cat([b1, b2, b3], 1)
+        b1 = self.b1(x)  # tests/data/codegen/mini_inception.net:8
+        b2 = self.b2.conv_bn(x)  # tests/data/codegen/mini_inception.net:9
+        b2_b1 = self.b2.b1(b2)  # tests/data/codegen/mini_inception.net:10
+        b2_b2 = self.b2.b2(b2)  # tests/data/codegen/mini_inception.net:11
+        b2 = torch.cat([b2_b1, b2_b2], 1)  # tests/data/codegen/mini_inception.net:9
+        b3 = self.b3(x)  # tests/data/codegen/mini_inception.net:13
+        x = torch.cat([b1, b2, b3], 1)  # tests/data/codegen/mini_inception.net:7
         return x
 
 
@@ -105,20 +98,16 @@ class Res(nn.Module):
         # tests/data/codegen/mini_inception.net:19
         self.conv_bn = ConvBN(in_channels, 8)
         self.conv = nn.Conv2d(8, 32, 1)
-        # tests/data/codegen/mini_inception.net:21
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = nn.ReLU(inplace=True)  # tests/data/codegen/mini_inception.net:21
         self.out_channels = 32
 
     def forward(self, x):
-        # tests/data/codegen/mini_inception.net:18
-        shortcut = x
+        shortcut = x  # tests/data/codegen/mini_inception.net:18
         # tests/data/codegen/mini_inception.net:19
         x = self.conv_bn(x)
         x = self.conv(x)
-        # tests/data/codegen/mini_inception.net:18
-        x = shortcut + x * self.scale
-        # tests/data/codegen/mini_inception.net:21
-        x = self.relu(x)
+        x = shortcut + x * self.scale  # tests/data/codegen/mini_inception.net:18
+        x = self.relu(x)  # tests/data/codegen/mini_inception.net:21
         return x
 
 
@@ -129,26 +118,20 @@ class Mini(nn.Module):
         super().__init__()
         # tests/data/codegen/mini_inception.net:26
         self.stem = ConvBN(3, 32, 3, stride=2)
-        # tests/data/codegen/mini_inception.net:27
-        self.mixed = Mixed(32, 8, 12)
+        self.mixed = Mixed(32, 8, 12)  # tests/data/codegen/mini_inception.net:27
         # tests/data/codegen/mini_inception.net:28
         self.res = nn.Sequential(*[Res(32, 0.2) for _ in range(2)])
         # tests/data/codegen/mini_inception.net:29
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        # tests/data/codegen/mini_inception.net:30
-        self.fc = nn.Linear(32, num_classes)
+        self.fc = nn.Linear(32, num_classes)  # tests/data/codegen/mini_inception.net:30
 
     def forward(self, x):
-        # tests/data/codegen/mini_inception.net:26
-        x = self.stem(x)
-        # tests/data/codegen/mini_inception.net:27
-        x = self.mixed(x)
-        # tests/data/codegen/mini_inception.net:28
-        x = self.res(x)
+        x = self.stem(x)  # tests/data/codegen/mini_inception.net:26
+        x = self.mixed(x)  # tests/data/codegen/mini_inception.net:27
+        x = self.res(x)  # tests/data/codegen/mini_inception.net:28
         # tests/data/codegen/mini_inception.net:29
         x = self.global_pool(x)
         x = self.flatten(x)
-        # tests/data/codegen/mini_inception.net:30
-        x = self.fc(x)
+        x = self.fc(x)  # tests/data/codegen/mini_inception.net:30
         return x

@@ -29,10 +29,8 @@ class Basic(nn.Module):
         # tests/data/codegen/resnet_stage.net:5
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        # tests/data/codegen/resnet_stage.net:3
-        self.downsample = nn.Module()
-        # tests/data/codegen/resnet_stage.net:7
-        if project:
+        self.downsample = nn.Module()  # tests/data/codegen/resnet_stage.net:3
+        if project:  # tests/data/codegen/resnet_stage.net:7
             # tests/data/codegen/resnet_stage.net:8
             self.downsample.conv = nn.Conv2d(
                 in_channels,
@@ -42,13 +40,11 @@ class Basic(nn.Module):
                 bias=False,
             )
             self.downsample.bn = nn.BatchNorm2d(planes)
-        # tests/data/codegen/resnet_stage.net:11
-        self.relu2 = nn.ReLU(inplace=True)
+        self.relu2 = nn.ReLU(inplace=True)  # tests/data/codegen/resnet_stage.net:11
         self.out_channels = planes
 
     def forward(self, x):
-        # tests/data/codegen/resnet_stage.net:3
-        shortcut = x
+        shortcut = x  # tests/data/codegen/resnet_stage.net:3
         # tests/data/codegen/resnet_stage.net:4
         x = self.conv1(x)
         x = self.bn1(x)
@@ -56,15 +52,12 @@ class Basic(nn.Module):
         # tests/data/codegen/resnet_stage.net:5
         x = self.conv2(x)
         x = self.bn2(x)
-        # tests/data/codegen/resnet_stage.net:7
-        if self.project:
+        if self.project:  # tests/data/codegen/resnet_stage.net:7
             # tests/data/codegen/resnet_stage.net:8
             shortcut = self.downsample.conv(shortcut)
             shortcut = self.downsample.bn(shortcut)
-        # tests/data/codegen/resnet_stage.net:3
-        x = shortcut + x
-        # tests/data/codegen/resnet_stage.net:11
-        x = self.relu2(x)
+        x = shortcut + x  # tests/data/codegen/resnet_stage.net:3
+        x = self.relu2(x)  # tests/data/codegen/resnet_stage.net:11
         return x
 
 
@@ -96,8 +89,7 @@ class Stage(nn.Module):
         x = self.conv(x)
         x = self.bn(x)
         x = self.relu(x)
-        # tests/data/codegen/resnet_stage.net:17
-        x = self.layer(x)
+        x = self.layer(x)  # tests/data/codegen/resnet_stage.net:17
         # tests/data/codegen/resnet_stage.net:18
         x = self.global_pool(x)
         x = self.flatten(x)
