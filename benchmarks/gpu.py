@@ -178,7 +178,7 @@ def bench_model(name: str, args, device: torch.device, clock: Clock, deadline: f
                 else:
                     notes.append(f"torch.compile left out at batch {batch}: time budget spent")
             ips = throughput(runs, x, args.rounds, clock, autocast)
-            cells = [f"{ips[n]:,.0f}" for n in variants] + [f"{ips['compiled']:,.0f}" if "compiled" in ips else "-"]
+            cells = [_rate(ips[n]) for n in variants] + [_rate(ips["compiled"]) if "compiled" in ips else "-"]
             precision = "bf16 autocast" if autocast else "float32"
             lines.append(f"| {batch} | {precision} | " + " | ".join(cells) + " |")
             if "compiled" in runs:
@@ -195,6 +195,11 @@ def machine_lines(device: torch.device) -> list[str]:
             f"- python {platform.python_version()}, torch {torch.__version__} (CUDA {torch.version.cuda}, "
             f"cuDNN {torch.backends.cudnn.version()}), torchvision {torchvision.__version__}, timm {timm.__version__}",
             "- images/s: median of interleaved rounds; same seeded weights and inputs for every variant", ""]
+
+
+def _rate(images_per_s: float) -> str:
+    """images/s for the table: whole numbers, but never a rate that rounds to 0 (a slow CPU run)."""
+    return f"{images_per_s:,.0f}" if images_per_s >= 10 else f"{images_per_s:.2g}"
 
 
 def main(argv=None) -> int:

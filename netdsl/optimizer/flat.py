@@ -1,7 +1,7 @@
 """A (possibly optimized) graph as ONE readable nn.Module: a module per layer, named
 after its node (`inception_a.0.b1.conv` -> `self.inception_a_0_b1_conv`), and a forward
-that is straight-line code over the nodes in order, each statement with a `# file:line`
-comment pointing at the spec (after it, or above it where the line would be too long).
+that is straight-line code over the nodes in order, each statement traceable to its spec
+line (the `# file:line` comments and the line map of :class:`..torch.emit.Writer`).
 Variables are reused once their value is dead, so a chain reads `x = self.conv(x)` and
 tensors are freed as soon as possible. The file is laid out as `ruff format` would.
 
@@ -13,7 +13,6 @@ from their source: it needs only torch."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from ..ir.graph import Graph, Node
 from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
-from ..torch.emit import FILE_NAMES, GeneratedCode, Writer, assemble, attribute_name
+from ..torch.emit import FILE_NAMES, GeneratedCode, Writer, assemble, attribute_name, constant, lowered_arguments
 from ..torch.pyformat import WIDTH
 from ..torch.pyformat import inert as _inert
 from ..torch.sources import definitions, runtime_used
@@ -90,20 +89,13 @@ def _top_block(graph: Graph, node: Node):
 _PASS_ATTRS = ("inplace", "alpha")
 
 
-def _py(value) -> str:
-    """A constant as Python source, strings in double quotes (as ruff format writes them)."""
-    return json.dumps(value) if isinstance(value, str) else repr(value)
-
-
 def _lowered_args(node: Node, graph: Graph) -> dict[str, Lowered]:
-    op = OPS[node.op]
-    args = {p.name: Lowered(_py(node.attrs.get(p.name, p.default)), node.attrs.get(p.name, p.default)) for p in op.params}
-    args.update({k: Lowered(_py(node.attrs[k]), node.attrs[k]) for k in _PASS_ATTRS if k in node.attrs})
+    given = {k: Lowered(constant(v), v) for k, v in node.attrs.items()}
+    extra = {k: node.attrs[k] for k in _PASS_ATTRS if k in node.attrs}
     rank = len(graph.nodes[node.inputs[0]].shape) if node.inputs else 3
-    args["rank"] = Lowered(str(rank), rank)
-    if op.flattens:
-        args["flat_features"] = Lowered(str(node.shape[0]), node.shape[0])
-    return args
+    op = OPS[node.op]
+    flat = Lowered(str(node.shape[0]), node.shape[0]) if op.flattens else None
+    return lowered_arguments(op, given, rank, flat, extra)
 
 
 def _module_source(node: Node, graph: Graph) -> str | None:

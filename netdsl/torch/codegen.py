@@ -29,7 +29,7 @@ from ..shapes import shapes_at
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
-from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Writer, assemble
+from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Writer, assemble, lowered_arguments
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
@@ -484,17 +484,13 @@ class _Generator:
         op = OPS.get(call.name)
         if op is not None:
             args = self.bind(op.params, call, scope)
-            low = {p.name: self.lowered(args[p.name]) if p.name in args else Lowered(self.src(literal(p.default)) if p.default is not None else "None", p.default)
-                   for p in op.params}
-            low["rank"] = Lowered(str(self.ranks.get(call.span, 3)), self.ranks.get(call.span, 3))
-            if inplace:
-                low["inplace"] = Lowered("True", True)
-            if op.flattens:
-                flat = self.flat_sizes.get(call.span)
-                if flat is None:
-                    raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
-                                       "block; the PyTorch back end needs one", call.span)
-                low["flat_features"] = Lowered(self.src(flat), UNKNOWN)  # over op_channels' placeholder
+            flat = self.flat_sizes.get(call.span)
+            if op.flattens and flat is None:
+                raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
+                                   "block; the PyTorch back end needs one", call.span)
+            low = lowered_arguments(op, {k: self.lowered(v) for k, v in args.items()}, self.ranks.get(call.span, 3),
+                                    Lowered(self.src(flat), UNKNOWN) if op.flattens else None,  # over op_channels' placeholder
+                                    {"inplace": True} if inplace else None)
             in_src = self.src(in_ch)
             try:
                 src = op.torch_module(low, in_src)

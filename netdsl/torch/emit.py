@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Span
 from ..ir.naming import reserved_label
+from ..ops.base import Lowered
+from .pyexpr import literal, to_py
 from .pyformat import WIDTH, inert, layout
 
-__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "Line", "Writer", "assemble", "attribute_name"]
+__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "Line", "Writer", "assemble", "attribute_name", "constant",
+           "lowered_arguments"]
 
 KEYWORDS = frozenset(keyword.kwlist)
 BUILTINS = frozenset(dir(builtins))
@@ -60,6 +63,25 @@ def attribute_name(layer: str, taken: Container[str], reserved: Container[str] =
         n += 1
         name = f"{base}_{n}"
     return name
+
+
+def constant(value) -> str:
+    """A constant as Python source, strings in double quotes (as ruff format writes them)."""
+    return "None" if value is None else to_py(literal(value))
+
+
+def lowered_arguments(op, given: dict[str, Lowered], rank: int, flat_features: Lowered | None = None,
+                      extra: dict[str, object] | None = None) -> dict[str, Lowered]:
+    """What an op's `torch_module` / `torch_expr` is given, in both generators: its
+    parameters (`given`, the rest at the op's defaults), the rank of its input, the size a
+    `flatten` makes where the op flattens, and `extra` constants a caller or a pass adds
+    (`inplace`, `alpha`)."""
+    args = {p.name: given[p.name] if p.name in given else Lowered(constant(p.default), p.default) for p in op.params}
+    args.update({k: Lowered(constant(v), v) for k, v in (extra or {}).items()})
+    args["rank"] = Lowered(str(rank), rank)
+    if op.flattens:
+        args["flat_features"] = flat_features
+    return args
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from ..ir.expr import CONSTANTS, EvalError, evaluate
 from ..syntax import ast, parse_expression
@@ -84,36 +85,57 @@ def subst(expr: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
 
 
 def fold(expr: ast.Expr) -> ast.Expr:
-    """Evaluate what has no free names; simplify `x + 0`, `x * 1`, and decided conditionals."""
-    if not free_names(expr):
-        try:
-            return ast.Literal(evaluate(expr, {}).value)
-        except EvalError:
-            return expr
+    """Evaluate what has no free names; simplify `x + 0`, `x * 1`, and decided conditionals.
+
+    Bottom up, in one pass: a node whose parts all folded to constants is evaluated."""
+    if isinstance(expr, ast.Literal):
+        return expr
+    if isinstance(expr, ast.Name):
+        return _constant(expr) if expr.name in CONSTANTS else expr
     if isinstance(expr, ast.Conditional):
         cond = fold(expr.cond)
         if isinstance(cond, ast.Literal) and isinstance(cond.value, bool):
             return fold(expr.then if cond.value else expr.otherwise)
         then, otherwise = fold(expr.then), fold(expr.otherwise)
+        if isinstance(cond, ast.Literal) and isinstance(then, ast.Literal) and isinstance(otherwise, ast.Literal):
+            return _constant(ast.Conditional(then, cond, otherwise))
         return then if then == otherwise else ast.Conditional(then, cond, otherwise)
     if isinstance(expr, ast.BinOp):
         left, right = fold(expr.left), fold(expr.right)
+        if isinstance(left, ast.Literal) and isinstance(right, ast.Literal):
+            return _constant(ast.BinOp(expr.op, left, right))
         if expr.op in ("+", "-") and isinstance(right, ast.Literal) and right.value == 0 and not isinstance(right.value, bool):
             return left
         if expr.op == "*" and isinstance(right, ast.Literal) and right.value == 1 and not isinstance(right.value, bool):
             return left
         return ast.BinOp(expr.op, left, right)
     if isinstance(expr, (ast.TupleExpr, ast.ListExpr)):
-        return type(expr)(tuple(fold(i) for i in expr.items))
+        folded = type(expr)(tuple(fold(i) for i in expr.items))
+        return _constant(folded) if all(isinstance(i, ast.Literal) for i in folded.items) else folded
     if isinstance(expr, ast.FuncCall):
-        return ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value)) for a in expr.args))
+        folded = ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value)) for a in expr.args))
+        return _constant(folded) if all(isinstance(a.value, ast.Literal) for a in folded.args) else folded
     if isinstance(expr, ast.UnaryOp):
-        return ast.UnaryOp(expr.op, fold(expr.operand))
+        operand = fold(expr.operand)
+        folded = ast.UnaryOp(expr.op, operand)
+        return _constant(folded) if isinstance(operand, ast.Literal) else folded
     if isinstance(expr, ast.Subscript):
-        return ast.Subscript(fold(expr.value), fold(expr.index))
+        value, index = fold(expr.value), fold(expr.index)
+        folded = ast.Subscript(value, index)
+        return _constant(folded) if isinstance(value, ast.Literal) and isinstance(index, ast.Literal) else folded
     if isinstance(expr, ast.Slice):
-        return ast.Slice(fold(expr.value), *(None if e is None else fold(e) for e in (expr.start, expr.stop, expr.step)))
+        parts = [fold(expr.value), *(None if e is None else fold(e) for e in (expr.start, expr.stop, expr.step))]
+        folded = ast.Slice(*parts)
+        return _constant(folded) if all(e is None or isinstance(e, ast.Literal) for e in parts) else folded
     return expr
+
+
+def _constant(expr: ast.Expr) -> ast.Expr:
+    """A node of constants as the constant it evaluates to (itself where it cannot be)."""
+    try:
+        return ast.Literal(evaluate(expr, {}).value)
+    except EvalError:
+        return expr
 
 
 def _py_literal(value) -> str:
@@ -192,8 +214,10 @@ def expr_op(expr) -> str | None:
     return getattr(expr, "op", None)
 
 
+@lru_cache(maxsize=4096)
 def from_py(src: str) -> ast.Expr:
     """Read back a small Python arithmetic expression produced by an op's lowering
-    (the functions `to_py` spells `math.log` or `_ceil` under their spec names)."""
+    (the functions `to_py` spells `math.log` or `_ceil` under their spec names). The
+    same few formulas come back for every layer: parsed once each (the AST is immutable)."""
     src = _LOG_BASE.sub(lambda m: f"log({m.group(2)}, {m.group(1)})", src)
     return parse_expression(_SPEC_FUNCS.sub(lambda m: _FROM_PY[m.group(1)] + "(", src), "<codegen>")
