@@ -73,3 +73,35 @@ def test_a_squeeze_excitation_gate_written_with_mul_equals_torchvisions():
         assert torch.allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-6)
         fast = netdsl.optimize(ours, "inference")
         assert torch.allclose(fast(x), theirs(x), rtol=1e-5, atol=1e-6)
+
+
+def test_the_helpers_generated_files_call_agree_with_what_they_stand_for():
+    """netdsl/torch/helpers.py as code: channel rounding as torchvision's MobileNet rounds,
+    "same" padding as torch's own, the spec's ceil and floor as math's."""
+    import math
+
+    from torchvision.models._utils import _make_divisible as torchvision_make_divisible
+
+    from netdsl.torch import helpers
+
+    for value in [3, 8, 15.9, 16, 17, 24 * 0.35, 32 * 0.75, 1000 * 1.4, 37.5, 2.0]:
+        for divisor in (4, 8, 16):
+            assert helpers._make_divisible(value, divisor) == torchvision_make_divisible(value, divisor), (value, divisor)
+    x = torch.randn(1, 2, 11, 9)
+    for kernel, dilation in [(3, 1), (5, 2), ((1, 7), 1), ((3, 5), (2, 1))]:
+        conv = torch.nn.Conv2d(2, 3, kernel, dilation=dilation, padding="same")
+        explicit = torch.nn.Conv2d(2, 3, kernel, dilation=dilation, padding=helpers._padding("same", kernel, dilation))
+        explicit.load_state_dict(conv.state_dict())
+        assert torch.allclose(conv(x), explicit(x), atol=1e-6)
+    assert helpers._padding("valid", 3) == 0 and helpers._padding(2, 3) == 2
+    for value in [-2.5, -2.0, -0.1, 0.0, 0.4, 1.0, 7.999, 1e9 + 0.5]:
+        assert helpers._ceil(value) == math.ceil(value) and helpers._floor(value) == math.floor(value), value
+
+
+def test_generated_files_carry_the_helpers_source_as_it_is():
+    import inspect
+
+    from netdsl.torch import helpers
+
+    code, _ = compile_spec("specs/mobilenet_v2.net")
+    assert inspect.getsource(helpers._make_divisible).rstrip() in code.source

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
@@ -33,7 +34,7 @@ from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Writer, assembl
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
-from .sources import runtime_used
+from .sources import definitions, runtime_used
 
 __all__ = ["generate", "GeneratedCode"]
 
@@ -47,26 +48,6 @@ _AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E7
 # forward's temporaries; they give way to the spec's names, never the other way round
 _LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
 _METHOD_BODY = 8  # the indentation of a generated method's statements
-_HELPERS = {
-    "_padding": '''def _padding(padding, kernel, dilation=1):
-    """`same` pads dilation * (kernel - 1) // 2 on each side, `valid` nothing."""
-    if padding == "valid":
-        return 0
-    if padding != "same":
-        return padding
-    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
-    dilation = (dilation, dilation) if isinstance(dilation, int) else dilation
-    return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))''',
-    "_make_divisible": '''def _make_divisible(value, divisor=8, min_value=None, round_limit=0.9):
-    """Round a channel count to a multiple of `divisor`, losing at most 10%."""
-    min_value = min_value or divisor
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < round_limit * value else rounded''',
-    "_ceil": '''def _ceil(value):
-    return -int(-value // 1)''',
-    "_floor": '''def _floor(value):
-    return int(value // 1)''',
-}
 
 
 class CodegenError(Exception):
@@ -886,7 +867,7 @@ class _Generator:
             stdlib.append("from fnmatch import fnmatchcase")
         if stdlib:
             header += [*stdlib, ""]
-        helpers = [src for name, src in sorted(_HELPERS.items()) if f"{name}(" in body]
+        helpers = [src for name, src in sorted(_helpers().items()) if f"{name}(" in body]
         helpers += runtime_used(body)  # the modules some ops lower to (their `runtime` trait)
         if "torch." in "\n".join([body, *helpers]):
             header.append("import torch")
@@ -972,6 +953,11 @@ def _fixed_message(name: str, value) -> str:
     shown = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, str) else str(value)
     return (f"{name} decides which layers exist and is fixed in this file ({name}={shown}); "
             f"generate another with `netdsl compile --set {name}=...`")
+
+
+def _helpers() -> dict[str, str]:
+    """The functions of :mod:`.helpers`, by name, as text."""
+    return definitions(Path(__file__).with_name("helpers.py"))
 
 
 def generate(program: Program, graph: Graph) -> GeneratedCode:
