@@ -92,6 +92,7 @@ class _Elaborator:
         self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
         self.shaped = 0  # nodes before this index have been through infer_one
         self.scopes: dict[int, tuple[object, Names]] = {}  # id(body) -> (body, its names)
+        self.reads_channels: dict[int, tuple[ast.Expr, bool]] = {}  # id(expr) -> (expr, mentions in_channels)
 
     def names(self, path: str, body) -> Names:
         """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
@@ -117,7 +118,7 @@ class _Elaborator:
             self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
         env, extra = ctx.env, []
-        if IN_CHANNELS not in env and _mentions(expr, IN_CHANNELS):
+        if IN_CHANNELS not in env and self.mentions_in_channels(expr):
             channels = self.current_channels(expr, ctx)
             env = {**env, IN_CHANNELS: Bound(channels, IN_CHANNELS)}
             extra = [Note(f"in_channels is {channels} here: the channels of the value flowing into this step")]
@@ -127,6 +128,18 @@ class _Elaborator:
             self.fail(err.code, err.message, err.span, ctx, extra)
         except RecursionError:
             self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
+
+    def mentions_in_channels(self, expr: ast.Expr) -> bool:
+        """Does `expr` read `in_channels`? A compound expression is walked once, not once
+        per instance of its block (the entry keeps the expression alive, so its id stays its own)."""
+        if isinstance(expr, ast.Literal):
+            return False
+        if isinstance(expr, ast.Name):
+            return expr.name == IN_CHANNELS
+        hit = self.reads_channels.get(id(expr))
+        if hit is None:
+            self.reads_channels[id(expr)] = hit = (expr, _mentions(expr, IN_CHANNELS))
+        return hit[1]
 
     def current_channels(self, expr: ast.Expr, ctx: _Ctx) -> int:
         """The channel count of the value flowing into the step being elaborated (its
