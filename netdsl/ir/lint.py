@@ -13,12 +13,12 @@ The `--set` that equals the default is found where overrides are applied
 
 from __future__ import annotations
 
-import dataclasses
 import operator
 
 from .. import codes
-from ..diagnostics import Reporter, Span
+from ..diagnostics import Reporter
 from ..syntax import ast
+from ..syntax.nesting import node_fields
 from ..values import format_value
 from .expr import Bound, EvalError, evaluate
 
@@ -26,18 +26,15 @@ __all__ = ["lint_module", "set_defaults"]
 
 
 _BODY_FIELDS = ("body", "shortcut", "otherwise", "arms")  # the fields that hold statement lists
-_LEAF_TYPES = {"str", "bool", "int", "str | None", "tuple[str, ...]"}  # annotations that hold no syntax node
 
 
 class _Kind:
     """How the walk treats one syntax node class: a getter of the fields that may hold
-    nodes (leaf fields such as names and flags are never pushed), and its body fields."""
+    nodes (names and flags are never pushed; a literal holds none), and its body fields."""
 
     __slots__ = ("children", "single", "bodies")
 
-    def __init__(self, cls: type):
-        fields = [f for f in dataclasses.fields(cls) if f.name != "span" and f.type not in _LEAF_TYPES]
-        names = tuple(f.name for f in fields)
+    def __init__(self, names: tuple[str, ...]):
         self.children = operator.attrgetter(*names) if names else None
         self.single = len(names) == 1  # attrgetter of one name gives the value, not a 1-tuple
         self.bodies = tuple(n for n in names if n in _BODY_FIELDS)
@@ -47,7 +44,8 @@ _KINDS: dict[type, _Kind | None] = {}  # a class -> how to walk it (None: not a 
 
 
 def _kind(cls: type) -> _Kind | None:
-    kind = _KINDS[cls] = _Kind(cls) if dataclasses.is_dataclass(cls) and cls is not Span else None
+    names = node_fields(cls)
+    kind = _KINDS[cls] = None if names is None else _Kind(() if cls is ast.Literal else names)
     return kind
 
 
