@@ -173,6 +173,8 @@ class _Builder:
         self.file = file
 
     def _s(self, meta) -> Span:
+        if meta.__class__ is _V and meta.line is not None:  # most nodes: no getattr, no `empty` property
+            return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
         return Span.from_meta(self.file, meta)
 
     # declarations
