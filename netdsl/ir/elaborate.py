@@ -93,6 +93,9 @@ class _Elaborator:
         self.shaped = 0  # nodes before this index have been through infer_one
         self.scopes: dict[int, tuple[object, Names]] = {}  # id(body) -> (body, its names)
         self.reads_channels: dict[int, tuple[ast.Expr, bool]] = {}  # id(expr) -> (expr, mentions in_channels)
+        # per op and per call of the spec, not per instance of its block (entries keep the call alive):
+        self.op_params: dict[str, list[_Param]] = {}  # an op's name -> its parameters as bind takes them
+        self.as_written: dict[int, tuple[ast.Call, dict[str, str]]] = {}  # id(call) -> (call, _written)
 
     def names(self, path: str, body) -> Names:
         """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
@@ -174,12 +177,13 @@ class _Elaborator:
             return None  # reported by shape inference, after elaboration
 
     # -- nodes and frames ---------------------------------------------------------------
-    def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
+    def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None,
+                 written=None) -> int:
         if len(self.nodes) >= self.limits.max_layers:
             self.fail(codes.LIMIT, f"the network has more than {self.limits.max_layers:,} layers "
                       f"(raise the limit with {Limits.OVERRIDES['max_layers']})", span, ctx)
-        node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, inputs=inputs,
-                    frame=ctx.frame, span=span)
+        node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, written=written or {},
+                    inputs=inputs, frame=ctx.frame, span=span)
         self.nodes.append(node)
         return node.id
 
@@ -544,15 +548,24 @@ class _Elaborator:
     def apply_op(self, op, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
         if op.multi_input:
             return self.merge_call(op, call, label, ctx)
-        params = [_Param(p.name, p.type, p.default) for p in op.params]
+        params = self.op_params.get(op.name)
+        if params is None:
+            params = self.op_params[op.name] = [_Param(p.name, p.type, p.default) for p in op.params]
         bound, spans = self.bind(params, call, f"'{op.name}'", ctx)
         x = self.need_input(ctx, call.span)
         local = forced or self.local_name(ctx.names, call, label, call.span, ctx)
         attrs = {k: b.value for k, b in bound.items()}
         sym = {k: b.sym for k, b in bound.items() if k in spans}
-        node = self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
-        self.nodes[node].written = _written(op.params, call)
-        return node
+        return self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym,
+                             self.written(op.params, call))
+
+    def written(self, params, call: ast.Call) -> dict[str, str]:
+        """The call's arguments as the spec writes them (`_written`), formatted once per
+        call; the graph's models copy the dict they are given."""
+        hit = self.as_written.get(id(call))
+        if hit is None:
+            self.as_written[id(call)] = hit = (call, _written(params, call))
+        return hit[1]
 
     def merge_call(self, op, call: ast.Call, label, ctx: _Ctx) -> int:
         inputs = []
@@ -579,7 +592,7 @@ class _Elaborator:
         path = ctx.names.full(local)
         values = {k: b.value for k, b in bound.items()}
         frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
-                               sym={k: b.sym for k, b in bound.items()}, written=_written(block.params, call))
+                               sym={k: b.sym for k, b in bound.items()}, written=self.written(block.params, call))
         shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
         inner = _Ctx(dict(bound), {}, ctx.current, self.names(path, block.body), frame,
                      (*ctx.calls, _CallSite(block.name, call.span, shown)))
