@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .. import codes
@@ -69,7 +69,8 @@ class _Ctx:
     in_network: bool = False
 
     def child(self, **changes) -> _Ctx:
-        new = replace(self, **changes)
+        new = object.__new__(_Ctx)  # dataclasses.replace, without its per-call look at the fields
+        new.__dict__.update(self.__dict__, **changes)
         if "values" not in changes:
             new.values = dict(self.values)
         return new
