@@ -97,6 +97,7 @@ class _Elaborator:
         # per op and per call of the spec, not per instance of its block (entries keep the call alive):
         self.op_params: dict[str, list[_Param]] = {}  # an op's name -> its parameters as bind takes them
         self.as_written: dict[int, tuple[ast.Call, dict[str, str]]] = {}  # id(call) -> (call, _written)
+        self.clean_unreached: dict[tuple, tuple] = {}  # unreached bodies found clean -> the body
 
     def names(self, path: str, body) -> Names:
         """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
@@ -408,7 +409,20 @@ class _Elaborator:
 
     def unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...] = ()) -> None:
         """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
-        names only ops, blocks and values: the back end lowers it all the same."""
+        names only ops, blocks and values: the back end lowers it all the same. What it
+        finds depends on the body and the names in scope only (the context gives the
+        notes): a body found clean is not looked at again in the same scope (`if se {`
+        in a block instantiated 16 times); one with errors is, so that each instance
+        reports them with its notes, as before."""
+        key = (id(stmts), frozenset(ctx.values), frozenset(ctx.env), bound_names)
+        if key in self.clean_unreached:
+            return
+        reported = len(self.reporter.diagnostics)
+        self.check_unreached(stmts, ctx, bound_names)
+        if len(self.reporter.diagnostics) == reported:
+            self.clean_unreached[key] = stmts  # keeps the body alive: its id stays its own
+
+    def check_unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...]) -> None:
         known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
