@@ -10,7 +10,7 @@ from pathlib import Path
 
 from timing import Timing, process, repeat
 
-__all__ = ["chain_scaling", "chain_spec", "check_process", "netdsl_command", "python_startup"]
+__all__ = ["chain_scaling", "chain_spec", "check_fresh", "check_process", "netdsl_command", "python_startup"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,12 +42,14 @@ def chain_spec(layers: int, written_out: bool = True) -> str:
     return head + body + "}\n"
 
 
-def _check_once(text: str, layers: int) -> None:
+def check_fresh(spec: str, layers: int = 0) -> None:
+    """`netdsl.check(spec)` (a path or spec text) with the parse cache cleared first; the
+    graph must have at least `layers` nodes."""
     import netdsl
     from netdsl.syntax.parser import clear_cache
 
     clear_cache()  # every run parses: the in-process parse cache would hide the parser
-    graph = netdsl.check(text)
+    graph = netdsl.check(spec)
     if len(graph.nodes) < layers:
         raise RuntimeError(f"expected {layers} layers, the graph has {len(graph.nodes)}")
 
@@ -58,7 +60,7 @@ def chain_scaling(sizes: list[int], runs: dict[int, int], written_out: bool = Tr
     for size in sizes:
         text = chain_spec(size, written_out)
         n = runs.get(size, 1)
-        out[size] = repeat(functools.partial(_check_once, text, size), n, warmup=1 if n > 1 else 0)
+        out[size] = repeat(functools.partial(check_fresh, text, size), n, warmup=1 if n > 1 else 0)
     return out
 
 

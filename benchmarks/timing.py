@@ -109,11 +109,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process(argv: list[str], n: int, warmup: int = 1, cwd: str | None = None) -> Timing:
-    """Wall and CPU time of a whole process (interpreter start-up included); it must succeed."""
+def process(argv: list[str], n: int, warmup: int = 1, cwd: str | None = None, env: dict | None = None) -> Timing:
+    """Wall and CPU time of a whole process (interpreter start-up included); it must succeed.
+    `env`: the child's whole environment (None: this process's)."""
 
     def run():
-        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} exited with {done.returncode}:\n{done.stderr}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .. import codes
@@ -70,7 +70,8 @@ class _Ctx:
     in_network: bool = False
 
     def child(self, **changes) -> _Ctx:
-        new = replace(self, **changes)
+        new = object.__new__(_Ctx)  # dataclasses.replace, without its per-call look at the fields
+        new.__dict__.update(self.__dict__, **changes)
         if "values" not in changes:
             new.values = dict(self.values)
         return new
@@ -93,6 +94,11 @@ class _Elaborator:
         self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
         self.shaped = 0  # nodes before this index have been through infer_one
         self.scopes: dict[int, tuple[object, Names]] = {}  # id(body) -> (body, its names)
+        self.reads_channels: dict[int, tuple[ast.Expr, bool]] = {}  # id(expr) -> (expr, mentions in_channels)
+        # per op and per call of the spec, not per instance of its block (entries keep the call alive):
+        self.op_params: dict[str, list[_Param]] = {}  # an op's name -> its parameters as bind takes them
+        self.as_written: dict[int, tuple[ast.Call, dict[str, str]]] = {}  # id(call) -> (call, _written)
+        self.clean_unreached: dict[tuple, tuple] = {}  # unreached bodies found clean -> the body
 
     def names(self, path: str, body) -> Names:
         """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
@@ -118,7 +124,7 @@ class _Elaborator:
             self.fail(codes.LIMIT, f"expression larger than {self.limits.max_expr_nodes:,} terms "
                       f"(raise it with {Limits.OVERRIDES['max_expr_nodes']})", expr.span, ctx)
         env, extra = ctx.env, []
-        if IN_CHANNELS not in env and _mentions(expr, IN_CHANNELS):
+        if IN_CHANNELS not in env and self.mentions_in_channels(expr):
             channels = self.current_channels(expr, ctx)
             env = {**env, IN_CHANNELS: Bound(channels, IN_CHANNELS)}
             extra = [Note(f"in_channels is {channels} here: the channels of the value flowing into this step")]
@@ -128,6 +134,18 @@ class _Elaborator:
             self.fail(err.code, err.message, err.span, ctx, extra)
         except RecursionError:
             self.fail(codes.TOO_DEEP, "the expression nests too deeply", expr.span, ctx)
+
+    def mentions_in_channels(self, expr: ast.Expr) -> bool:
+        """Does `expr` read `in_channels`? A compound expression is walked once, not once
+        per instance of its block (the entry keeps the expression alive, so its id stays its own)."""
+        if isinstance(expr, ast.Literal):
+            return False
+        if isinstance(expr, ast.Name):
+            return expr.name == IN_CHANNELS
+        hit = self.reads_channels.get(id(expr))
+        if hit is None:
+            self.reads_channels[id(expr)] = hit = (expr, _mentions(expr, IN_CHANNELS))
+        return hit[1]
 
     def current_channels(self, expr: ast.Expr, ctx: _Ctx) -> int:
         """The channel count of the value flowing into the step being elaborated (its
@@ -162,12 +180,13 @@ class _Elaborator:
             return None  # reported by shape inference, after elaboration
 
     # -- nodes and frames ---------------------------------------------------------------
-    def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None) -> int:
+    def add_node(self, op: str, name: str, span: Span, ctx: _Ctx, inputs: list[int], attrs=None, sym=None,
+                 written=None) -> int:
         if len(self.nodes) >= self.limits.max_layers:
             self.fail(codes.LIMIT, f"the network has more than {self.limits.max_layers:,} layers "
                       f"(raise the limit with {Limits.OVERRIDES['max_layers']})", span, ctx)
-        node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, inputs=inputs,
-                    frame=ctx.frame, span=span)
+        node = Node(id=len(self.nodes), name=name, op=op, attrs=attrs or {}, sym=sym or {}, written=written or {},
+                    inputs=inputs, frame=ctx.frame, span=span)
         self.nodes.append(node)
         return node.id
 
@@ -389,7 +408,20 @@ class _Elaborator:
 
     def unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...] = ()) -> None:
         """A body that is not elaborated (an `if` arm not taken, a repeat of 0) still
-        names only ops, blocks and values: the back end lowers it all the same."""
+        names only ops, blocks and values: the back end lowers it all the same. What it
+        finds depends on the body and the names in scope only (the context gives the
+        notes): a body found clean is not looked at again in the same scope (`if se {`
+        in a block instantiated 16 times); one with errors is, so that each instance
+        reports them with its notes, as before."""
+        key = (id(stmts), frozenset(ctx.values), frozenset(ctx.env), bound_names)
+        if key in self.clean_unreached:
+            return
+        reported = len(self.reporter.diagnostics)
+        self.check_unreached(stmts, ctx, bound_names)
+        if len(self.reporter.diagnostics) == reported:
+            self.clean_unreached[key] = stmts  # keeps the body alive: its id stays its own
+
+    def check_unreached(self, stmts: tuple, ctx: _Ctx, bound_names: tuple[str, ...]) -> None:
         known = {*OPS, *self.program.blocks, *ctx.values, *ctx.env}
         nodes = [n for stmt in stmts for n in walk(stmt)]
         known |= {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
@@ -526,15 +558,24 @@ class _Elaborator:
     def apply_op(self, op, call: ast.Call, label, ctx: _Ctx, forced=None) -> int:
         if op.multi_input:
             return self.merge_call(op, call, label, ctx)
-        params = [_Param(p.name, p.type, p.default) for p in op.params]
+        params = self.op_params.get(op.name)
+        if params is None:
+            params = self.op_params[op.name] = [_Param(p.name, p.type, p.default) for p in op.params]
         bound, spans = self.bind(params, call, f"'{op.name}'", ctx)
         x = self.need_input(ctx, call.span)
         local = forced or self.local_name(ctx.names, call, label, call.span, ctx)
         attrs = {k: b.value for k, b in bound.items()}
         sym = {k: b.sym for k, b in bound.items() if k in spans}
-        node = self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym)
-        self.nodes[node].written = _written(op.params, call)
-        return node
+        return self.add_node(op.name, ctx.names.full(local), call.span, ctx, [x], attrs, sym,
+                             self.written(op.params, call))
+
+    def written(self, params, call: ast.Call) -> dict[str, str]:
+        """The call's arguments as the spec writes them (`_written`), formatted once per
+        call; the graph's models copy the dict they are given."""
+        hit = self.as_written.get(id(call))
+        if hit is None:
+            self.as_written[id(call)] = hit = (call, _written(params, call))
+        return hit[1]
 
     def merge_call(self, op, call: ast.Call, label, ctx: _Ctx) -> int:
         inputs = []
@@ -561,7 +602,7 @@ class _Elaborator:
         path = ctx.names.full(local)
         values = {k: b.value for k, b in bound.items()}
         frame = self.add_frame(ctx, "block", path, call.span, block=block.name, args=values,
-                               sym={k: b.sym for k, b in bound.items()}, written=_written(block.params, call))
+                               sym={k: b.sym for k, b in bound.items()}, written=self.written(block.params, call))
         shown = ", ".join(f"{k}={format_value(v)}" for k, v in values.items())
         inner = _Ctx(dict(bound), {}, ctx.current, self.names(path, block.body), frame,
                      (*ctx.calls, _CallSite(block.name, call.span, shown)))

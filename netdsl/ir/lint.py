@@ -13,84 +13,110 @@ The `--set` that equals the default is found where overrides are applied
 
 from __future__ import annotations
 
-import dataclasses
+import operator
 
 from .. import codes
-from ..diagnostics import Reporter, Span
+from ..diagnostics import Reporter
 from ..syntax import ast
+from ..syntax.nesting import node_fields
 from ..values import format_value
 from .expr import Bound, EvalError, evaluate
 
 __all__ = ["lint_module", "set_defaults"]
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}  # a syntax node's class -> its fields but the span
+_BODY_FIELDS = ("body", "shortcut", "otherwise", "arms")  # the fields that hold statement lists
 
 
-def _fields(node) -> tuple[str, ...]:
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node) if f.name != "span")
-    return names
+class _Kind:
+    """How the walk treats one syntax node class: a getter of the fields that may hold
+    nodes (names and flags are never pushed; a literal holds none), and its body fields."""
+
+    __slots__ = ("children", "single", "bodies")
+
+    def __init__(self, names: tuple[str, ...]):
+        self.children = operator.attrgetter(*names) if names else None
+        self.single = len(names) == 1  # attrgetter of one name gives the value, not a 1-tuple
+        self.bodies = tuple(n for n in names if n in _BODY_FIELDS)
 
 
-def _nodes(tree) -> list:
-    """Every syntax node under `tree`, through nested tuples, without recursion."""
-    out, stack = [], [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tuple):
-            stack.extend(node)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, Span):
-            out.append(node)
-            stack.extend(getattr(node, name) for name in _fields(node))
-    return out
+_KINDS: dict[type, _Kind | None] = {}  # a class -> how to walk it (None: not a syntax node)
 
 
-def _bodies(decl: ast.BlockDecl, nodes: list):
-    """Every statement list in a declaration (`nodes`: its body's nodes): its body and
-    the bodies nested in it."""
-    yield decl.body
-    for node in nodes:
-        for name in _fields(node):
-            value = getattr(node, name)
-            if name in ("body", "shortcut", "otherwise") and isinstance(value, tuple):
-                yield value
-            elif name == "arms":
-                yield from (body for _, body in value)
+def _kind(cls: type) -> _Kind | None:
+    names = node_fields(cls)
+    kind = _KINDS[cls] = None if names is None else _Kind(() if cls is ast.Literal else names)
+    return kind
 
 
-def _read_names(decl: ast.BlockDecl, nodes: list) -> set[str]:
-    """Names the declaration reads (`nodes`: its body's nodes): in expressions, bare calls
-    (`x4a -> ...`), outputs."""
-    names: set[str] = set()
-    for node in [*_nodes(decl.params), *nodes]:
-        if isinstance(node, ast.Name):
-            names.add(node.name)
-        elif isinstance(node, ast.Call) and not node.has_parens:
-            names.add(node.name)
-        elif isinstance(node, ast.OutputStmt):
-            names.update(node.names)
-    return names
+class _Facts:
+    """What the warnings need from a declaration's body, gathered in one walk without
+    recursion (a 10,000-layer network has 100,000 nodes): the names it reads (in
+    expressions, bare calls `x4a -> ...`, outputs), the values it assigns, whether it
+    names outputs, its statement lists (its body, then the nested ones in walk order),
+    its repeats."""
+
+    def __init__(self, tree):
+        self.read: set[str] = set()
+        self.assigned: set[str] = set()
+        self.outputs = False
+        self.bodies: list[tuple] = []
+        self.repeats: list[ast.Repeat] = []
+        self._walk(tree)
+
+    def _walk(self, tree) -> None:
+        read, stack = self.read, [tree]
+        kinds = _KINDS
+        while stack:
+            node = stack.pop()
+            cls = node.__class__
+            if cls is tuple:
+                stack.extend(node)
+                continue
+            kind = kinds[cls] if cls in kinds else _kind(cls)
+            if kind is None:
+                continue
+            if cls is ast.Name:
+                read.add(node.name)
+            elif cls is ast.Call:
+                if not node.has_parens:
+                    read.add(node.name)
+            elif cls is ast.AssignStmt:
+                self.assigned.add(node.name)
+            elif cls is ast.OutputStmt:
+                self.outputs = True
+                read.update(node.names)
+            elif cls is ast.Repeat:
+                self.repeats.append(node)
+            for name in kind.bodies:
+                value = getattr(node, name)
+                if name == "arms":
+                    self.bodies.extend(body for _, body in value)
+                elif isinstance(value, tuple):
+                    self.bodies.append(value)
+            if kind.single:
+                stack.append(kind.children(node))
+            elif kind.children is not None:
+                stack.extend(kind.children(node))
 
 
 def lint_module(module: ast.Module, reporter: Reporter) -> None:
     """The warnings of every block and network the file declares."""
     for decl in (*module.blocks, *module.networks):
-        nodes = _nodes(decl.body)  # walked once (a 10,000-layer network has 100,000 nodes)
-        read = _read_names(decl, nodes)
-        _unused_values(decl, nodes, read, reporter)
+        facts = _Facts(decl.body)  # walked once
+        read = facts.read | _Facts(decl.params).read
+        _unused_values(decl, facts, read, reporter)
         if not decl.is_network:
             _unused_parameters(decl, read, reporter)
-        _shadowed_parameters(decl, nodes, reporter)
+        _shadowed_parameters(decl, facts, reporter)
 
 
-def _unused_values(decl: ast.BlockDecl, nodes: list, read: set[str], reporter: Reporter) -> None:
-    assigned = {n.name for n in nodes if isinstance(n, ast.AssignStmt)}
+def _unused_values(decl: ast.BlockDecl, facts: _Facts, read: set[str], reporter: Reporter) -> None:
+    assigned = facts.assigned
     if not assigned - read:
         return
-    names_outputs = any(isinstance(n, ast.OutputStmt) for n in nodes)
-    for body in _bodies(decl, nodes):
+    names_outputs = facts.outputs
+    for body in (decl.body, *facts.bodies):
         for i, stmt in enumerate(body):
             if not isinstance(stmt, ast.AssignStmt) or stmt.name in read:
                 continue
@@ -127,10 +153,10 @@ def _unused_parameters(decl: ast.BlockDecl, read: set[str], reporter: Reporter) 
             )
 
 
-def _shadowed_parameters(decl: ast.BlockDecl, nodes: list, reporter: Reporter) -> None:
+def _shadowed_parameters(decl: ast.BlockDecl, facts: _Facts, reporter: Reporter) -> None:
     params = {p.name for p in decl.params}
-    for node in nodes:
-        if isinstance(node, ast.Repeat) and node.index in params:
+    for node in facts.repeats:
+        if node.index in params:
             reporter.warning(
                 codes.SHADOWED_PARAMETER,
                 f"the repeat index '{node.index}' hides parameter '{node.index}' of '{decl.name}' inside the repeat",

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import difflib
 import os
-import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import api, files
 from ..diagnostics import NetdslError, Reporter
 from ..ir import Graph, Limits, Program, elaborate
 from ..ir.elaborate import IN_CHANNELS, INVALID, elaborate_block
 from ..ir.expr import Bound, EvalError, evaluate
-from ..library import STAND_IN_INT, stand_in
 from ..ops.base import Input, op_of
 from ..shapes import infer_shapes
 from ..syntax import ast
 from ..syntax.nesting import walk
-from .dot import to_dot
 from .labels import input_label, op_label, same_name
-from .layout import View, plan
 from .options import FORMATS, RenderError, RenderOptions
+
+if TYPE_CHECKING:
+    from .layout import View
+
+# The layout, the DOT writer (and html), the library's stand-ins and subprocess load when
+# a diagram is drawn, not at `import netdsl` (which `netdsl check` pays for: ~8 ms).
 
 __all__ = ["Diagram", "render", "write_atomic"]
 
@@ -47,6 +50,8 @@ class Diagram:
             raise RenderError(f"unknown output format '{format}'; use one of {', '.join(FORMATS)}", "bad-format")
         if format == "dot":
             return self.source.encode("utf-8")
+        import subprocess
+
         import graphviz  # only to run `dot`: `netdsl check` starts without it
 
         try:
@@ -82,7 +87,13 @@ def write_atomic(path: Path, data: bytes) -> None:
 # ---- the whole network -------------------------------------------------------------------
 def _network(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View]:
     graph = api.check(spec, opts.params, limits=limits, root=root)
-    return graph, View(opts.depth, opts.expand, opts.symbolic)
+    return graph, _view(opts)
+
+
+def _view(opts: RenderOptions, **extra) -> View:
+    from .layout import View
+
+    return View(opts.depth, opts.expand, opts.symbolic, **extra)
 
 
 # ---- one block ------------------------------------------------------------------------------
@@ -166,10 +177,12 @@ def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View
     reporter = Reporter()
     graph = elaborate_block(program, name, feed.shape, args, reporter, opts.symbolic)
     _checked(program, graph, reporter)
-    return graph, View(opts.depth, opts.expand, opts.symbolic, root=0, input_text=_feed_label(feed))
+    return graph, _view(opts, root=0, input_text=_feed_label(feed))
 
 
 def _library_block(program: Program, name: str, block_params: dict, opts: RenderOptions) -> tuple[Graph, View]:
+    from ..library import STAND_IN_INT, stand_in
+
     decl = program.blocks[name]
     args = {p.name: stand_in(p.type) for p in decl.params if p.default is None}
     args.update({k: b.value for k, b in api.parse_overrides(block_params).items()})
@@ -177,7 +190,7 @@ def _library_block(program: Program, name: str, block_params: dict, opts: Render
     graph = elaborate_block(program, name, (STAND_IN_INT,) * 3, args, reporter, opts.symbolic)
     if reporter.errors:
         raise NetdslError(reporter.diagnostics, api.Analysis(program, graph, reporter.diagnostics))
-    return graph, View(opts.depth, opts.expand, opts.symbolic, root=0, input_text="Previous layer")
+    return graph, _view(opts, root=0, input_text="Previous layer")
 
 
 def render(spec: str | os.PathLike, *, limits: Limits = Limits(), root=None, **options) -> Diagram:
@@ -193,6 +206,9 @@ def render(spec: str | os.PathLike, *, limits: Limits = Limits(), root=None, **o
     except TypeError as err:
         raise RenderError(f"render(): {err}", "bad-option") from None
     opts.validate()
+    from .dot import to_dot
+    from .layout import plan
+
     graph, view = (_block if opts.block else _network)(spec, opts, limits, root)
     shapes = opts.show_shapes and all(n.shape is not None for n in graph.nodes if n.op != INVALID)  # a library has none
     return Diagram(to_dot(plan(graph, view), graph.name, opts.direction, shapes), graph.name)

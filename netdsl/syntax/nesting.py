@@ -11,17 +11,37 @@ import dataclasses
 
 from ..diagnostics import Span
 
-__all__ = ["MAX_NESTING", "deepest", "walk"]
+__all__ = ["MAX_NESTING", "deepest", "node_fields", "walk"]
 
 MAX_NESTING = 100  # levels of syntax nodes; the specs in specs/ reach 16
 
 
+# Annotations of fields that never hold a syntax node (names, flags): not looked into. Only
+# a shortcut - a field left out of it is looked into and its values found not to be nodes.
+_LEAF_TYPES = frozenset({"str", "bool", "int", "str | None", "tuple[str, ...]"})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def node_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a syntax node class that may hold syntax nodes (not its span, names
+    or flags), decided once per class; None for a class that is not a syntax node."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    names = None
+    if dataclasses.is_dataclass(cls) and cls is not Span:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != "span" and f.type not in _LEAF_TYPES)
+    _FIELDS[cls] = names
+    return names
+
+
 def _children(node):
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
+    for name in node_fields(node.__class__):
+        value = getattr(node, name)
         for item in value if isinstance(value, tuple) else (value,):
             for child in item if isinstance(item, tuple) else (item,):  # if-arms are (cond, body) pairs
-                if dataclasses.is_dataclass(child) and not isinstance(child, Span):
+                if node_fields(child.__class__) is not None:
                     yield child
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.parsers.lalr_analysis import Reduce
 
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Note, Span
@@ -45,7 +47,38 @@ def _parser() -> Lark:
     callbacks = lark.parser.parser.parser.callbacks
     for rule, chain in callbacks.items():
         callbacks[rule] = _callback(rule, chain)
+    _one_object_per_rule(lark.parser.parser.parser)
     return lark
+
+
+class _Rule(Rule):
+    """A grammar rule that hashes and compares by identity. The LALR parser looks up
+    `callbacks[rule]` at every reduction; Lark's Rule hashes and compares in Python, and
+    a parse table loaded from Lark's cache holds a separate copy of a rule in every entry
+    that reduces by it, so each lookup ran both. With one object per rule in the table
+    and as the callbacks' key, the lookup stays in C (~3% of a parse)."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+
+def _one_object_per_rule(parser) -> None:
+    """Replace the rules in `parser`'s parse table and callbacks by one `_Rule` each."""
+    same: dict[Rule, _Rule] = {}
+
+    def one(rule: Rule) -> _Rule:
+        if rule not in same:  # Lark's own equality: the same origin and expansion
+            same[rule] = _Rule(rule.origin, rule.expansion, rule.order, rule.alias, rule.options)
+        return same[rule]
+
+    for actions in parser.parse_table.states.values():
+        for token, (action, arg) in actions.items():
+            if action is Reduce:
+                actions[token] = (action, one(arg))
+    callbacks = {one(key) if isinstance(key, Rule) else key: value for key, value in parser.callbacks.items()}
+    parser.callbacks.clear()
+    parser.callbacks.update(callbacks)
 
 
 _local = threading.local()  # the _Builder of the parse running in this thread
@@ -173,6 +206,8 @@ class _Builder:
         self.file = file
 
     def _s(self, meta) -> Span:
+        if meta.__class__ is _V and meta.line is not None:  # most nodes: no getattr, no `empty` property
+            return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
         return Span.from_meta(self.file, meta)
 
     # declarations
