@@ -345,7 +345,11 @@ def main(argv=None) -> int:
     p.add_argument("--warm-compile-cache", action="store_true",
                    help="let torch.compile reuse its on-disk cache from earlier runs (default: a fresh one, so that "
                         "its warm-up is what a first use costs)")
+    p.add_argument("--tune-allocator", action="store_true",
+                   help="netdsl.tune_allocator() first, for every torch variant in the process (reference, netdsl, "
+                        "compile) alike; the engines keep their own arenas either way")
     args = p.parse_args(argv)
+    tuned = netdsl.tune_allocator() if args.tune_allocator else None
     if not args.warm_compile_cache:
         cache = tempfile.mkdtemp(prefix="netdsl-bench-inductor-")
         atexit.register(shutil.rmtree, cache, ignore_errors=True)
@@ -353,7 +357,8 @@ def main(argv=None) -> int:
     if args.quick:
         args.models, args.rounds = ["inception_v4"], 3
     sizes = args.front_end if args.front_end is not None else ([1000, 10000] if args.quick else [1000, 10000, 100000])
-    lines = ["## Machine", "", *machine_lines(), "## Inference", ""]
+    allocator = "untouched glibc defaults" if tuned is None else f"tune_allocator: {tuned or 'not glibc, nothing set'}"
+    lines = ["## Machine", "", *machine_lines()[:-1], f"- allocator: {allocator}", "", "## Inference", ""]
     if not args.no_models:
         for name in args.models:
             lines += bench_model(name, args.batches, args.rounds, not args.no_compile, args.engines)

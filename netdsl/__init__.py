@@ -14,13 +14,14 @@ with paused_gc():
     from .render import render
 
 __all__ = ["analyze", "check", "render", "build", "port_weights", "optimize", "export_onnx", "block_instances", "shard",
-           "compile_blocks", "Analysis", "Graph", "Limits", "Diagnostic", "NetdslError"]
+           "compile_blocks", "tune_allocator", "Analysis", "Graph", "Limits", "Diagnostic", "NetdslError"]
 __version__ = "0.1.0"
 
 _BACK_END = {"build": ("netdsl.torch.build", "build"), "port_weights": ("netdsl.torch.port", "port_weights"),
              "optimize": ("netdsl.optimizer.api", "optimize"), "export_onnx": ("netdsl.torch.export", "export_onnx"),
              "block_instances": ("netdsl.torch.blocks", "block_instances"),
-             "shard": ("netdsl.torch.distributed", "shard"), "compile_blocks": ("netdsl.torch.regional", "compile_blocks")}
+             "shard": ("netdsl.torch.distributed", "shard"), "compile_blocks": ("netdsl.torch.regional", "compile_blocks"),
+             "tune_allocator": ("netdsl.torch.allocator", "tune_allocator")}
 
 
 def __getattr__(name: str):
