@@ -36,9 +36,9 @@ def worker(setting: str, model: str, batch: int, with_compile: bool) -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import torch
+    from inference import MODELS, variants
 
     import netdsl
-    from inference import MODELS, variants
 
     kwargs = SETTINGS[setting]
     applied = netdsl.tune_allocator(**kwargs) if kwargs is not None else {}
