@@ -3,7 +3,8 @@
 Each round runs, in a shuffled order, for each tree: one worker process that imports
 that tree's netdsl and times in process `netdsl.check` of inception_v4, a generated
 1,000-conv chain (one line per layer), resnet50 and mobilenet_v1 (the parse cache
-cleared before every check), and cold processes,
+cleared before every check), the code generator alone (`netdsl.torch.codegen.generate`)
+on each of those three graphs, checked once, and cold processes,
 `python -c "import netdsl; netdsl.check('.../inception_v4.net')"`. A round gives one
 ratio new/old per benchmark (a worker's time for a check is the fastest of its `--reps`
 runs, a cold process's the fastest of `--cold-reps`: a burst of other work on a shared
@@ -37,6 +38,7 @@ BENCHMARKS = (
     f"check {CHAIN:,}-conv chain",
     "check resnet50",
     "check mobilenet_v1",
+    *(f"generate {name}" for name in SPECS),
     "cold process: import netdsl + check inception_v4",
 )
 
@@ -51,6 +53,13 @@ def worker(spec_dir: str, reps: int) -> dict:
     for what, (spec, layers) in jobs.items():
         timing = repeat(functools.partial(check_fresh, spec, layers), reps, warmup=1)
         out[what] = {"wall": min(timing.wall.values), "cpu": min(timing.cpu.values)}
+    from netdsl.api import analyze
+    from netdsl.torch.codegen import generate
+
+    for name in SPECS:  # the code generator alone, on a graph checked once
+        result = analyze(str(Path(spec_dir) / f"{name}.net"))
+        timing = repeat(functools.partial(generate, result.program, result.graph), reps, warmup=1)
+        out[f"generate {name}"] = {"wall": min(timing.wall.values), "cpu": min(timing.cpu.values)}
     return out
 
 

@@ -88,6 +88,18 @@ def test_op_declares_its_traits_consistently(op):
         assert op.width_param[0] in {p.name for p in op.params}, f"op '{op.name}': `width_param` names no parameter"
 
 
+@pytest.mark.parametrize("op", [op for op in REGISTERED if op.input_rank == 3], ids=lambda op: op.name)
+def test_fixed_size_trait_says_whether_the_output_follows_the_input_size(op):
+    """The code generator keeps an input-size parameter of a network (`resolution`) when a
+    `fixed_size` op stands between the input and every flatten: the trait must be true."""
+    shapes = [node_of(netdsl.check(spec_for(op).replace("[8, 12, 12]", f"[8, {s}, {s}]")), op).shape for s in (12, 24)]
+    follows = shapes[0] != shapes[1]
+    assert follows != op.fixed_size, (
+        f"op '{op.name}': trait `fixed_size` is {op.fixed_size} but its output is {shapes[0]} at 12x12 "
+        f"and {shapes[1]} at 24x24"
+    )
+
+
 @pytest.mark.parametrize("op", REGISTERED, ids=IDS)
 def test_op_checks_builds_and_its_traits_match_its_module(op):
     spec = spec_for(op)

@@ -109,6 +109,7 @@ class Op:
     torch_class: ClassVar[str] = ""  # the nn class an `init` of its kind applies to
     width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
     flattens: ClassVar[bool] = False  # its lowering needs the flattened size (`flat_features`)
+    fixed_size: ClassVar[bool] = False  # its output's shape does not depend on its input's height and width
     runtime: ClassVar[tuple[str, ...]] = ()  # classes of netdsl/torch/runtime.py its lowering uses
     # its module has one `weight` (and maybe a `bias`) that `init NAME: scheme` sets; None: as `stateful`
     init_weight: ClassVar[bool | None] = None

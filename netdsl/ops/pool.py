@@ -77,6 +77,7 @@ class AvgPool(_Pool):
 @register
 class GlobalAvgPool(Op):
     name, short, role = "global_avgpool", "global_pool", "pool"
+    fixed_size = True
     doc = "Average over the whole feature map: C x H x W -> C x 1 x 1."
     example = "global_avgpool"
 
@@ -94,6 +95,7 @@ class GlobalAvgPool(Op):
 @register
 class AdaptiveAvgPool(Op):
     name, short, role = "adaptive_avgpool", "avgpool", "pool"
+    fixed_size = True
     doc = "Average into a fixed output grid, whatever the input size (PyTorch's adaptive pooling)."
     example = "adaptive_avgpool(4x4)"
     params = (OpParam("size", SIZE, doc="output height and width: `4` or `4x4`", minimum=1),)

@@ -9,6 +9,7 @@ module's state_dict keys are the graph's layer names. Every statement carries a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
 from ..ir.naming import Names, branch_names, concat_base, single_call
 from ..ir.program import Program
-from ..ops import OPS, op_of
+from ..ops import OPS, Input, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
 from ..shapes import shapes_at
 from ..syntax import ast
@@ -493,20 +494,21 @@ class _Generator:
         expression, with the inputs' own channel expressions substituted in."""
         holders = [f"input{k}_" for k in range(len(inputs))]
         formula = from_py(op.out_channels(low, holders))
-        return fold(subst(formula, dict(zip(holders, inputs))))
+        return fold(formula, dict(zip(holders, inputs)))
 
     def block_channels(self, info: _BlockInfo, args: dict[str, ast.Expr], in_ch: ast.Expr) -> ast.Expr:
-        known = {"in_channels"} | {py_name(p.name) for p in info.decl.params}
-        if _opaque(info.out_channels) or not free_names(info.out_channels) <= known:
+        params = [(p, py_name(p.name)) for p in info.decl.params]
+        if _opaque(info.out_channels) or not free_names(info.out_channels) <= {"in_channels", *(py for _, py in params)}:
             return _OPAQUE  # known only to the built module: the caller reads .out_channels
         env: dict[str, ast.Expr] = {"in_channels": in_ch}
-        for p in info.decl.params:
+        spec_env: dict[str, ast.Expr] = {p.name: ast.Name(p.name) for p, _ in params}  # a default reads the ones before it
+        spec_env[IN_CHANNELS] = in_ch
+        for p, py in params:
             if p.name in args:
-                env[py_name(p.name)] = args[p.name]
+                env[py] = spec_env[p.name] = args[p.name]
             elif p.default is not None:
-                spec_env = {IN_CHANNELS: in_ch, **{q: env.get(py_name(q), ast.Name(q)) for q in (pp.name for pp in info.decl.params)}}
-                env[py_name(p.name)] = fold(subst(p.default, spec_env))
-        channels = fold(subst(info.out_channels, env))
+                env[py] = spec_env[p.name] = fold(p.default, spec_env)
+        channels = fold(info.out_channels, env)
         # a formula that would not read well in the caller (MobileNet's rounded alpha * N):
         # the built module knows it
         return channels if len(self.src(channels)) <= 40 else _OPAQUE
@@ -828,8 +830,9 @@ class _Generator:
         return {name for name in sizing if name in elsewhere or self.resized_flatten(inputs[0], name)}
 
     def resized_flatten(self, stmt: ast.InputStmt, name: str) -> bool:
-        """Whether the flatten sizes change when `name` doubles (the graph's shapes at
-        that input size)."""
+        """Whether the flatten sizes change when `name` doubles: never where a `fixed_size`
+        op (a global pool) stands before every flatten, else as the graph's shapes at that
+        input size say."""
         value = self.graph.args[name]
         if not isinstance(value, int) or isinstance(value, bool):
             return True
@@ -838,8 +841,24 @@ class _Generator:
             dims = tuple(evaluate(d, env).value for d in stmt.dims)
         except EvalError:
             return True
+        if not self.flatten_size_dependent:  # a global or adaptive pool before every flatten
+            return False
         shapes = shapes_at(self.graph, dims)
         return shapes is None or _flatten_sizes(self.graph, shapes) != self.flat_sizes
+
+    @functools.cached_property
+    def flatten_size_dependent(self) -> bool:
+        """Whether some flatten may see another size when the input's height or width
+        changes: a path from an input reaches it through no op of `fixed_size` (shape
+        inference at another size then decides)."""
+        dependent: set[int] = set()
+        for node in self.graph.nodes:
+            op = op_of(node.op)
+            if isinstance(op, Input) or (not op.fixed_size and any(i in dependent for i in node.inputs)):
+                if op.flattens:
+                    return True
+                dependent.add(node.id)
+        return False
 
     def returns(self, decl, values, out: _Value) -> list[str]:
         outputs = self.graph.outputs

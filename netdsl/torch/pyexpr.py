@@ -84,24 +84,29 @@ def subst(expr: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
     return expr
 
 
-def fold(expr: ast.Expr) -> ast.Expr:
+def fold(expr: ast.Expr, env: dict[str, ast.Expr] | None = None) -> ast.Expr:
     """Evaluate what has no free names; simplify `x + 0`, `x * 1`, and decided conditionals.
 
-    Bottom up, in one pass: a node whose parts all folded to constants is evaluated."""
+    Bottom up, in one pass: a node whose parts all folded to constants is evaluated. With
+    `env`, `fold(subst(expr, env))` where env's expressions are folded already: they are
+    put in, not walked again (a block's channel formula over its caller's, in a chain of
+    a hundred blocks)."""
     if isinstance(expr, ast.Literal):
         return expr
     if isinstance(expr, ast.Name):
+        if env is not None and expr.name in env:
+            return env[expr.name]
         return _constant(expr) if expr.name in CONSTANTS else expr
     if isinstance(expr, ast.Conditional):
-        cond = fold(expr.cond)
+        cond = fold(expr.cond, env)
         if isinstance(cond, ast.Literal) and isinstance(cond.value, bool):
-            return fold(expr.then if cond.value else expr.otherwise)
-        then, otherwise = fold(expr.then), fold(expr.otherwise)
+            return fold(expr.then if cond.value else expr.otherwise, env)
+        then, otherwise = fold(expr.then, env), fold(expr.otherwise, env)
         if isinstance(cond, ast.Literal) and isinstance(then, ast.Literal) and isinstance(otherwise, ast.Literal):
             return _constant(ast.Conditional(then, cond, otherwise))
         return then if then == otherwise else ast.Conditional(then, cond, otherwise)
     if isinstance(expr, ast.BinOp):
-        left, right = fold(expr.left), fold(expr.right)
+        left, right = fold(expr.left, env), fold(expr.right, env)
         if isinstance(left, ast.Literal) and isinstance(right, ast.Literal):
             return _constant(ast.BinOp(expr.op, left, right))
         if expr.op in ("+", "-") and isinstance(right, ast.Literal) and right.value == 0 and not isinstance(right.value, bool):
@@ -110,21 +115,21 @@ def fold(expr: ast.Expr) -> ast.Expr:
             return left
         return ast.BinOp(expr.op, left, right)
     if isinstance(expr, (ast.TupleExpr, ast.ListExpr)):
-        folded = type(expr)(tuple(fold(i) for i in expr.items))
+        folded = type(expr)(tuple(fold(i, env) for i in expr.items))
         return _constant(folded) if all(isinstance(i, ast.Literal) for i in folded.items) else folded
     if isinstance(expr, ast.FuncCall):
-        folded = ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value)) for a in expr.args))
+        folded = ast.FuncCall(expr.func, tuple(ast.Arg(a.name, fold(a.value, env)) for a in expr.args))
         return _constant(folded) if all(isinstance(a.value, ast.Literal) for a in folded.args) else folded
     if isinstance(expr, ast.UnaryOp):
-        operand = fold(expr.operand)
+        operand = fold(expr.operand, env)
         folded = ast.UnaryOp(expr.op, operand)
         return _constant(folded) if isinstance(operand, ast.Literal) else folded
     if isinstance(expr, ast.Subscript):
-        value, index = fold(expr.value), fold(expr.index)
+        value, index = fold(expr.value, env), fold(expr.index, env)
         folded = ast.Subscript(value, index)
         return _constant(folded) if isinstance(value, ast.Literal) and isinstance(index, ast.Literal) else folded
     if isinstance(expr, ast.Slice):
-        parts = [fold(expr.value), *(None if e is None else fold(e) for e in (expr.start, expr.stop, expr.step))]
+        parts = [fold(expr.value, env), *(None if e is None else fold(e, env) for e in (expr.start, expr.stop, expr.step))]
         folded = ast.Slice(*parts)
         return _constant(folded) if all(e is None or isinstance(e, ast.Literal) for e in parts) else folded
     return expr
