@@ -1,0 +1,165 @@
+"""Where netdsl's optimized module loses to OpenVINO, layer kind by layer kind:
+`python benchmarks/layer_time.py --model mobilenet_v1 --batch 8`.
+
+The same network (netdsl's optimized module, and OpenVINO on netdsl's own ONNX export of
+it, so both run the same folded graph) with the same weights and input. netdsl's time per
+layer comes from `torch.profiler` (self CPU time of each op, grouped by the kind of layer
+the op belongs to); OpenVINO's from its per-node performance counters (`PERF_COUNT`).
+Both are summed over `--calls` calls after warm-up and reported per call, grouped as
+depthwise conv, pointwise (1x1) conv and other conv (OpenVINO's other nodes too; the
+profiler's per-conv time includes its own overhead, so compare the kinds' ratios rather
+than their sum with the wall time). Nothing is asserted; this is a measuring tool for
+deciding what to work on."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from inference import MODELS  # noqa: E402
+from machine import load_average  # noqa: E402
+from references import randomize  # noqa: E402
+
+import netdsl  # noqa: E402
+
+
+def conv_kinds(model: torch.nn.Module) -> dict[str, str]:
+    """Module attribute -> its kind: depthwise, pointwise (1x1), or other conv."""
+    kinds = {}
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Conv2d):
+            if m.groups > 1 and m.groups == m.in_channels:
+                kinds[name] = "depthwise conv"
+            elif m.kernel_size == (1, 1):
+                kinds[name] = "pointwise conv"
+            else:
+                kinds[name] = "other conv"
+    return kinds
+
+
+def netdsl_times(fast: torch.nn.Module, x: torch.Tensor, calls: int) -> tuple[dict[str, float], float]:
+    """Seconds per call by kind (self CPU time under the profiler), and the wall time per call without it."""
+    kinds = conv_kinds(fast)
+    with torch.inference_mode():
+        for _ in range(3):
+            fast(x)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fast(x)
+        wall = (time.perf_counter() - start) / calls
+        totals: dict[str, float] = collections.defaultdict(float)
+        for name, module in fast.named_modules():  # a record_function per conv, so its ops are attributed
+            if name in kinds:
+                module.register_forward_pre_hook(
+                    lambda m, a, n=name: setattr(m, "_span", torch.profiler.record_function(f"layer:{n}").__enter__())
+                )
+                module.register_forward_hook(lambda m, a, o: m._span.__exit__(None, None, None))
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(calls):
+                fast(x)
+        for event in prof.key_averages():
+            if event.key.startswith("layer:"):
+                totals[kinds[event.key[len("layer:") :]]] += event.cpu_time_total / 1e6 / calls
+    return dict(totals), wall
+
+
+def openvino_times(path: Path, x: torch.Tensor, calls: int, threads: int) -> tuple[dict[str, float], float]:
+    import onnx
+    import openvino as ov
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: list(i.dims) for i in graph.initializer}
+    kinds = {}
+    for node in graph.node:
+        if node.op_type == "Conv":
+            attrs = {a.name: a for a in node.attribute}
+            group = attrs["group"].i if "group" in attrs else 1
+            weight = inits.get(node.input[1], [])
+            if group > 1 and len(weight) == 4 and weight[1] == 1:
+                kinds[node.name] = "depthwise conv"
+            elif len(weight) == 4 and weight[2:] == [1, 1]:
+                kinds[node.name] = "pointwise conv"
+            else:
+                kinds[node.name] = "other conv"
+    core = ov.Core()
+    config = {
+        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
+        "PERF_COUNT": "YES",
+    }
+    request = core.compile_model(str(path), "CPU", config).create_infer_request()
+    a = x.numpy()
+    for _ in range(3):
+        request.infer([a])
+    totals: dict[str, float] = collections.defaultdict(float)
+    start = time.perf_counter()
+    for _ in range(calls):
+        request.infer([a])
+        for info in request.get_profiling_info():
+            totals[_ov_kind(info, kinds)] += info.real_time.total_seconds() / calls
+    wall = (time.perf_counter() - start) / calls
+    return dict(totals), wall
+
+
+def _ov_kind(info, kinds: dict[str, str]) -> str:
+    """OpenVINO names a fused node after the ONNX node it started from (`.../Conv`), plus
+    what it absorbed; match the longest ONNX conv name it begins with."""
+    name = info.node_name
+    for onnx_name in sorted(kinds, key=len, reverse=True):
+        if name == onnx_name or name.startswith(onnx_name):
+            return kinds[onnx_name]
+    return "everything else"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="mobilenet_v1", choices=sorted(MODELS))
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=10)
+    args = parser.parse_args(argv)
+    spec, _, size = MODELS[args.model]
+    torch.manual_seed(0)
+    plain = randomize(netdsl.build(ROOT / spec)).eval()
+    fast = netdsl.optimize(plain, "inference")
+    x = torch.randn(args.batch, 3, size, size, generator=torch.Generator().manual_seed(1))
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "netdsl.onnx"
+        netdsl.export_onnx(plain, path)
+        before = load_average()
+        ov, ov_wall = openvino_times(path, x, args.calls, threads)
+        nd, nd_wall = netdsl_times(fast, x, args.calls)
+        ov2, ov_wall2 = openvino_times(path, x, args.calls, threads)
+    ov = {k: (ov.get(k, 0.0) + ov2.get(k, 0.0)) / 2 for k in set(ov) | set(ov2)}
+    print(
+        f"- {args.model}, batch {args.batch}, {threads} threads, {args.calls} calls each; torch {torch.__version__}; "
+        f"load average {before} -> {load_average()}"
+    )
+    print(
+        f"- wall per call: netdsl optimized {nd_wall * 1e3:.1f} ms, OpenVINO {ov_wall * 1e3:.1f} / {ov_wall2 * 1e3:.1f} ms "
+        "(before / after netdsl's; counters on)\n"
+    )
+    print("| layer kind | netdsl optimized, ms per call | OpenVINO (netdsl's export), ms per call | ratio |")
+    print("|---|---|---|---|")
+    for kind in ("depthwise conv", "pointwise conv", "other conv", "everything else"):  # netdsl: convs only
+        if kind not in nd:
+            print(f"| {kind} | - | {ov.get(kind, 0.0) * 1e3:.1f} | - |")
+            continue
+        a, b = nd[kind] * 1e3, ov.get(kind, 0.0) * 1e3
+        print(f"| {kind} | {a:.1f} | {b:.1f} | {a / b:.2f}x |" if b else f"| {kind} | {a:.1f} | {b:.1f} | - |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
