@@ -178,7 +178,12 @@ def check_outputs(found: dict, x) -> dict[str, float]:
         return {n: rel_err(f(x), want) for n, f in found.items() if n != "reference eager"}
 
 
-def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
+def interleaved(found: dict, x, rounds: int, pause: float = 0.0) -> dict[str, list[float]]:
+    """Each round calls every variant once, in a seeded shuffled order, each after
+    `pause` seconds of idle: ONNX Runtime's worker threads spin after a call (and torch's
+    OpenMP threads briefly too), taking the cores from whatever runs next - measured on
+    2 cores, netdsl's mobilenet_v1 at batch 8 took 1.3x longer right after an ORT call
+    than after its own or after an idle pause."""
     names = list(found)
     times: dict[str, list[float]] = {n: [] for n in names}
     with torch.inference_mode():
@@ -186,6 +191,8 @@ def interleaved(found: dict, x, rounds: int) -> dict[str, list[float]]:
             order = random.Random(r).sample(names, len(names))
             for n in order:
                 model = found[n]
+                if pause:
+                    time.sleep(pause)
                 start = time.perf_counter()
                 model(x)
                 times[n].append(time.perf_counter() - start)
@@ -242,7 +249,9 @@ def cuda_lines(found: dict, x, rounds: int) -> list[str]:
     return [*lines, ""]
 
 
-def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool, engines: bool = False) -> list[str]:
+def bench_model(
+    name: str, batches: list[int], rounds: int, with_compile: bool, engines: bool = False, pause: float = 0.0
+) -> list[str]:
     found, warm = variants(name, with_compile, engines)
     macs = netdsl.check(ROOT / MODELS[name][0]).total_macs
     lines = []
@@ -255,7 +264,7 @@ def bench_model(name: str, batches: list[int], rounds: int, with_compile: bool, 
         t = compile_warmup(found, x)
         if t is not None:
             w["torch.compile first call"] = t
-        times = interleaved(found, x, rounds)
+        times = interleaved(found, x, rounds, pause)
         lines += cpu_table(name, batch, times, errors, w, 2 * macs * batch / 1e9, ceiling_gflops(batch))
         print("\n".join(lines[-len(times) - 8:]), flush=True)
         if with_compile:  # recompile per input shape, as a user would see it
@@ -333,6 +342,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--pause", type=float, default=0.25,
+                   help="idle seconds before each timed call (other variants' spinning threads go quiet); 0: none")
     p.add_argument("--no-compile", action="store_true", help="leave out torch.compile(reference) (minutes per model)")
     p.add_argument("--engines", action="store_true",
                    help="add ONNX Runtime and OpenVINO, on the reference's ONNX export and on netdsl's")
@@ -358,13 +369,15 @@ def main(argv=None) -> int:
         args.models, args.rounds = ["inception_v4"], 3
     sizes = args.front_end if args.front_end is not None else ([1000, 10000] if args.quick else [1000, 10000, 100000])
     allocator = "untouched glibc defaults" if tuned is None else f"tune_allocator: {tuned or 'not glibc, nothing set'}"
-    lines = ["## Machine", "", *machine_lines()[:-1], f"- allocator: {allocator}", "", "## Inference", ""]
+    lines = ["## Machine", "", *machine_lines()[:-1], f"- allocator: {allocator}",
+             f"- {args.pause} s idle before each timed call", "", "## Inference", ""]
     if not args.no_models:
         for name in args.models:
-            lines += bench_model(name, args.batches, args.rounds, not args.no_compile, args.engines)
+            lines += bench_model(name, args.batches, args.rounds, not args.no_compile, args.engines, args.pause)
     for name in args.ablation or ([] if args.ablation is None else ["inception_v4"]):
         lines += ablation_lines(name, 8, args.rounds)
-    lines += ["## Front end at scale", "", *front_end_lines(sizes)]
+    if sizes:  # `--front-end` with no sizes: none
+        lines += ["## Front end at scale", "", *front_end_lines(sizes)]
     text = "\n".join(lines)
     print(text)
     if args.output:
