@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from inference import MODELS  # noqa: E402
-from machine import load_average  # noqa: E402
-from references import randomize  # noqa: E402
+from inference import MODELS
+from machine import load_average
+from references import randomize
 
-import netdsl  # noqa: E402
+import netdsl
 
 
 def conv_kinds(model: torch.nn.Module) -> dict[str, str]:

@@ -65,44 +65,28 @@ def main() -> None:
         f()
         f()
 
-    def t(f):
-        a = time.perf_counter()
-        f()
-        return time.perf_counter() - a
-
-    res = {
-        k: []
-        for k in (
-            "netdsl after netdsl",
-            "netdsl after ORT (spinning)",
-            "netdsl after ORT (no spin)",
-            "netdsl after OpenVINO",
-            "netdsl after 0.3 s idle",
-            "ORT after netdsl",
-            "ORT after ORT",
-            "OpenVINO after netdsl",
-            "OpenVINO after OpenVINO",
-        )
-    }
-    for _ in range(9):
-        fastrun()
-        res["netdsl after netdsl"].append(t(fastrun))
-        ort_spin()
-        res["netdsl after ORT (spinning)"].append(t(fastrun))
-        ort_nospin()
-        res["netdsl after ORT (no spin)"].append(t(fastrun))
-        ovrun()
-        res["netdsl after OpenVINO"].append(t(fastrun))
+    def idle():
         time.sleep(0.3)
-        res["netdsl after 0.3 s idle"].append(t(fastrun))
-        fastrun()
-        res["ORT after netdsl"].append(t(ort_spin))
-        ort_spin()
-        res["ORT after ORT"].append(t(ort_spin))
-        fastrun()
-        res["OpenVINO after netdsl"].append(t(ovrun))
-        ovrun()
-        res["OpenVINO after OpenVINO"].append(t(ovrun))
+
+    # (label, what runs first, what is timed right after it)
+    pairs = [
+        ("netdsl after netdsl", fastrun, fastrun),
+        ("netdsl after ORT (spinning)", ort_spin, fastrun),
+        ("netdsl after ORT (no spin)", ort_nospin, fastrun),
+        ("netdsl after OpenVINO", ovrun, fastrun),
+        ("netdsl after 0.3 s idle", idle, fastrun),
+        ("ORT after netdsl", fastrun, ort_spin),
+        ("ORT after ORT", ort_spin, ort_spin),
+        ("OpenVINO after netdsl", fastrun, ovrun),
+        ("OpenVINO after OpenVINO", ovrun, ovrun),
+    ]
+    res = {label: [] for label, _, _ in pairs}
+    for _ in range(9):
+        for label, before, timed in pairs:
+            before()
+            start = time.perf_counter()
+            timed()
+            res[label].append(time.perf_counter() - start)
     for k, v in res.items():
         print(f"{k:32s} median {statistics.median(v) * 1e3:7.1f} ms  min {min(v) * 1e3:7.1f}  max {max(v) * 1e3:7.1f}")
 
