@@ -19,6 +19,8 @@ from netdsl.torch.build import build_model
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fuzz.specgen import valid_specs  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def state_owners(model: torch.nn.Module, graph) -> set[str]:
     """The graph node that owns each state_dict key (the longest node name before a
@@ -132,3 +134,38 @@ def test_spec_names_keep_their_spelling_the_generator_renames_its_own():
     ref = netdsl.build(SPEC_NAMES, channels=5, l=2, layers=2)
     assert [(k, v.shape) for k, v in model.state_dict().items()] == [(k, v.shape) for k, v in ref.state_dict().items()]
     assert model(torch.randn(1, 3, 8, 8)).shape == (1, 2 * 2 + 1, 8, 8)  # i + l
+
+
+@pytest.mark.parametrize("spec", ["resnet50.net", "inception_v4.net", "mobilenet_v1.net"])
+def test_generator_reads_the_elaborators_names_and_bindings(spec, monkeypatch):
+    """Names and argument matches are decided once, by the front end, and kept on the
+    program: generating the code decides none anew for what the elaborator saw (it reads
+    the very `Names` objects the elaborator made), so the two cannot drift apart."""
+    from netdsl.api import analyze
+    from netdsl.torch.codegen import generate
+
+    result = analyze(ROOT / "specs" / spec)
+    assert result.ok
+    before = dict(result.program.resolved)
+    assert any(k[0] == "names" for k in before) and any(k[0] == "arguments" for k in before)
+    from netdsl.ir.naming import Names
+
+    decided = []  # every scope named while generating, however the generator asked
+    for making in ("of_body", "of_chain"):
+        real = getattr(Names, making)
+        monkeypatch.setattr(Names, making, classmethod(lambda cls, *a, _real=real: decided.append(a) or _real(*a)))
+    generate(result.program, result.graph)
+    new_scopes = [k for k in result.program.resolved if k not in before and k[0] == "names"]
+    assert len(decided) == len(new_scopes), "the generator named scopes past the program's table"
+    # the generator names only scopes the elaborator never entered (an `if` arm not taken
+    # here, whose layers the generated class still writes): none of their lines made a node
+    made = {(n.span.file, n.span.line) for n in result.graph.nodes if n.span is not None}
+    for key in (k for k in result.program.resolved if k not in before and k[0] == "names"):
+        body = result.program.resolved[key][0]
+        stmts = body.steps if hasattr(body, "steps") else body
+        lines = {(s.span.file, line) for s in stmts for line in range(s.span.line, s.span.end_line + 1)}
+        assert not lines & made, f"the generator named anew a scope the elaborator named: {sorted(lines & made)}"
+    # a call's match: the elaborator's, except residual arguments, which the generator reads as a synthetic call
+    calls = {k for k in result.program.resolved if k not in before and k[0] == "arguments"}
+    assert all(result.program.resolved[k][0].name == "residual" for k in calls)
+    assert all(result.program.resolved[k] is before[k] for k in before)

@@ -1,6 +1,7 @@
-"""Which argument of a call goes to which parameter: the one rule, used by the elaborator
-(which then evaluates and checks the arguments, reporting what does not match) and by the
-code generator (which writes them over its Python names)."""
+"""Which argument of a call goes to which parameter: the one rule, decided once per call of
+the spec (:func:`arguments`, kept on the program) and read by the elaborator (which then
+evaluates and checks the arguments, reporting what does not match) and by the code
+generator (which writes them over its Python names)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from ..syntax import ast
 
-__all__ = ["Matched", "match_arguments"]
+__all__ = ["Matched", "arguments", "match_arguments"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,13 @@ def match_arguments(names: Sequence[str], call: ast.Call) -> Matched:
         else:
             given[a.name] = a
     return Matched(given, tuple(problems))
+
+
+def arguments(program, names: Sequence[str], call: ast.Call) -> Matched:
+    """`match_arguments` for a call of `program`'s spec, decided once: every instance of
+    the call's block, the elaborator's checks and the code generator read the same match."""
+    key = ("arguments", id(call), tuple(names))
+    hit = program.resolved.get(key)
+    if hit is None or hit[0] is not call:
+        program.resolved[key] = hit = (call, match_arguments(names, call))
+    return hit[1]

@@ -21,10 +21,19 @@ from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT, check_value, format_value, type_name
-from .binding import match_arguments
+from .binding import arguments
 from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
-from .naming import DuplicateName, Names, branch_names, concat_base, reserved_label, single_call, snake_case
+from .naming import (
+    DuplicateName,
+    Names,
+    branch_names,
+    concat_base,
+    reserved_label,
+    scope_names,
+    single_call,
+    snake_case,
+)
 from .program import Limits, Program
 from .suggest import closest, closest_op
 
@@ -93,7 +102,6 @@ class _Elaborator:
         self.input_node: int | None = None
         self.shapes: dict[int, tuple] = {}  # shapes inferred while elaborating (for `in_channels`)
         self.shaped = 0  # nodes before this index have been through infer_one
-        self.scopes: dict[int, tuple[object, Names]] = {}  # id(body) -> (body, its names)
         self.reads_channels: dict[int, tuple[ast.Expr, bool]] = {}  # id(expr) -> (expr, mentions in_channels)
         # per op and per call of the spec, not per instance of its block (entries keep the call alive):
         self.op_params: dict[str, list[_Param]] = {}  # an op's name -> its parameters as bind takes them
@@ -103,12 +111,7 @@ class _Elaborator:
     def names(self, path: str, body) -> Names:
         """The layer names of a scope (a statement tuple or a branch's chain) at `path`;
         decided once per body, every instance of a block shares them."""
-        hit = self.scopes.get(id(body))
-        if hit is None:
-            names = Names.of_chain("", body, self.program) if isinstance(body, ast.Chain) else \
-                Names.of_body("", body, self.program)
-            self.scopes[id(body)] = hit = (body, names)
-        return hit[1].at(path)
+        return scope_names(self.program, body).at(path)
 
     # -- errors ----------------------------------------------------------------------------
     def notes(self, ctx: _Ctx) -> list[Note]:
@@ -271,7 +274,7 @@ class _Elaborator:
             return
         params = [(p.name, p.default is REQUIRED) for p in op.params] if op else \
             [(p.name, p.default is None) for p in block.params]
-        matched = match_arguments([n for n, _ in params], call)
+        matched = arguments(self.program, [n for n, _ in params], call)
         given = set(matched.given)
         for name in dict.fromkeys(a.name for kind, a in matched.problems if kind == "unknown"):
             self.reporter.error(codes.UNKNOWN_PARAMETER, _no_parameter_msg(f"'{call.name}'", name, [n for n, _ in params]),
@@ -519,7 +522,7 @@ class _Elaborator:
     def bind(self, params, call: ast.Call, what: str, ctx: _Ctx, env_for_defaults=None):
         """Match a call's arguments to parameters; evaluate and type-check them."""
         names = [p.name for p in params]
-        matched = match_arguments(names, call)
+        matched = arguments(self.program, names, call)
         for kind, a in matched.problems[:1]:
             if kind == "surplus":
                 count = sum(1 for b in call.args if b.name is None)
@@ -574,7 +577,7 @@ class _Elaborator:
         call; the graph's models copy the dict they are given."""
         hit = self.as_written.get(id(call))
         if hit is None:
-            self.as_written[id(call)] = hit = (call, _written(params, call))
+            self.as_written[id(call)] = hit = (call, _written(self.program, params, call))
         return hit[1]
 
     def merge_call(self, op, call: ast.Call, label, ctx: _Ctx) -> int:
@@ -743,9 +746,9 @@ def _show_row(row) -> str:
     return format_value(row)
 
 
-def _written(params, call: ast.Call) -> dict[str, str]:
+def _written(program, params, call: ast.Call) -> dict[str, str]:
     """The arguments of a call as the spec writes them, by parameter name."""
-    return {name: format_expr(a.value) for name, a in match_arguments([p.name for p in params], call).given.items()}
+    return {name: format_expr(a.value) for name, a in arguments(program, [p.name for p in params], call).given.items()}
 
 
 def _expr_size(expr) -> int:

@@ -6,9 +6,10 @@ than one of that kind (`conv`, or `conv1`, `conv2`); a label (`name: op(...)`) n
 explicitly. The arms of an `if` are alternatives: each numbers its layers from the same
 point (`if c { conv } else { conv }` names both `conv`), and the layers after the `if`
 are numbered after the arm that has most, whichever arm runs. A scope's names are
-decided from its statements alone (:class:`Names`); the elaborator and the code
-generator both look them up here, so the graph's names and the generated module's
-state_dict keys agree."""
+decided from its statements alone (:class:`Names`), once per scope of the spec
+(:func:`scope_names`, kept on the program); the elaborator and the code generator both
+read that one table, so the graph's names and the generated module's state_dict keys
+agree."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from collections import Counter
 from ..ops import OPS
 from ..syntax import ast
 
-__all__ = ["Names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds", "branch_names",
+__all__ = ["Names", "scope_names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds", "branch_names",
            "concat_base"]
 
 
@@ -176,6 +177,18 @@ class _Namer:
                 single = single_call(kind.body)
                 self.name(kind, "", step.label, (call_key(single, self.program) if single else None) or "repeat")
         return self
+
+
+def scope_names(program, body) -> Names:
+    """The layer names of a scope of `program`'s spec (a statement tuple or a branch's
+    chain), at the scope's own root (`Names.at` places them in an instance): decided once,
+    read by every instance and every stage."""
+    key = ("names", id(body))
+    hit = program.resolved.get(key)
+    if hit is None or hit[0] is not body:
+        names = Names.of_chain("", body, program) if isinstance(body, ast.Chain) else Names.of_body("", body, program)
+        program.resolved[key] = hit = (body, names)
+    return hit[1]
 
 
 def branch_names(group: ast.Concat) -> list[str | None]:

@@ -46,6 +46,11 @@ class Program:
     blocks: dict[str, ast.BlockDecl] = field(default_factory=dict)
     sources: SourceMap = field(default_factory=SourceMap)
     limits: Limits = field(default_factory=Limits)
+    # what the front end decided once per syntax node and every later stage reads rather
+    # than deciding again (a scope's layer names, a call's arguments by parameter): see
+    # naming.scope_names and binding.arguments. Keyed by the node's id, each entry keeps
+    # its node alive, so an id is never reused while its entry stands.
+    resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def network(self) -> ast.BlockDecl | None:

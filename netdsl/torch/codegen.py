@@ -19,11 +19,11 @@ from pathlib import Path
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines, layer_init_lines
-from ..ir.binding import match_arguments
+from ..ir.binding import arguments
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
-from ..ir.naming import Names, branch_names, concat_base, single_call
+from ..ir.naming import Names, branch_names, concat_base, scope_names, single_call
 from ..ir.program import Program
 from ..ops import OPS, Input, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
@@ -241,7 +241,7 @@ class _Generator:
 
     def bind(self, params, call: ast.Call, scope: _Scope) -> dict[str, ast.Expr]:
         """Arguments of a call as expressions over the caller's Python names."""
-        given = match_arguments([p.name for p in params], call).given
+        given = arguments(self.program, [p.name for p in params], call).given
         return {k: self.expr(a.value, scope) for k, a in given.items()}
 
     # -- blocks ---------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class _Generator:
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
-        names = Names.of_body("", decl.body, self.program)
+        names = scope_names(self.program, decl.body)
         scope = _Scope(dict(params), spec=_spec_names(decl), layers=names.modules())
         scope.locals |= scope.spec
         scope.locals |= {py_name(p.name) for p in decl.params}
@@ -483,7 +483,7 @@ class _Generator:
             return _Made(src), self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
         self.in_ch = in_ch  # writing the block's class used it
-        given = match_arguments([p.name for p in info.decl.params], call).given
+        given = arguments(self.program, [p.name for p in info.decl.params], call).given
         args = {k: self.expr(a.value, scope) for k, a in given.items()}
         parts = [self.src(in_ch)]  # as the spec writes them: positional, then by keyword
         parts += [self.src(args[k]) if a.name is None else f"{py_name(k)}={self.src(args[k])}" for k, a in given.items()]
@@ -536,7 +536,7 @@ class _Generator:
     def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values) -> _Value:
         cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var(_var_hint(prefix, attr))
-        names = Names.of_chain("", br.chain, self.program)
+        names = scope_names(self.program, br.chain)
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
                      and (s.kind.has_parens or s.kind.name not in values) for s in steps)
@@ -586,7 +586,7 @@ class _Generator:
         marks = (scope.init.mark(), scope.fwd.mark())  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
             attr = _relative(names.full(names.local(res, "shortcut")), names.path)
-            sc_names = Names.of_body("", res.shortcut, self.program)
+            sc_names = scope_names(self.program, res.shortcut)
             self.emit(scope, res.span, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
             out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), shortcut)
@@ -618,7 +618,7 @@ class _Generator:
         else:
             var = scope.var(_var_hint(prefix, attr))
             self.emit(scope, gate.span, init=f"{prefix}{attr} = nn.Module()")
-            body_names = Names.of_body("", gate.body, self.program)
+            body_names = scope_names(self.program, gate.body)
             out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), var)
         self.emit(scope, gate.span, fwd=f"{target} = {cur.var} * {out.var}")
         return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
@@ -714,7 +714,7 @@ class _Generator:
         depth = self.depth - 1
         block, channels_var = scope.own("block", depth), scope.own("channels", depth)
         inner.locals = scope.locals
-        names = Names.of_body("", rep.body, self.program)
+        names = scope_names(self.program, rep.body)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
             self.emit(scope, rep.span, fwd=f"{target} = {cur.var}")
         start = _Value(target, ast.Name(channels_var))
@@ -787,7 +787,7 @@ class _Generator:
         fixed = _structural(decl)
         fixed |= self.sizing_flatten(decl, fixed)
         env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
-        names = Names.of_body("", decl.body, self.program)
+        names = scope_names(self.program, decl.body)
         scope = _Scope(env, spec=_spec_names(decl), layers=names.modules())
         scope.locals |= scope.spec
         self.network_scope = scope
