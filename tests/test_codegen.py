@@ -351,3 +351,38 @@ def test_a_conditional_residual_keeps_every_other_name():
     assert names[False] == [n for n in names[True] if n != "add1"]
     model = netdsl.build(spec, keep=False)
     assert {k.rsplit(".", 1)[0] for k in model.state_dict()} == {"conv1", "conv2", "conv3"}
+
+
+def test_a_branch_labelled_like_forwards_input_reads_the_concat_input():
+    """A concat branch labelled `x` (forward's own variable): the generator's names give
+    way, so the other branch still reads the concat's input (it read the first branch's
+    output before the one namespace)."""
+    spec = ("network N() {\n    input [3, 8, 8]\n    conv(4, 1) -> relu\n"
+            "    concat {\n        | x: conv(4, 1)\n        | y: conv(4, 3, padding=1)\n    }\n}\n")
+    torch.manual_seed(0)
+    model = netdsl.build(spec).eval()
+    inp = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        h = torch.relu(model.conv(inp))
+        want = torch.cat([model.x(h), model.y(h)], 1)
+        assert rel_err(model(inp), want) < 1e-6
+
+
+def test_namespace_hands_out_each_name_once_and_gives_way_to_claimed_names():
+    from netdsl.torch.emit import Namespace, attribute_name
+
+    names = Namespace(lambda n: n == "sum")
+    names.claim("shortcut")  # a spec name keeps its spelling
+    assert [names.create("shortcut"), names.create("shortcut"), names.create("b1")] == ["shortcut2", "shortcut3", "b1"]
+    assert names.create("sum") == "sum2"  # reserved: never handed out
+    flat = Namespace()
+    assert [flat.create("x"), flat.create("x"), flat.create("x")] == ["x", "x2", "x3"]
+    flat.release("x3")
+    flat.release("x")
+    assert flat.create("x", prefer=["x3"]) == "x3"  # a dead input's name first
+    assert flat.create("x") == "x"  # else the lowest-numbered dead one
+    assert flat.create("x") == "x4"
+    attrs = Namespace(sep="_")
+    assert [attribute_name("conv1", attrs), attribute_name("conv1", attrs), attribute_name("a.forward", attrs)] == \
+        ["conv1", "conv1_2", "a_forward"]
+    assert attribute_name("forward", attrs) == "forward_"

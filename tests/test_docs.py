@@ -134,3 +134,18 @@ def test_readme_python_example_runs(monkeypatch):
     exec(compile(source, "README.md", "exec"), namespace)
     assert tuple(namespace["logits"].shape) == (8, 1000)
     assert not namespace["fast"].training
+
+
+@pytest.mark.parametrize("spec", ["inception_v4", "resnet50"])
+def test_performance_inference_quotes_the_optimized_code_generated_today(spec, monkeypatch):
+    """docs/performance-inference.md quotes forward's code of the optimized module: each
+    quoted block whose header names a spec is a run of lines of that spec's optimized file."""
+    from netdsl.optimizer.flat import compile_optimized
+
+    monkeypatch.chdir(ROOT)  # the comments quote specs/... paths
+    source = compile_optimized(netdsl.check(f"specs/{spec}.net"))[0].source
+    quoted = [text for _, text in fenced(ROOT / "docs" / "performance-inference.md", "python")
+              if f"(specs/{spec}.net:" in text.split("\n", 1)[0]]
+    assert quoted, f"no quoted block of {spec}"
+    for text in quoted:
+        assert text in source, f"the quoted forward of {spec} is not what netdsl generates today:\n{text}"

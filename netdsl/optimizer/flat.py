@@ -20,7 +20,16 @@ from pathlib import Path
 from ..ir.graph import Graph, Node
 from ..ops import OPS, Input, Slice, op_of
 from ..ops.base import Lowered
-from ..torch.emit import FILE_NAMES, GeneratedCode, Writer, assemble, attribute_name, constant, lowered_arguments
+from ..torch.emit import (
+    FILE_NAMES,
+    GeneratedCode,
+    Namespace,
+    Writer,
+    assemble,
+    attribute_name,
+    constant,
+    lowered_arguments,
+)
 from ..torch.pyformat import WIDTH
 from ..torch.pyformat import inert as _inert
 from ..torch.sources import definitions, runtime_used
@@ -48,27 +57,18 @@ class _Flat:
     fwd: Writer = field(default_factory=lambda: Writer(indent=8))
     attrs: dict[int, str] = field(default_factory=dict)  # node id -> module attribute
     vars: dict[int, str] = field(default_factory=dict)  # node id -> forward variable
-    free: list[str] = field(default_factory=list)
-    count: int = 0
+    attr_names: Namespace = field(default_factory=lambda: Namespace(sep="_"))
+    # forward's variables, `x`, `x2`, ...: a dead one is reused (a chain reads `x = self.conv(x)`)
+    var_names: Namespace = field(default_factory=lambda: Namespace(_RESERVED.__contains__))
     last_block: str = ""
 
     def attribute(self, node: Node) -> str:
-        name = attribute_name(node.name, set(self.attrs.values()), _RESERVED)
+        name = attribute_name(node.name, self.attr_names, _RESERVED)
         self.attrs[node.id] = name
         return name
 
     def new_var(self, prefer: list[str]) -> str:
-        for name in prefer:
-            if name in self.free:
-                self.free.remove(name)
-                return name
-        if self.free:  # the lowest-numbered free name, so that names stay small and stable
-            name = min(self.free, key=lambda v: int(v[1:] or 0))
-            self.free.remove(name)
-            return name
-        name = "x" if self.count == 0 else f"x{self.count}"
-        self.count += 1
-        return name
+        return self.var_names.create("x", prefer)
 
     def statement(self, node: Node, text: str) -> None:
         """A forward statement of `node`; a header comment where a new top-level block instance starts."""
@@ -137,7 +137,7 @@ def _write_node(w: _Flat, node: Node, last: dict[int, int], slices: dict[int, li
     ins = [w.vars[i] for i in node.inputs]
     for i in dict.fromkeys(node.inputs):
         if last.get(i) == node.id:
-            w.free.append(w.vars[i])
+            w.var_names.release(w.vars[i])
     if node.op == Slice.name:
         if node.id in w.vars:
             return  # written with its siblings by the first slice
@@ -148,13 +148,13 @@ def _write_node(w: _Flat, node: Node, last: dict[int, int], slices: dict[int, li
         w.statement(node, f"{', '.join(names)} = torch.split({ins[0]}, {sizes}, 1)")
         for p in parts:
             if p.id not in last:
-                w.free.append(w.vars[p.id])
+                w.var_names.release(w.vars[p.id])
         return
     src = _module_source(node, graph)
     out = w.new_var(ins)
     w.vars[node.id] = out
     if node.id not in last:  # read by nobody (a train-only head kept in eval)
-        w.free.append(out)
+        w.var_names.release(out)
     if src is not None:
         attr = w.attribute(node)
         w.init.line(f"self.{attr} = {src}", node.span)

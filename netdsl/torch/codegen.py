@@ -31,7 +31,7 @@ from ..shapes import shapes_at
 from ..syntax import ast
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT
-from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Writer, assemble, lowered_arguments
+from .emit import BUILTINS, FILE_NAMES, KEYWORDS, GeneratedCode, Namespace, Writer, assemble, lowered_arguments
 from .pyexpr import fold, free_names, from_py, literal, subst, to_py
 from .pyformat import WIDTH, layout_keyword, layout_parameter
 from .pyformat import inert as _inert
@@ -167,7 +167,8 @@ class _Scope:
     env: dict[str, ast.Expr]  # spec parameter -> expression over Python names
     init: Writer = field(default_factory=Writer)
     fwd: Writer = field(default_factory=Writer)
-    locals: set[str] = field(default_factory=set)
+    # forward's and __init__'s local names: the spec's, claimed first, then the generator's
+    namespace: Namespace = field(default_factory=lambda: Namespace(_reserved))
     stored: dict[str, str] = field(default_factory=dict)  # parameters forward needs: name -> attribute
     loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
     spec: set[str] = field(default_factory=set)  # the class's names from the spec (_spec_names)
@@ -200,12 +201,7 @@ class _Scope:
         return name
 
     def var(self, hint: str) -> str:
-        name, n = hint, 1
-        while name in self.locals or (name != "x" and _reserved(name)):
-            n += 1
-            name = f"{hint}{n}"
-        self.locals.add(name)
-        return name
+        return self.namespace.create(hint)
 
 
 class _Generator:
@@ -260,8 +256,8 @@ class _Generator:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
         names = scope_names(self.program, decl.body)
         scope = _Scope(dict(params), spec=_spec_names(decl), layers=names.modules())
-        scope.locals |= scope.spec
-        scope.locals |= {py_name(p.name) for p in decl.params}
+        for spec_name in sorted(scope.spec | {py_name(p.name) for p in decl.params}):
+            scope.namespace.claim(spec_name)
         start = _Value("x", ast.Name("in_channels"))
         out = self.body(decl.body, scope, names, start, "self.")
         info = _BlockInfo(decl, _class_name(name), fold(out.channels), Writer())
@@ -340,7 +336,7 @@ class _Generator:
             return self.chain(stmt.chain, scope, names, cur, prefix, values, var)
         if isinstance(stmt, ast.AssignStmt):
             target = _value_name(stmt.name)
-            scope.locals.add(target)
+            scope.namespace.claim(target)
             scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = scope.fwd.mark()
             result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, target))
@@ -713,7 +709,7 @@ class _Generator:
         in forward that runs the same statements on each."""
         depth = self.depth - 1
         block, channels_var = scope.own("block", depth), scope.own("channels", depth)
-        inner.locals = scope.locals
+        inner.namespace = scope.namespace
         names = scope_names(self.program, rep.body)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
             self.emit(scope, rep.span, fwd=f"{target} = {cur.var}")
@@ -789,7 +785,8 @@ class _Generator:
         env = {p.name: literal(checked[p.name]) if p.name in fixed else ast.Name(py_name(p.name)) for p in decl.params}
         names = scope_names(self.program, decl.body)
         scope = _Scope(env, spec=_spec_names(decl), layers=names.modules())
-        scope.locals |= scope.spec
+        for spec_name in sorted(scope.spec):
+            scope.namespace.claim(spec_name)
         self.network_scope = scope
         consumed = {i for n in self.graph.nodes for i in n.inputs}
         self.train_only = {o.name for o in self.graph.outputs if o.train_only and o.node not in consumed}

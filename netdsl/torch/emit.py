@@ -1,6 +1,7 @@
 """What both code generators (`torch/codegen.py`, the plain module; `optimizer/flat.py`,
 the optimized one) share: the names Python and every generated file already bind, the
-rule that makes a layer's name an attribute, the writer that lays out the statements
+namespace that hands out a scope's names (:class:`Namespace`), the rule that makes a
+layer's name an attribute, the writer that lays out the statements
 and keeps where each came from (the line map), and the result type.
 
 The line map is data: every statement is written with the span of the spec it comes
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Container, Iterator
+import re
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,7 +27,7 @@ from ..ops.base import Lowered
 from .pyexpr import literal, to_py
 from .pyformat import WIDTH, inert, layout
 
-__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "Line", "Writer", "assemble", "attribute_name", "constant",
+__all__ = ["BUILTINS", "FILE_NAMES", "KEYWORDS", "GeneratedCode", "Line", "Namespace", "Writer", "assemble", "attribute_name", "constant",
            "lowered_arguments"]
 
 KEYWORDS = frozenset(keyword.kwlist)
@@ -51,18 +53,56 @@ class GeneratedCode:
         return dict(self.line_map).get(line)
 
 
-def attribute_name(layer: str, taken: Container[str], reserved: Container[str] = KEYWORDS) -> str:
-    """A module attribute for the layer named `layer` (`stem.conv` -> `stem_conv`): an
-    identifier that is no keyword, no name torch.nn.Module reserves and none in
-    `reserved`, made unique against `taken` (`_2`, `_3`, ...)."""
+class Namespace:
+    """The names one generated scope binds (torch.fx's `_Namespace` is the model): each
+    is handed out once, and the spec's own names keep their spelling (`claim` them
+    first), so the generator's names give way: `create(base)` is `base` if free, else
+    `base2`, `base3`, ... (`sep` between base and number: attributes read `conv1_2`,
+    apart from `conv12`). A name `reserved` says is never handed out. A name given back
+    with `release` (a dead forward variable) is handed out again before a new one: one of
+    `prefer` where released, else the lowest-numbered, so that names stay few and stable."""
+
+    def __init__(self, reserved: Callable[[str], bool] = lambda name: False, taken: Iterable[str] = (), sep: str = ""):
+        self.reserved = reserved
+        self.taken = set(taken)
+        self.sep = sep
+        self.released: list[str] = []
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.taken
+
+    def claim(self, name: str) -> None:
+        """A name bound by other means (a spec name, a constructor argument)."""
+        self.taken.add(name)
+
+    def create(self, base: str, prefer: Iterable[str] = ()) -> str:
+        for name in (*(p for p in prefer if p in self.released), *sorted(self.released, key=_number)):
+            self.released.remove(name)
+            return name
+        name, n = base, 1
+        while name in self.taken or self.reserved(name):
+            n += 1
+            name = f"{base}{self.sep}{n}"
+        self.taken.add(name)
+        return name
+
+    def release(self, name: str) -> None:
+        self.released.append(name)
+
+
+def _number(name: str) -> int:
+    """The number `Namespace.create` gave a name: `x` 1, `x2` 2."""
+    return int(re.search(r"[0-9]*$", name).group() or 1)
+
+
+def attribute_name(layer: str, names: Namespace, reserved: Container[str] = KEYWORDS) -> str:
+    """A module attribute for the layer named `layer` (`stem.conv` -> `stem_conv`), from
+    `names` (a namespace numbering with `_`: `conv1_2`): an identifier that is no
+    keyword, no name torch.nn.Module reserves and none in `reserved`."""
     base = layer.replace(".", "_")
     if base in KEYWORDS or base in reserved or reserved_label(base) or not base.isidentifier():
         base += "_"
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    return name
+    return names.create(base)
 
 
 def constant(value) -> str:
