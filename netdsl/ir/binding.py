@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..syntax import ast
 
-__all__ = ["Matched", "arguments", "match_arguments"]
+__all__ = ["Matched", "arguments", "match_arguments", "residual_call"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,10 @@ def match_arguments(names: Sequence[str], call: ast.Call) -> Matched:
 def arguments(program, names: Sequence[str], call: ast.Call) -> Matched:
     """`match_arguments` for a call of `program`'s spec, decided once: every instance of
     the call's block, the elaborator's checks and the code generator read the same match."""
-    key = ("arguments", id(call), tuple(names))
-    hit = program.resolved.get(key)
-    if hit is None or hit[0] is not call:
-        program.resolved[key] = hit = (call, match_arguments(names, call))
-    return hit[1]
+    return program.decided("arguments", call, lambda: match_arguments(names, call), tuple(names))
+
+
+def residual_call(program, res: ast.Residual) -> ast.Call:
+    """A residual's arguments (`scale`, `when`) as the call they are matched as: one per
+    residual of the spec, so its match is decided once too."""
+    return program.decided("residual", res, lambda: ast.Call("residual", res.args, True, res.span))

@@ -21,7 +21,7 @@ from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
 from ..values import BOOL, FLOAT, check_value, format_value, type_name
-from .binding import arguments
+from .binding import arguments, residual_call
 from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import (
@@ -629,7 +629,7 @@ class _Elaborator:
 
     def residual(self, res: ast.Residual, label, ctx: _Ctx) -> int:
         x = self.need_input(ctx, res.span)
-        bound, spans = self.bind(RESIDUAL_PARAMS, ast.Call("residual", res.args, True, res.span), "'residual'", ctx)
+        bound, spans = self.bind(RESIDUAL_PARAMS, residual_call(self.program, res), "'residual'", ctx)
         body_ctx = ctx.child(current=x)
         y = self.body(res.body, body_ctx)
         if not bound["when"].value:

@@ -183,12 +183,9 @@ def scope_names(program, body) -> Names:
     """The layer names of a scope of `program`'s spec (a statement tuple or a branch's
     chain), at the scope's own root (`Names.at` places them in an instance): decided once,
     read by every instance and every stage."""
-    key = ("names", id(body))
-    hit = program.resolved.get(key)
-    if hit is None or hit[0] is not body:
-        names = Names.of_chain("", body, program) if isinstance(body, ast.Chain) else Names.of_body("", body, program)
-        program.resolved[key] = hit = (body, names)
-    return hit[1]
+    if isinstance(body, ast.Chain):
+        return program.decided("names", body, lambda: Names.of_chain("", body, program))
+    return program.decided("names", body, lambda: Names.of_body("", body, program))
 
 
 def branch_names(group: ast.Concat) -> list[str | None]:

@@ -52,6 +52,15 @@ class Program:
     # its node alive, so an id is never reused while its entry stands.
     resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def decided(self, kind: str, node, make, *key):
+        """What `make()` decides about syntax node `node` (`kind`, and any further `key`),
+        made on the first ask and the same object on every later one."""
+        slot = (kind, id(node), *key)
+        hit = self.resolved.get(slot)
+        if hit is None or hit[0] is not node:
+            self.resolved[slot] = hit = (node, make())
+        return hit[1]
+
     @property
     def network(self) -> ast.BlockDecl | None:
         return self.entry.networks[0] if self.entry.networks else None

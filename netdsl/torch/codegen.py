@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import codes
 from ..diagnostics import Diagnostic, NetdslError, Span
 from ..init import init_lines, layer_init_lines
-from ..ir.binding import arguments
+from ..ir.binding import arguments, residual_call
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
@@ -569,7 +569,7 @@ class _Generator:
         return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, var)
 
     def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, target) -> _Value:
-        args = self.bind(_RESIDUAL_PARAMS, ast.Call("residual", res.args, True), scope)
+        args = self.bind(_RESIDUAL_PARAMS, residual_call(self.program, res), scope)
         when = args.get("when", literal(True))
         if isinstance(when, ast.Literal) and when.value is False:
             # the body alone; the shortcut's, scale's and sum's names stay taken
