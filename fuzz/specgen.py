@@ -44,6 +44,9 @@ class _State:
     names: int = 0
 
 
+_BRANCH_LABELS = ("x", "y", "shortcut", "block", "channels", "layers", "i", "b1", "b2")
+
+
 def _same(size: int, stride: int) -> int:
     return -(-size // stride)
 
@@ -144,7 +147,11 @@ class _Gen:
     def concat(self, s: _State, depth: int, stride_ok: bool) -> str:
         stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
         total, branches = 0, []
-        for _ in range(self.draw(st.integers(2, 4))):
+        count = self.draw(st.integers(2, 4))
+        # labels that are also names forward or a generated loop binds (`x`, `block`, `i`):
+        # the generated code's own names must give way to them
+        labels = self.draw(st.permutations(_BRANCH_LABELS))[:count] if self.coin(1, 4) else [None] * count
+        for label in labels:
             b = _State(s.channels, s.size)
             text = self.chain(b, depth, stride_ok=False, arrows=True)
             if stride > 1:
@@ -152,7 +159,7 @@ class _Gen:
                 b.size = _same(b.size, stride)
             total += b.channels
             s.consistent &= b.consistent
-            branches.append(f"| {text}")
+            branches.append(f"| {label}: {text}" if label else f"| {text}")
         s.channels, s.size = total, _same(s.size, stride)
         return "concat {\n      " + "\n      ".join(branches) + "\n    }"
 

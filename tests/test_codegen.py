@@ -368,6 +368,30 @@ def test_a_branch_labelled_like_forwards_input_reads_the_concat_input():
         assert rel_err(model(inp), want) < 1e-6
 
 
+@pytest.mark.parametrize("label", ["block", "channels", "layers", "i"])
+def test_a_branch_labelled_like_a_loop_variable_of_the_generator(label):
+    """Concat branches labelled like the generator's loop variables (`block`, `channels`,
+    ...), next to repeats two levels deep: the loop variables give way (before the one
+    namespace took them, `create` looped for ever: every `block<n>` was reserved)."""
+    spec = (f"network N() {{\n    input [3, 8, 8]\n    conv(4, 1)\n"
+            f"    concat {{\n        | {label}: conv(4, 1)\n        | y: conv(4, 3, padding=1)\n    }}\n"
+            "    repeat(2) { repeat(2) as i { conv(8, 1) -> relu } -> batchnorm }\n"
+            "    repeat(2) as j { conv(8, 1) }\n}\n")
+    torch.manual_seed(0)
+    model = netdsl.build(spec).eval()
+    inp = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        h = model.conv1(inp)
+        h = torch.cat([getattr(model, label)(h), model.y(h)], 1)
+        for outer in model.repeat:
+            for conv in outer.repeat:
+                h = torch.relu(conv.conv(h))
+            h = outer.bn(h)
+        for layer in model.conv2:
+            h = layer(h)
+        assert rel_err(model(inp), h) < 1e-6
+
+
 def test_namespace_hands_out_each_name_once_and_gives_way_to_claimed_names():
     from netdsl.torch.emit import Namespace, attribute_name
 

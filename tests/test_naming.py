@@ -119,6 +119,33 @@ network N(channels: int = 4, l: int = 3, layers: int = 1) {
 """
 
 
+SCOPE_CLASHES = {
+    # a branch labelled like the residual's shortcut scope, before and after it
+    "branch first": "concat { | shortcut: conv(2, 1) | b: conv(2, 3, padding=1) }\n"
+                    "    residual { conv(4, 1) } shortcut { conv(4, 1) }",
+    "shortcut first": "residual { conv(4, 1) } shortcut { conv(4, 1) }\n"
+                      "    concat { | shortcut: conv(2, 1) | b: conv(2, 3, padding=1) }",
+    # a branch labelled like a layer's own name, and a layer labelled like a branch's
+    "branch named conv": "concat { | conv: relu | b2: batchnorm }\n    conv(4, 1) -> batchnorm",
+    "layer named b1": "concat { | relu | batchnorm }\n    b1: conv(4, 1)",
+}
+
+
+@pytest.mark.parametrize("body", SCOPE_CLASHES.values(), ids=SCOPE_CLASHES.keys())
+def test_branches_share_their_scope_with_its_layers(body):
+    """A concat's branches (when they live in the scope) and the scope's layers are
+    named from one namespace: the spec's labels keep their spelling, made names give way
+    (before, both were `shortcut`: the shortcut module replaced the branch's in the
+    generated class, and forward called an empty nn.Module)."""
+    spec = f"network N() {{\n    input [4, 6, 6]\n    {body}\n}}\n"
+    graph = netdsl.check(spec)
+    names = [n.name for n in graph.nodes]
+    assert len(names) == len(set(names)), names
+    scopes = {n.rpartition(".")[0] for n in names if "." in n}
+    assert not scopes & {n for n in names if "." not in n}, names  # no layer is also a scope
+    assert_names_agree_and_optimize(spec)
+
+
 def test_spec_names_keep_their_spelling_the_generator_renames_its_own():
     """`channels`, `l`, `layers`, `i` and a value `block` are names the generator also
     uses for its loops: the public signatures keep the spec's spelling."""

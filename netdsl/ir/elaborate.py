@@ -27,7 +27,6 @@ from .graph import Frame, Graph, Node, Output
 from .naming import (
     DuplicateName,
     Names,
-    branch_names,
     concat_base,
     reserved_label,
     scope_names,
@@ -617,10 +616,8 @@ class _Elaborator:
         outs = []
         # a scope with several concats keeps their branches apart: concat2.b1
         base = concat_base(ctx.names, group, label)
-        for br, name in zip(group.branches, branch_names(group)):
-            self.check_label(br.label, br.span, ctx)
-            if name is None:
-                self.fail(codes.DUPLICATE_NAME, f"the name '{br.label}' is used twice in this scope", br.span, ctx)
+        for br in group.branches:
+            name = self.local_name(ctx.names, br, br.label, br.span, ctx)
             path = f"{base}.{name}" if base else name
             frame = self.add_frame(ctx, "branch", path, br.span)
             bctx = ctx.child(current=x, names=self.names(path, br.chain), frame=frame)

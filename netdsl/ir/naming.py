@@ -19,7 +19,7 @@ from collections import Counter
 from ..ops import OPS
 from ..syntax import ast
 
-__all__ = ["Names", "scope_names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds", "branch_names",
+__all__ = ["Names", "scope_names", "DuplicateName", "snake_case", "call_key", "single_call", "count_chain", "count_kinds",
            "concat_base"]
 
 
@@ -112,6 +112,7 @@ class _Namer:
         self.local: dict[tuple[int, str], str] = {}
         self.duplicate: dict[tuple[int, str], str] = {}
         self.computed: set[tuple[int, str]] = set()  # names of values computed, not modules
+        self.labels: set[str] = set()  # the labels the scope's layers have: made names give way to them
 
     def names(self, path: str) -> Names:
         return Names(path, self.counts, self.local, self.duplicate, frozenset(self.computed))
@@ -126,13 +127,38 @@ class _Namer:
         self.used[key] += 1
         n = self.used[key]
         local = f"{key}{n}" if self.counts[key] > 1 else key
+        self.made(node, role, local, local)
+
+    def made(self, node, role: str, local: str, stem: str) -> None:
+        """A name the namer makes (not a label): `local`, else `stem_2`, `stem_3`, ... where
+        a layer or a label of the scope has it."""
         suffix = 2
-        while local in self.taken:
-            local, suffix = f"{key}{n}_{suffix}", suffix + 1
+        while local in self.taken or local in self.labels:
+            local, suffix = f"{stem}_{suffix}", suffix + 1
         self.taken.add(local)
         self.local[(id(node), role)] = local
 
+    def branches(self, group: ast.Concat, in_scope: bool) -> None:
+        """A concat's branches: `b1`, `b2`, ... or their labels; named among the scope's
+        layers when they live in the scope itself, else among themselves (under the
+        concat's name)."""
+        if in_scope:
+            for i, br in enumerate(group.branches, start=1):
+                if br.label is not None:
+                    self.name(br, "", br.label, "")
+                else:
+                    self.made(br, "", f"b{i}", f"b{i}")
+            return
+        seen: set[str] = set()
+        for i, br in enumerate(group.branches, start=1):
+            local = br.label or f"b{i}"
+            if local in seen:
+                self.duplicate[(id(br), "")] = local
+            seen.add(local)
+            self.local[(id(br), "")] = local
+
     def body(self, stmts: tuple) -> _Namer:
+        self.labels |= _labels(stmts, self.counts)
         for stmt in stmts:
             if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
                 self.chain(stmt.chain)
@@ -143,16 +169,18 @@ class _Namer:
     def alternatives(self, bodies: list[tuple]) -> None:
         """`if` arms: each numbers its layers from the same point; after the `if`,
         numbering goes on after the arm that used most."""
-        used, taken = self.used, self.taken
-        end_used, end_taken = Counter(used), set(taken)
+        used, taken, labels = self.used, self.taken, self.labels
+        end_used, end_taken, end_labels = Counter(used), set(taken), set(labels)
         for body in bodies:
-            self.used, self.taken = Counter(used), set(taken)
+            self.used, self.taken, self.labels = Counter(used), set(taken), set(labels)
             self.body(body)
             end_used |= self.used
             end_taken |= self.taken
-        self.used, self.taken = end_used, end_taken
+            end_labels |= self.labels
+        self.used, self.taken, self.labels = end_used, end_taken, end_labels
 
     def chain(self, chain: ast.Chain) -> _Namer:
+        self.labels |= _chain_labels(chain, self.counts)
         for step in chain.steps:
             kind = step.kind
             if isinstance(kind, ast.Call):
@@ -161,6 +189,7 @@ class _Namer:
                     self.name(kind, "", step.label, key)
             elif isinstance(kind, ast.Concat):
                 self.name(kind, "", step.label, "concat")
+                self.branches(kind, _in_scope(kind, step.label, self.counts))
             elif isinstance(kind, ast.Residual):
                 self.body(kind.body)
                 if kind.shortcut is not None:
@@ -188,23 +217,38 @@ def scope_names(program, body) -> Names:
     return program.decided("names", body, lambda: Names.of_body("", body, program))
 
 
-def branch_names(group: ast.Concat) -> list[str | None]:
-    """The local names of a concat's branches (`b1`, `b2`, ... or their labels); None
-    for a label used twice."""
-    seen: set[str] = set()
-    out: list[str | None] = []
-    for i, br in enumerate(group.branches, start=1):
-        name = br.label or f"b{i}"
-        out.append(None if br.label and br.label in seen else name)
-        if br.label:
-            seen.add(br.label)
-    return out
-
-
 def concat_base(names: Names, group: ast.Concat, label: str | None) -> str:
     """Where a concat's branches live: in the scope itself, or under the concat's own
     name when the scope holds several concats (`concat2.b1`) or the concat is labelled."""
-    return names.full(names.local(group)) if names.counts["concat"] > 1 or label else names.path
+    return names.path if _in_scope(group, label, names.counts) else names.full(names.local(group))
+
+
+def _in_scope(group: ast.Concat, label: str | None, counts: Counter) -> bool:
+    """Whether a concat's branches are named in the scope itself (the scope's only
+    concat, unlabelled), beside its layers."""
+    return counts["concat"] <= 1 and not label
+
+
+def _labels(stmts: tuple, counts: Counter) -> set[str]:
+    """The labels of a scope's statements outside its `if` arms (each arm adds its own
+    while it is named): layers', shortcuts', gates' and, for a concat named in the scope,
+    its branches'."""
+    return {label for stmt in stmts if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt))
+            for label in _chain_labels(stmt.chain, counts)}
+
+
+def _chain_labels(chain: ast.Chain, counts: Counter) -> set[str]:
+    out: set[str] = set()
+    for step in chain.steps:
+        kind = step.kind
+        out |= {step.label} - {None}
+        if isinstance(kind, ast.Concat) and _in_scope(kind, step.label, counts):
+            out |= {br.label for br in kind.branches} - {None}
+        elif isinstance(kind, ast.Residual):
+            out |= _labels(kind.body, counts) | ({kind.shortcut_label} - {None})
+        elif isinstance(kind, ast.Gate):
+            out |= {kind.label} - {None}
+    return out
 
 
 def _scaled(res: ast.Residual) -> bool:

@@ -23,7 +23,7 @@ from ..ir.binding import arguments, residual_call
 from ..ir.elaborate import IN_CHANNELS
 from ..ir.expr import Bound, EvalError, evaluate
 from ..ir.graph import Graph
-from ..ir.naming import Names, branch_names, concat_base, scope_names, single_call
+from ..ir.naming import Names, concat_base, scope_names, single_call
 from ..ir.program import Program
 from ..ops import OPS, Input, op_of
 from ..ops.base import REQUIRED, UNKNOWN, Lowered, ShapeError
@@ -44,10 +44,6 @@ __all__ = ["generate", "GeneratedCode"]
 # forward's fixed arguments, and the variables of the `init` loop (netdsl/init.py).
 _RESERVED = KEYWORDS | BUILTINS | FILE_NAMES | {"in_channels", "x", "_", "module", "fan_out", "bound"}
 _AMBIGUOUS = {"l", "O", "I"}  # fine as parameters; as assigned locals ruff's E741 rejects them
-# the generator's own variables: loop variables of generated repeats (`block`, `channels`,
-# `layers`, `i` at the outermost level, `block2`, `channels2`, ... one level down) and
-# forward's temporaries; they give way to the spec's names, never the other way round
-_LOOP_VAR = re.compile(r"(block|channels|layers|i)[0-9]*")
 _METHOD_BODY = 8  # the indentation of a generated method's statements
 
 
@@ -59,7 +55,7 @@ class CodegenError(Exception):
 
 
 def _reserved(name: str) -> bool:
-    return name in _RESERVED or _LOOP_VAR.fullmatch(name) is not None
+    return name in _RESERVED
 
 
 def py_name(name: str) -> str:
@@ -173,10 +169,13 @@ class _Scope:
     loop_vars: dict[str, str] = field(default_factory=dict)  # a row item's spec name -> its Python name (reusable)
     spec: set[str] = field(default_factory=set)  # the class's names from the spec (_spec_names)
     layers: frozenset[str] = frozenset()  # the attributes __init__ makes for the class's layers
+    # the generator's loop variables, by (base, repeat depth): one name per depth, from the
+    # class's namespace, reused by every loop at that depth
+    loops: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def inner(self) -> _Scope:
         """The scope of a loop's body: its own statements, the class's names."""
-        return _Scope(dict(self.env), stored=self.stored, spec=self.spec, layers=self.layers)
+        return _Scope(dict(self.env), stored=self.stored, spec=self.spec, layers=self.layers, loops=self.loops)
 
     @contextmanager
     def indented(self):
@@ -194,11 +193,12 @@ class _Scope:
         return self.stored[name]
 
     def own(self, base: str, depth: int) -> str:
-        """A loop variable of the generator at repeat depth `depth`, out of the spec's way."""
-        name = base if depth == 0 else f"{base}{depth + 1}"
-        while name in self.spec:
-            name += "_"
-        return name
+        """A loop variable of the generator at repeat depth `depth` (`block`, then `block2`
+        one level down): a name of the class's namespace, so it gives way to the spec's
+        names and to forward's variables, and they to it."""
+        if (base, depth) not in self.loops:
+            self.loops[base, depth] = self.namespace.create(base)
+        return self.loops[base, depth]
 
     def var(self, hint: str) -> str:
         return self.namespace.create(hint)
@@ -520,7 +520,8 @@ class _Generator:
         if base != names.path:
             self.emit(scope, group.span, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
         outs = []
-        for br, bname in zip(group.branches, branch_names(group)):
+        for br in group.branches:
+            bname = names.local(br)
             attr = _relative(f"{base}.{bname}" if base else bname, names.path)
             outs.append(self.branch(br, attr, scope, cur, prefix, values))
         self.emit(scope, group.span, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
