@@ -45,6 +45,7 @@ class _State:
 
 
 _BRANCH_LABELS = ("x", "y", "shortcut", "block", "channels", "layers", "i", "b1", "b2")
+_VALUE_NAMES = ("x", "block", "channels", "layers")  # one per value: at most four statements
 
 
 def _same(size: int, stride: int) -> int:
@@ -276,7 +277,9 @@ class _Gen:
             text = self.chain(s, depth=2)
             if self.coin(1, 4):
                 s.names += 1
-                lines.append(f"    v{s.names} = {text}")
+                # a name forward or a generated loop also binds, some of the time
+                name = _VALUE_NAMES[s.names - 1] if self.coin(1, 3) else f"v{s.names}"
+                lines.append(f"    {name} = {text}")
             else:
                 lines.append(f"    {text}")
         if self.coin():

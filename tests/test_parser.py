@@ -394,3 +394,23 @@ def test_format_round_trip_over_every_construct():
 def test_format_expr_keeps_meaning(text):
     tree = expr(text)
     assert expr(format_expr(tree)) == tree
+
+
+@pytest.mark.parametrize("word", ["block", "network", "import", "else", "elif", "as", "in"])
+@pytest.mark.parametrize("before", ["conv(4, 1)", "residual { conv(3, 1) }", "gate { conv(3, 1) -> sigmoid }",
+                                    "concat { | conv(2, 1) | conv(2, 1) }", "repeat(2) { relu }"])
+def test_a_word_that_is_a_keyword_elsewhere_names_a_value_after_any_statement(word, before):
+    """`block = ...` after a residual's `}` was a syntax error (Lark's contextual lexer
+    took the keyword in an LALR state shared with the end of a declaration) and a value
+    after a conv; now the same everywhere a name may stand."""
+    module = parse(f"network N() {{\n    input [3, 8, 8]\n    {before}\n    {word} = conv(4, 1)\n    {word} -> relu\n}}\n")
+    body = module.networks[0].body
+    assign, use = body[-2], body[-1]
+    assert isinstance(assign, ast.AssignStmt) and assign.name == word
+    assert use.chain.steps[0].kind.name == word
+
+
+def test_a_keyword_where_no_name_may_stand_is_still_a_syntax_error():
+    with pytest.raises(NetdslError) as err:
+        parse("network N() {\n    input [3, 8, 8]\n    conv(4, 1)\n}\nblock = 3\n")
+    assert "unexpected 'block'" in str(err.value) or "unexpected '='" in str(err.value)

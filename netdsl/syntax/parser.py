@@ -517,13 +517,34 @@ def _too_deep(file: str, span: Span | None, limit: int) -> NetdslError:
 _AST_PER_RULE = 5
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def _keyword_as_name(err: UnexpectedInput) -> bool:
+    """Where a word that is a keyword elsewhere (`block`, `network`, `else`) stands where
+    the grammar wants a name, read it as the name and go on (Lark's `on_error`: True to
+    resume). Lark's contextual lexer picks the keyword in a parse state LALR shares
+    between contexts: the state after a residual's `}` may be followed by a `block`
+    declaration in some other context, so `block = conv(4, 1)` after a residual was a
+    syntax error while after a conv it was a value. A keyword the state accepts stays
+    one: `shortcut` right after a residual starts its shortcut."""
+    token = getattr(err, "token", None)
+    if not isinstance(err, UnexpectedToken) or token.type == "NAME" or not _IDENTIFIER.fullmatch(token):
+        return False
+    parser = err.interactive_parser
+    if "NAME" not in parser.choices():
+        return False
+    parser.feed_token(Token.new_borrow_pos("NAME", str(token), token))
+    return True
+
+
 def _parse(text: str, file: str, start: str, max_nesting: int = MAX_NESTING):
     text = text.removeprefix("\ufeff")  # a byte order mark is not part of the spec
     outer = getattr(_local, "builder", None)
     _local.builder = _Builder(file)
     try:
         with paused_gc():
-            tree = _parser().parse(text, start=start)
+            tree = _parser().parse(text, start=start, on_error=_keyword_as_name)
             result = _value(tree)
     except UnexpectedInput as err:
         raise NetdslError([_syntax_diagnostic(err, file, text)]) from None
