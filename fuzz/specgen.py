@@ -45,6 +45,10 @@ class _State:
 
 
 _BRANCH_LABELS = ("x", "y", "shortcut", "block", "channels", "layers", "i", "b1", "b2")
+# made names (an op's, a branch's, a residual's parts) and the generator's own names; not
+# `shortcut`, which right after a residual starts its shortcut
+_STEP_LABELS = ("x", "block", "channels", "layers", "i", "conv", "conv1", "bn", "relu", "b1", "b2", "add", "scale",
+                "mul", "se1", "fc", "pool", "repeat_")
 _VALUE_NAMES = ("x", "block", "channels", "layers")  # one per value: at most four statements
 
 
@@ -57,6 +61,7 @@ class _Gen:
         self.draw, self.sloppy, self.alternatives = draw, sloppy, alternatives
         self.blocks: list[str] = []
         self.decls: list[str] = []  # blocks made for one call site (`if` alternatives)
+        self.labels: set[str] = set()  # the step labels used so far
 
     def coin(self, p_true: int = 1, of: int = 2) -> bool:
         return self.draw(st.integers(0, of - 1)) < p_true
@@ -129,21 +134,33 @@ class _Gen:
             return f"conv(4, {s.size + 2}, padding=valid)"  # a kernel larger than its input
         return self.draw(st.sampled_from(["relu", "relu6", "sigmoid", "identity", "dropout(0.1)"]))
 
-    def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False) -> str:
+    def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False, first_label: bool = True) -> str:
         steps = []
-        for _ in range(self.draw(st.integers(1, 3))):
+        for n in range(self.draw(st.integers(1, 3))):
             kind = self.draw(st.integers(0, 8)) if depth > 0 else 0
             if kind == 8:
-                steps.append(self.gate(s))
+                step = self.gate(s)
             elif kind == 5:
-                steps.append(self.concat(s, depth - 1, stride_ok))
+                step = self.concat(s, depth - 1, stride_ok)
             elif kind == 6:
-                steps.append(self.residual(s, depth - 1, stride_ok))
+                step = self.residual(s, depth - 1, stride_ok)
             elif kind == 7:
-                steps.append(self.repeat(s, depth - 1, stride_ok))
+                step = self.repeat(s, depth - 1, stride_ok)
             else:
-                steps.append(self.simple(s, stride_ok))
+                step = self.simple(s, stride_ok)
+            steps.append(self.labelled(step) if n or first_label else step)
         return " -> ".join(steps) if arrows or self.coin() else "\n    ".join(steps)
+
+    def labelled(self, step: str) -> str:
+        """`step`, sometimes labelled with a name the namer or the generator also makes
+        (`conv`, `b1`, `add`, `x`, `block`); each label once in the spec, so once per scope."""
+        if not self.coin(1, 8):
+            return step
+        label = self.draw(st.sampled_from(_STEP_LABELS))
+        if label in self.labels:
+            return step
+        self.labels.add(label)
+        return f"{label}: {step}"
 
     def concat(self, s: _State, depth: int, stride_ok: bool) -> str:
         stride = self.draw(st.sampled_from([1, 1, 2])) if stride_ok else 1
@@ -151,10 +168,14 @@ class _Gen:
         count = self.draw(st.integers(2, 4))
         # labels that are also names forward or a generated loop binds (`x`, `block`, `i`):
         # the generated code's own names must give way to them
-        labels = self.draw(st.permutations(_BRANCH_LABELS))[:count] if self.coin(1, 4) else [None] * count
+        labels = [None] * count
+        if self.coin(1, 4):  # unused labels; the branches of a scope's only concat are among its layers
+            free = [label for label in self.draw(st.permutations(_BRANCH_LABELS)) if label not in self.labels]
+            labels = (free + labels)[:count]
+            self.labels.update(free[:count])
         for label in labels:
             b = _State(s.channels, s.size)
-            text = self.chain(b, depth, stride_ok=False, arrows=True)
+            text = self.chain(b, depth, stride_ok=False, arrows=True, first_label=False)
             if stride > 1:
                 text += f" -> maxpool(1, stride={stride}, padding=same)"
                 b.size = _same(b.size, stride)
@@ -192,7 +213,10 @@ class _Gen:
         out = c + 1 if self.sloppy and self.coin(1, 4) else c  # a gate of the wrong width
         s.consistent &= out == c
         self.gates = getattr(self, "gates", 0) + 1
-        label = f" se{self.gates}" if self.coin() else ""  # labels are unique in a scope
+        label = ""
+        if self.coin() and f"se{self.gates}" not in self.labels:  # labels are unique in a scope
+            label = f" se{self.gates}"
+            self.labels.add(label.strip())
         if self.coin():
             body = f"global_avgpool -> conv({max(1, c // 2)}, 1) -> relu -> conv({out}, 1) -> sigmoid"
         else:

@@ -66,7 +66,8 @@ DUPLICATE_NETWORK = ErrorCode("duplicate-network", "A file holds two networks.")
 DUPLICATE_NAME = ErrorCode("duplicate-name", "A block is defined twice or has an op's name, two layers share a label, "
                            "or an output is declared twice.")
 RESERVED_NAME = ErrorCode("reserved-name", "A layer label would hide an attribute of `torch.nn.Module` (`forward`, "
-                          "`train`, `__init__`, anything starting with `_`).")
+                          "`train`, `__init__`, anything starting with `_`) or of a generated module "
+                          "(`in_channels`, `out_channels`).")
 SHADOWED_NAME = ErrorCode("shadowed-name", "A named value has the name of an op or block.")
 UNKNOWN_OP = ErrorCode("unknown-op", 'A call names no op, block or value (with a "did you mean").')
 UNKNOWN_NAME = ErrorCode("unknown-name", "An expression or an `output` uses a name that is not defined.")

@@ -355,7 +355,8 @@ def test_weights_are_only_read_safely():
     assert loads and all(owner == "torch" and safe is True for _, owner, safe in loads), loads
 
 
-@pytest.mark.parametrize("label", ["__init__", "forward", "_modules", "training", "state_dict"])
+@pytest.mark.parametrize("label", ["__init__", "forward", "_modules", "training", "state_dict", "out_channels",
+                                   "in_channels"])
 def test_layer_names_that_would_hide_module_attributes_are_refused(tmp_path, label):
     rc, _, err = cli("check", _write(tmp_path / "l.net", net(f"  {label}: conv(8, 3)")))
     assert rc == 1 and f"error: a layer cannot be named '{label}'" in err and "[reserved-name]" in err

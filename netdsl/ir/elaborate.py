@@ -25,6 +25,7 @@ from .binding import arguments, residual_call
 from .expr import CONSTANTS, FUNCTIONS, Bound, EvalError, constant, evaluate
 from .graph import Frame, Graph, Node, Output
 from .naming import (
+    GENERATED_ATTRIBUTES,
     DuplicateName,
     Names,
     concat_base,
@@ -213,6 +214,9 @@ class _Elaborator:
             self.fail(codes.DUPLICATE_NAME, f"the name '{label}' is used twice in this scope", span, ctx)
 
     def check_label(self, label: str | None, span: Span, ctx: _Ctx) -> None:
+        if label in GENERATED_ATTRIBUTES:
+            self.fail(codes.RESERVED_NAME, f"a layer cannot be named '{label}': generated modules keep their "
+                      "channel counts in 'in_channels' and 'out_channels'", span, ctx)
         if label is not None and reserved_label(label):
             self.fail(codes.RESERVED_NAME, f"a layer cannot be named '{label}': PyTorch modules use that name "
                       "(names starting with '_' and torch.nn.Module's attributes are reserved)", span, ctx)

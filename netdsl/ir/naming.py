@@ -40,8 +40,13 @@ MODULE_ATTRIBUTES = frozenset({
 })
 
 
+# Attributes every generated block class sets on itself, read by the code around it
+# (`layers[-1].out_channels`, an iteration's `block.in_channels`).
+GENERATED_ATTRIBUTES = frozenset({"in_channels", "out_channels"})
+
+
 def reserved_label(label: str) -> bool:
-    return label.startswith("_") or label in MODULE_ATTRIBUTES
+    return label.startswith("_") or label in MODULE_ATTRIBUTES or label in GENERATED_ATTRIBUTES
 
 
 class DuplicateName(Exception):
