@@ -233,6 +233,9 @@ class _Gen:
             if count:
                 s.size = _same(s.size, 2)
             count_text = self.expr(count) if count else "0"
+            if self.coin():  # a residual scaled by an expression over the index
+                return (f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> "
+                        f"residual(scale=0.5 * i + 1) {{ conv({s.channels}, 1) }} }}")
             return f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> relu }}"
         if self.coin(1, 3):
             return self.for_loop(s, count)
@@ -288,6 +291,10 @@ class _Gen:
             self.blocks.append("MixKeep")
             out.append("block MixKeep(filters: int) {\n    concat {\n      | conv(filters // 2, 1)\n"
                        "      | conv(filters - filters // 2, 3)\n    }\n    relu\n}\n")
+        if self.coin():  # forward-only ops and a channel formula over the block's parameter
+            self.blocks.append("ScaleKeep")
+            out.append("block ScaleKeep(filters: int) {\n    conv(filters, 1) -> scale(0.25 * filters + 1)\n"
+                       "    dwconv(3, multiplier=filters // filters + 1, padding=1) -> split(filters // filters + 1, 0)\n}\n")
         return "\n".join(out)
 
     def network(self) -> tuple[str, bool]:

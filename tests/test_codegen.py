@@ -410,3 +410,35 @@ def test_namespace_hands_out_each_name_once_and_gives_way_to_claimed_names():
     assert [attribute_name("conv1", attrs), attribute_name("conv1", attrs), attribute_name("a.forward", attrs)] == \
         ["conv1", "conv1_2", "a_forward"]
     assert attribute_name("forward", attrs) == "forward_"
+
+
+def test_expressions_keep_their_precedence_in_forward_and_read_stored_parameters():
+    """A residual's scale `0.5 * i + 1` was written `x * 0.5 * i + 1` (wrong numbers, no
+    error), and a forward-only op's argument over a block parameter (`scale(0.5 * a + 1)`,
+    `split(a - 1, 0)`) read the constructor's local `a` in forward (NameError)."""
+    spec = ("block B(a: int, m: int) {\n    dwconv(3, multiplier=m + 1, padding=1)\n    scale(0.5 * a + 1)\n"
+            "    split(a - 1, 0)\n}\n"
+            "network N() {\n    input [4, 6, 6]\n"
+            "    repeat(3) as i { conv(4, 1) -> residual(scale=0.5 * i + 1) { conv(4, 1) } }\n    B(3, 1)\n}\n")
+    torch.manual_seed(0)
+    model = netdsl.build(spec).eval()
+    inp = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        h = inp
+        for i, block in enumerate(model.repeat):
+            h = block.conv1(h)
+            h = h + block.conv2(h) * (0.5 * i + 1)
+        h = model.b.dwconv(h) * (0.5 * 3 + 1)
+        want = h.chunk(2, 1)[0]
+        assert model(inp).shape == want.shape == (2, 4, 6, 6)
+        assert rel_err(model(inp), want) < 1e-6
+
+
+def test_product_parenthesises_operands_that_bind_less_tightly():
+    from netdsl.ops.base import product
+
+    assert product("c", "*", "m + 1") == "c * (m + 1)"
+    assert product("a + b", "//", "k") == "(a + b) // k"
+    assert product("a * b", "*", "c // d") == "a * b * (c // d)"
+    assert product("self.x[-1].out_channels", "*", "-2") == "self.x[-1].out_channels * -2"
+    assert product("a if c else b", "%", "2**k") == "(a if c else b) % 2**k"

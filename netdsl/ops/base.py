@@ -3,6 +3,7 @@ PyTorch lowering, held in one :class:`Op` subclass per op (timm's registry habit
 
 from __future__ import annotations
 
+import ast as pyast
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,8 +11,8 @@ from .. import codes
 from ..syntax import ast
 from ..values import format_value
 
-__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "register", "OPS", "ROLES", "lookup",
-           "op_of", "INTERNAL_OPS"]
+__all__ = ["OpParam", "Op", "ShapeError", "Cost", "REQUIRED", "UNKNOWN", "Lowered", "product", "register", "OPS", "ROLES",
+           "lookup", "op_of", "INTERNAL_OPS"]
 
 # the diagram styles of op boxes (render/dot.py colours them), in the order the docs list ops
 ROLES = ("conv", "norm", "act", "dense", "merge", "pool")
@@ -30,6 +31,28 @@ class Lowered:
     @property
     def known(self) -> bool:
         return self.value is not UNKNOWN
+
+
+# what binds at least as tightly as `*`, `/`, `//` on the left of one (on the right, the
+# same operators need parentheses: `a * (b // c)`)
+_ATOMS = (pyast.Name, pyast.Constant, pyast.Attribute, pyast.Call, pyast.Subscript, pyast.List, pyast.Tuple)
+_PRODUCTS = (pyast.Mult, pyast.Div, pyast.FloorDiv, pyast.Mod)
+
+
+def product(left: str, op: str, right: str) -> str:
+    """Python source for `left op right` (`op` one of `*`, `/`, `//`, `%`) from the
+    sources of two operands, parenthesised where their own operators bind less tightly:
+    a multiplier `a + 1` gives `c * (a + 1)`, not `c * a + 1`."""
+
+    def operand(src: str, right_side: bool) -> str:
+        node = pyast.parse(src, mode="eval").body
+        tight = isinstance(node, _ATOMS) or (
+            isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub)) or (
+            isinstance(node, pyast.BinOp) and (isinstance(node.op, pyast.Pow)
+                                               or (isinstance(node.op, _PRODUCTS) and not right_side)))
+        return src if tight else f"({src})"
+
+    return f"{operand(left, False)} {op} {operand(right, True)}"
 Shape = tuple  # (C, H, W) for feature maps, (F,) for flat vectors
 
 

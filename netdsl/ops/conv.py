@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..values import BOOL, INT, PADDING, SIZE
-from .base import Cost, Lowered, Op, OpParam, ShapeError, register, sym_or
+from .base import Cost, Lowered, Op, OpParam, ShapeError, product, register, sym_or
 from .geometry import pair, resolve_padding, window_out
 from .geometry import pair_text as _size
 from .geometry import window_label as _window_label
@@ -132,7 +132,7 @@ class DepthwiseConv(Op):
 
     def out_channels(self, a, inputs):
         m = a["multiplier"]
-        return inputs[0] if m.known and m.value == 1 else f"{inputs[0]} * {m.src}"
+        return inputs[0] if m.known and m.value == 1 else product(inputs[0], "*", m.src)
 
 
 @register

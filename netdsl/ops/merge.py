@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..values import FLOAT
-from .base import Cost, Op, OpParam, ShapeError, register
+from .base import Cost, Op, OpParam, ShapeError, product, register
 
 __all__ = ["Concat", "Add", "Scale", "LayerScale", "Multiply", "describe_shape"]
 
@@ -83,7 +83,7 @@ class Scale(Op):
         return f"x{attrs['factor']:g}"
 
     def torch_expr(self, a, inputs):
-        return f"{inputs[0]} * {a['factor'].src}"
+        return product(inputs[0], "*", a["factor"].src)
 
 
 @register

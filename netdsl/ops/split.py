@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import codes
 from ..values import INT
-from .base import Cost, Op, OpParam, ShapeError, register, sym_or
+from .base import Cost, Op, OpParam, ShapeError, product, register, sym_or
 
 __all__ = ["Split"]
 
@@ -43,4 +43,4 @@ class Split(Op):
         return f"{inputs[0]}.chunk({a['parts'].src}, 1)[{a['index'].src}]"
 
     def out_channels(self, a, inputs):
-        return f"{inputs[0]} // {a['parts'].src}"
+        return product(inputs[0], "//", a["parts"].src)

@@ -466,16 +466,19 @@ class _Generator:
             if op.flattens and flat is None:
                 raise CodegenError("`flatten` sees different feature-map sizes in different instances of this "
                                    "block; the PyTorch back end needs one", call.span)
-            low = lowered_arguments(op, {k: self.lowered(v) for k, v in args.items()}, self.ranks.get(call.span, 3),
-                                    Lowered(self.src(flat), UNKNOWN) if op.flattens else None,  # over op_channels' placeholder
-                                    {"inplace": True} if inplace else None)
-            in_src = self.src(in_ch)
+            def lower(args: dict[str, ast.Expr]) -> dict[str, Lowered]:
+                return lowered_arguments(op, {k: self.lowered(v) for k, v in args.items()}, self.ranks.get(call.span, 3),
+                                         Lowered(self.src(flat), UNKNOWN) if op.flattens else None,  # over op_channels' placeholder
+                                         {"inplace": True} if inplace else None)
+
+            low = lower(args)
             try:
-                src = op.torch_module(low, in_src)
+                src = op.torch_module(low, self.src(in_ch))
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
-            if src is None:
-                return _Made(None, lambda x: op.torch_expr(low, [x])), self.op_channels(op, low, [in_ch])
+            if src is None:  # forward computes it, reading the constructor's parameters as attributes
+                forward = lower({k: self.forward_expr(v, scope) for k, v in args.items()})
+                return _Made(None, lambda x: op.torch_expr(forward, [x])), self.op_channels(op, low, [in_ch])
             return _Made(src), self.op_channels(op, low, [in_ch])
         info = self.block(call.name)
         self.in_ch = in_ch  # writing the block's class used it
@@ -592,7 +595,7 @@ class _Generator:
         scale = args.get("scale", literal(1.0))
         scaled = body_var
         if not (isinstance(scale, ast.Literal) and scale.value == 1.0):
-            scaled = f"{body_var} * {self.src(self.forward_expr(scale, scope))}"
+            scaled = self.src(ast.BinOp("*", ast.Name(body_var), self.forward_expr(scale, scope)))
         self.emit(scope, res.span, fwd=f"{target} = {shortcut} + {scaled}")
         if isinstance(when, ast.Literal):
             return _Value(target, body_out.channels, fresh=True)  # the sum is a new tensor
@@ -767,7 +770,7 @@ class _Generator:
         names that forward reads (an `if` on a row's stride, a residual's scale)."""
         index = loop.index if loop.index != "_" else None
         if loop.row is None:  # a repeat
-            return f"for {index}, {block} in enumerate({modules}):" if index else f"for {block} in {modules}:"
+            return f"for {index}, {block} in enumerate({modules}):" if index in read else f"for {block} in {modules}:"
         if not read & set(loop.items):  # forward reads no item of the row
             if index in read:
                 return f"for {index}, {block} in enumerate({modules}):"
