@@ -442,3 +442,25 @@ def test_product_parenthesises_operands_that_bind_less_tightly():
     assert product("a * b", "*", "c // d") == "a * b * (c // d)"
     assert product("self.x[-1].out_channels", "*", "-2") == "self.x[-1].out_channels * -2"
     assert product("a if c else b", "%", "2**k") == "(a if c else b) % 2**k"
+
+
+def test_a_repeats_index_keeps_the_specs_name_unless_it_is_taken():
+    """`repeat(2) as j` loops over `j` (it was always `i`, `i2`, ...); an index named like
+    a parameter or like the generator's own `block`/`layers` gives way (`c2`, `layers2`)
+    and the numbers stay those of the graph (the optimized module is built from it)."""
+    spec = ("block B(c: int) {\n"
+            "    repeat(2) as block { conv(c, 1) -> relu -> residual(scale=block + 1) { conv(c, 1) } }\n"
+            "    for (w, k) in [(c, 1), (c, 3)] as layers { conv(w + layers - layers, k, padding=k // 2) }\n}\n"
+            "network N(c: int = 4) {\n    input [4, 8, 8]\n    repeat(2) as j { B(c) }\n"
+            "    repeat(2) as c { conv(4, 1) -> relu -> batchnorm }\n}\n")
+    source = compile_spec(spec)[0].source
+    assert "for j in range(2):" in source and "for c2 in range(2):" in source
+    assert "for block, block2 in enumerate(self.repeat):" in source
+    torch.manual_seed(0)
+    from references import randomize
+
+    model = randomize(netdsl.build(spec)).eval()
+    fast = netdsl.optimize(model, "inference")
+    inp = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        assert rel_err(fast(inp), model(inp)) < 1e-5

@@ -192,13 +192,20 @@ class _Scope:
             self.stored[name] = attr
         return self.stored[name]
 
-    def own(self, base: str, depth: int) -> str:
+    def own(self, base: str, depth: int, role: str = "") -> str:
         """A loop variable of the generator at repeat depth `depth` (`block`, then `block2`
         one level down): a name of the class's namespace, so it gives way to the spec's
-        names and to forward's variables, and they to it."""
-        if (base, depth) not in self.loops:
-            self.loops[base, depth] = self.namespace.create(base)
-        return self.loops[base, depth]
+        names and to forward's variables, and they to it. `role` keeps apart variables
+        that start from the same base (a repeat's index named `block`, the loop's `block`)."""
+        key = (role or base, depth)
+        if key not in self.loops:
+            self.loops[key] = self.namespace.create(base)
+        return self.loops[key]
+
+    def index(self, name: str, depth: int) -> str:
+        """The Python name of a repeat's or for loop's index: the spec's (`as j`), unless a
+        parameter, a value or another of the generator's names has it (then `j2`)."""
+        return self.own(_value_name(name), depth, f"index {name}")
 
     def var(self, hint: str) -> str:
         return self.namespace.create(hint)
@@ -629,7 +636,7 @@ class _Generator:
         count = self.src(count_expr)
         inner = scope.inner()
         depth = self.depth
-        index = scope.own("i", depth) if rep.index else "_"
+        index = scope.index(rep.index, depth) if rep.index else "_"
         channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         if rep.index:
             inner.env[rep.index] = ast.Name(index)
@@ -668,7 +675,7 @@ class _Generator:
         items = [self.loop_item(scope, t) for t in rep.targets]
         inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
         row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
-        index = scope.own("i", depth) if rep.index else None
+        index = scope.index(rep.index, depth) if rep.index else None
         last_row = ast.Subscript(table, literal(-1))
         last = ({v: ast.Subscript(last_row, literal(j)) for j, v in enumerate(items)} if rep.unpack
                 else {items[0]: last_row})
