@@ -315,3 +315,13 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_not_kept():
     assert format_source("\ufeffnetwork N() { input [3, 8, 8] }\r\n# c\r\n") == (
         "network N() {\n    input [3, 8, 8]\n}\n# c\n"
     )
+
+
+def test_a_keyword_used_as_a_name_is_formatted_as_the_parser_reads_it():
+    """`block = ...` after a residual parses (the parser reads the keyword as a name);
+    the formatter's token stream must read it so too (it failed with UnexpectedToken)."""
+    text = ("network N() {\n    input [3, 8, 8]\n    residual {\n        conv(3, 1)\n    }\n"
+            "    block = conv(4, 1)\n    block -> relu\n}\n")
+    messy = " ".join(text.split())
+    assert format_source(messy) == format_source(text)
+    assert parse(format_source(messy)) == parse(text)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from lark import Lark
+from lark.exceptions import UnexpectedToken
 
-from ..syntax.parser import grammar_path
+from ..syntax.parser import grammar_path, keyword_as_name
 
 __all__ = ["Comment", "Token", "tokenize"]
 
@@ -69,7 +70,17 @@ def _raw(text: str) -> tuple[list, list]:
     _local.comments = []
     try:
         interactive = _lexer().parse_interactive(text)
-        tokens = list(interactive.iter_parse())
+        tokens = []
+        for token in interactive.lexer_thread.lex(interactive.parser_state):  # Lark's iter_parse, with names
+            try:
+                interactive.feed_token(token)
+            except UnexpectedToken:  # a keyword where a name stands, as the parser reads it
+                token = keyword_as_name(token, interactive.choices())
+                if token is None:
+                    raise
+                interactive.feed_token(token)
+            tokens.append(token)
+        interactive.feed_eof()
         return tokens, _local.comments
     finally:
         _local.comments = []

@@ -23,7 +23,7 @@ from ..nogc import paused_gc
 from . import ast
 from .nesting import MAX_NESTING, deepest
 
-__all__ = ["clear_cache", "parse", "parse_expression", "grammar_path"]
+__all__ = ["clear_cache", "parse", "parse_expression", "grammar_path", "keyword_as_name"]
 
 
 def grammar_path() -> Path:
@@ -528,14 +528,22 @@ def _keyword_as_name(err: UnexpectedInput) -> bool:
     declaration in some other context, so `block = conv(4, 1)` after a residual was a
     syntax error while after a conv it was a value. A keyword the state accepts stays
     one: `shortcut` right after a residual starts its shortcut."""
-    token = getattr(err, "token", None)
-    if not isinstance(err, UnexpectedToken) or token.type == "NAME" or not _IDENTIFIER.fullmatch(token):
+    if not isinstance(err, UnexpectedToken):
         return False
-    parser = err.interactive_parser
-    if "NAME" not in parser.choices():
+    name = keyword_as_name(err.token, err.interactive_parser.choices())
+    if name is None:
         return False
-    parser.feed_token(Token.new_borrow_pos("NAME", str(token), token))
+    err.interactive_parser.feed_token(name)
     return True
+
+
+def keyword_as_name(token: Token, choices) -> Token | None:
+    """`token` as a NAME where the parse state (its `choices`, once the parser has
+    reduced on the token and failed) takes a name but not this keyword; None where it
+    stays what it is. The one rule for the parser and the formatter's token stream."""
+    if token.type == "NAME" or token.type in choices or "NAME" not in choices or not _IDENTIFIER.fullmatch(token):
+        return None
+    return Token.new_borrow_pos("NAME", str(token), token)
 
 
 def _parse(text: str, file: str, start: str, max_nesting: int = MAX_NESTING):
