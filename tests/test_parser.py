@@ -414,3 +414,13 @@ def test_a_keyword_where_no_name_may_stand_is_still_a_syntax_error():
     with pytest.raises(NetdslError) as err:
         parse("network N() {\n    input [3, 8, 8]\n    conv(4, 1)\n}\nblock = 3\n")
     assert "unexpected 'block'" in str(err.value) or "unexpected '='" in str(err.value)
+
+
+@pytest.mark.parametrize("line", ["shortcut = conv(4, 1)", "shortcut: conv(4, 1)"])
+def test_a_value_named_shortcut_after_a_residual_is_explained(line):
+    """Newlines carry no meaning, so `shortcut` right after a residual is its shortcut
+    clause; the syntax error says so instead of only 'expected {'."""
+    with pytest.raises(NetdslError) as err:
+        parse(f"network N() {{\n    input [3, 8, 8]\n    residual {{ conv(3, 1) }}\n    {line}\n}}\n")
+    assert "'shortcut' right after a residual starts the residual's shortcut" in str(err.value)
+    parse(f"network N() {{\n    input [3, 8, 8]\n    conv(3, 1)\n    {line}\n}}\n")  # elsewhere it is a name

@@ -452,10 +452,21 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
     msg = f"unexpected {shown!r}; expected {_expected(_accepted(err))}"
     if str(token) == "//":
         msg += "; comments start with '#'"
+    if str(token) in ("=", ":") and _after_shortcut(err):
+        msg += ("; 'shortcut' right after a residual starts the residual's shortcut, so a value or layer there "
+                "needs another name")
+        return Diagnostic(codes.SYNTAX, msg, span)
     hint = _HINTS.get(token.type)
     if hint and hint[0] in {str(e) for e in err.expected} | {"*"}:
         msg += f" ({hint[1]})"
     return Diagnostic(codes.SYNTAX, msg, span)
+
+
+def _after_shortcut(err: UnexpectedInput) -> bool:
+    """Whether the token before the unexpected one is a residual's `shortcut` keyword."""
+    parser = getattr(err, "interactive_parser", None)
+    stack = parser.parser_state.value_stack if parser is not None else ()
+    return bool(stack) and isinstance(stack[-1], Token) and stack[-1].type == "SHORTCUT"
 
 
 def _accepted(err: UnexpectedInput) -> set[str]:
