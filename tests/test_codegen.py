@@ -353,15 +353,19 @@ def test_a_conditional_residual_keeps_every_other_name():
     assert {k.rsplit(".", 1)[0] for k in model.state_dict()} == {"conv1", "conv2", "conv3"}
 
 
+def _seeded(spec: str, shape: tuple[int, ...]) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The spec built with seeded weights, in eval mode, and a batch-2 random input."""
+    torch.manual_seed(0)
+    return netdsl.build(spec).eval(), torch.randn(2, *shape)
+
+
 def test_a_branch_labelled_like_forwards_input_reads_the_concat_input():
     """A concat branch labelled `x` (forward's own variable): the generator's names give
     way, so the other branch still reads the concat's input (it read the first branch's
     output before the one namespace)."""
     spec = ("network N() {\n    input [3, 8, 8]\n    conv(4, 1) -> relu\n"
             "    concat {\n        | x: conv(4, 1)\n        | y: conv(4, 3, padding=1)\n    }\n}\n")
-    torch.manual_seed(0)
-    model = netdsl.build(spec).eval()
-    inp = torch.randn(2, 3, 8, 8)
+    model, inp = _seeded(spec, (3, 8, 8))
     with torch.no_grad():
         h = torch.relu(model.conv(inp))
         want = torch.cat([model.x(h), model.y(h)], 1)
@@ -377,9 +381,7 @@ def test_a_branch_labelled_like_a_loop_variable_of_the_generator(label):
             f"    concat {{\n        | {label}: conv(4, 1)\n        | y: conv(4, 3, padding=1)\n    }}\n"
             "    repeat(2) { repeat(2) as i { conv(8, 1) -> relu } -> batchnorm }\n"
             "    repeat(2) as j { conv(8, 1) }\n}\n")
-    torch.manual_seed(0)
-    model = netdsl.build(spec).eval()
-    inp = torch.randn(2, 3, 8, 8)
+    model, inp = _seeded(spec, (3, 8, 8))
     with torch.no_grad():
         h = model.conv1(inp)
         h = torch.cat([getattr(model, label)(h), model.y(h)], 1)
@@ -420,9 +422,7 @@ def test_expressions_keep_their_precedence_in_forward_and_read_stored_parameters
             "    split(a - 1, 0)\n}\n"
             "network N() {\n    input [4, 6, 6]\n"
             "    repeat(3) as i { conv(4, 1) -> residual(scale=0.5 * i + 1) { conv(4, 1) } }\n    B(3, 1)\n}\n")
-    torch.manual_seed(0)
-    model = netdsl.build(spec).eval()
-    inp = torch.randn(2, 4, 6, 6)
+    model, inp = _seeded(spec, (4, 6, 6))
     with torch.no_grad():
         h = inp
         for i, block in enumerate(model.repeat):

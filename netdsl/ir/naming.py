@@ -80,11 +80,13 @@ class Names:
 
     @classmethod
     def of_body(cls, path: str, stmts: tuple, program) -> Names:
-        return _Namer(count_kinds(stmts, program), program).body(stmts).names(path)
+        counts = count_kinds(stmts, program)
+        return _Namer(counts, program, _labels(stmts, counts)).body(stmts).names(path)
 
     @classmethod
     def of_chain(cls, path: str, chain: ast.Chain, program) -> Names:
-        return _Namer(count_chain(chain, program), program).chain(chain).names(path)
+        counts = count_chain(chain, program)
+        return _Namer(counts, program, _chain_labels(chain, counts)).chain(chain).names(path)
 
     def at(self, path: str) -> Names:
         """The same names in another instance of the scope (another block instance)."""
@@ -110,14 +112,14 @@ class Names:
 class _Namer:
     """One walk over a scope's statements in the order the elaborator makes layers."""
 
-    def __init__(self, counts: Counter, program):
+    def __init__(self, counts: Counter, program, labels: set[str]):
         self.counts, self.program = counts, program
         self.used: Counter = Counter()
         self.taken: set[str] = set()
         self.local: dict[tuple[int, str], str] = {}
         self.duplicate: dict[tuple[int, str], str] = {}
         self.computed: set[tuple[int, str]] = set()  # names of values computed, not modules
-        self.labels: set[str] = set()  # the labels the scope's layers have: made names give way to them
+        self.labels = labels  # the labels the scope's layers have (an `if` arm adds its own): made names give way
 
     def names(self, path: str) -> Names:
         return Names(path, self.counts, self.local, self.duplicate, frozenset(self.computed))
@@ -163,7 +165,6 @@ class _Namer:
             self.local[(id(br), "")] = local
 
     def body(self, stmts: tuple) -> _Namer:
-        self.labels |= _labels(stmts, self.counts)
         for stmt in stmts:
             if isinstance(stmt, (ast.ChainStmt, ast.AssignStmt)):
                 self.chain(stmt.chain)
@@ -177,7 +178,7 @@ class _Namer:
         used, taken, labels = self.used, self.taken, self.labels
         end_used, end_taken, end_labels = Counter(used), set(taken), set(labels)
         for body in bodies:
-            self.used, self.taken, self.labels = Counter(used), set(taken), set(labels)
+            self.used, self.taken, self.labels = Counter(used), set(taken), labels | _labels(body, self.counts)
             self.body(body)
             end_used |= self.used
             end_taken |= self.taken
@@ -185,7 +186,6 @@ class _Namer:
         self.used, self.taken, self.labels = end_used, end_taken, end_labels
 
     def chain(self, chain: ast.Chain) -> _Namer:
-        self.labels |= _chain_labels(chain, self.counts)
         for step in chain.steps:
             kind = step.kind
             if isinstance(kind, ast.Call):
