@@ -50,6 +50,9 @@ _BRANCH_LABELS = ("x", "y", "shortcut", "block", "channels", "layers", "i", "b1"
 _STEP_LABELS = ("x", "block", "channels", "layers", "i", "conv", "conv1", "bn", "relu", "b1", "b2", "add", "scale",
                 "mul", "se1", "fc", "pool", "repeat_")
 _VALUE_NAMES = ("x", "block", "channels", "layers")  # one per value: at most four statements
+# pairs of value names in a repeat's or a block's body: plain, like layers (`b1`, `conv1`), like
+# forward's and the generator's variables (`x`, `block`, `i`)
+_MERGED_NAMES = (("a", "b"), ("b1", "conv1"), ("x", "y"), ("block", "i"), ("left", "x2"))
 
 
 def _same(size: int, stride: int) -> int:
@@ -239,12 +242,23 @@ class _Gen:
             return f"repeat({count_text}) as i {{ conv({s.channels}, 3, stride=2 if i == 0 else 1) -> relu }}"
         if self.coin(1, 3):
             return self.for_loop(s, count)
+        if self.coin(1, 4):
+            return self.merging_repeat(s, count)
         body = _State(s.channels, s.size)
         text = self.chain(body, depth, stride_ok=False)
         if count and body.channels != s.channels:
             text += f" -> conv({s.channels}, 1)"
         s.consistent &= body.consistent
         return f"repeat({count}) {{\n      {text}\n    }}"
+
+    def merging_repeat(self, s: _State, count: int) -> str:
+        """A repeat whose body names values and merges them (`add(a, b)`, `concat(a, b)`),
+        the names sometimes those of layers or of the generator's variables."""
+        a, b = self.draw(st.sampled_from(_MERGED_NAMES))
+        c = s.channels
+        merge = f"add({a}, {b})" if self.coin() else f"concat({a}, {b}) -> conv({c}, 1)"
+        return (f"repeat({count}) {{\n      {a} = conv({c}, 1)\n      {b} = {a} -> relu -> conv({c}, 3)\n"
+                f"      {merge}\n    }}")
 
     def for_loop(self, s: _State, rows: int) -> str:
         """A table of (width, kernel) rows, destructured (and indexed) or read by subscript."""
@@ -274,12 +288,20 @@ class _Gen:
             arm = _State(s.channels, s.size)
             arms.append(self.chain(arm, 1, stride_ok=False, arrows=True) + " -> conv(filters, 1)")
             s.consistent &= arm.consistent
-        heads = [f"if mode == {k} " if k == 0 else f" elif mode == {k} " for k in range(len(arms) - 1)] + [" else "]
+        # decided by a parameter, or by the width flowing in (then a second call, on the
+        # first one's width, may take another arm of the same class)
+        by_width = self.coin(1, 3)
+        conds = [f"in_channels == {s.channels + k}" if by_width else f"mode == {k}" for k in range(len(arms) - 1)]
+        heads = [f"if {c} " if k == 0 else f" elif {c} " for k, c in enumerate(conds)] + [" else "]
         body = "".join(f"{head}{{\n        {arm}\n    }}" for head, arm in zip(heads, arms))
         tail = self.draw(st.sampled_from(["batchnorm", "conv(filters, 1)", "relu"]))
         self.decls.append(f"block {name}(filters: int, mode: int = 0) {{\n    {body}\n    {tail}\n}}\n")
-        s.channels = self.draw(st.integers(1, 8))
-        return f"{name}({s.channels}, mode={self.draw(st.integers(0, len(arms) - 1))})"
+        calls = []
+        for _ in range(2 if by_width and self.coin() else 1):
+            s.channels = self.draw(st.integers(1, 8))
+            calls.append(f"{name}({s.channels})" if by_width else
+                         f"{name}({s.channels}, mode={self.draw(st.integers(0, len(arms) - 1))})")
+        return " -> ".join(calls)
 
     def block_decls(self) -> str:
         out = []
@@ -295,6 +317,12 @@ class _Gen:
             self.blocks.append("ScaleKeep")
             out.append("block ScaleKeep(filters: int) {\n    conv(filters, 1) -> scale(0.25 * filters + 1)\n"
                        "    dwconv(3, multiplier=filters // filters + 1, padding=1) -> split(filters // filters + 1, 0)\n}\n")
+        if self.coin():  # named values merged: a sum, then a concat of the sum and a value
+            self.blocks.append("MergeKeep")
+            a, b = self.draw(st.sampled_from(_MERGED_NAMES))
+            out.append(f"block MergeKeep(filters: int) {{\n    {a} = conv(filters, 1)\n"
+                       f"    {b} = {a} -> relu -> conv(filters, 3)\n    s = add({a}, {b})\n"
+                       f"    concat(s, {b}) -> conv(filters, 1)\n}}\n")
         return "\n".join(out)
 
     def network(self) -> tuple[str, bool]:
@@ -305,6 +333,9 @@ class _Gen:
         if self.coin(1, 4):
             lines.append("    " + self.draw(st.sampled_from(_INITS)))
         for _ in range(self.draw(st.integers(1, 4))):
+            if self.coin(1, 4):  # the network's parameter, so its class's argument matters
+                lines.append("    conv(width, 1)")
+                s.channels = 8
             text = self.chain(s, depth=2)
             if self.coin(1, 4):
                 s.names += 1
@@ -313,7 +344,12 @@ class _Gen:
                 lines.append(f"    {name} = {text}")
             else:
                 lines.append(f"    {text}")
-        if self.coin():
+        if self.coin(1, 4):  # a head that exists only in training, named after the main one
+            trunk, head = self.draw(st.sampled_from([("trunk", "main"), ("x", "aux"), ("features", "block")]))
+            lines += [f"    {trunk} = relu", f"    aux_head = {trunk} -> global_avgpool -> flatten -> linear(3)",
+                      f"    {head} = {trunk} -> conv({self.draw(st.integers(1, 6))}, 1)",
+                      f"    output {head}", "    output aux_head when training"]
+        elif self.coin():
             lines.append(f"    global_avgpool -> flatten -> linear({self.draw(st.integers(1, 10))})")
         body = "\n".join(lines)
         decls += "".join(f"\n{d}" for d in self.decls)

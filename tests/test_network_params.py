@@ -5,16 +5,22 @@ block classes do: `ResNet50(num_classes=10)` from the compiled file is the model
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from references import randomize
 
 import netdsl
 from netdsl.torch.build import compile_spec, load_module
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+sys.path.insert(0, str(ROOT))
+from fuzz.specgen import valid_specs  # noqa: E402
 
 
 def network_class(spec, params=None):
@@ -83,3 +89,26 @@ def test_an_input_size_that_changes_a_flatten_is_fixed():
     with pytest.raises(ValueError, match="--set resolution"):
         cls(resolution=16)
     same_model(network_class(spec, {"resolution": 16})(), netdsl.build(spec, resolution=16))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs(alternatives=True), st.sampled_from([3, 11]))
+def test_generated_network_classes_take_their_parameter_as_build_does(spec, width):
+    """Generated specs whose network's `width` sets some convs' filters (and with it what
+    flows into residuals, `if` arms decided by `in_channels`, flattens): where the spec
+    checks with the other width, the compiled class given it is the model `build` makes,
+    weights for weights and output for output; or it refuses with a message naming --set."""
+    assume(netdsl.analyze(spec.text, {"width": width}).ok)
+    cls = network_class(spec.text)
+    try:
+        model = cls(width=width)
+    except ValueError as e:
+        assert "--set width" in str(e)
+        return
+    ref = randomize(netdsl.build(spec.text, width=width)).eval()
+    same_model(model, ref)
+    model.load_state_dict(ref.state_dict())
+    x = torch.randn(2, *ref.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, got = ref(x), model.eval()(x)
+    assert (got - want).norm() <= 1e-5 * want.norm() + 1e-6
