@@ -8,8 +8,10 @@ the op belongs to); OpenVINO's from its per-node performance counters (`PERF_COU
 Both are summed over `--calls` calls after warm-up and reported per call, grouped as
 depthwise conv, pointwise (1x1) conv and other conv (OpenVINO's other nodes too; the
 profiler's per-conv time includes its own overhead, so compare the kinds' ratios rather
-than their sum with the wall time). Nothing is asserted; this is a measuring tool for
-deciding what to work on."""
+than their sum with the wall time). With `--layers N` also the N convs netdsl loses most
+time on, conv by conv: netdsl's export names each ONNX conv after its spec layer
+(`layer1.0.conv1/Conv`), which is the optimized module's attribute with dots as
+underscores. Nothing is asserted; this is a measuring tool for deciding what to work on."""
 
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ def conv_kinds(model: torch.nn.Module) -> dict[str, str]:
 
 
 def netdsl_times(fast: torch.nn.Module, x: torch.Tensor, calls: int) -> tuple[dict[str, float], float]:
-    """Seconds per call by kind (self CPU time under the profiler), and the wall time per call without it."""
+    """Seconds per call of each conv module (self CPU time under the profiler), and the
+    wall time per call without it."""
     kinds = conv_kinds(fast)
     with torch.inference_mode():
         for _ in range(3):
@@ -57,7 +60,7 @@ def netdsl_times(fast: torch.nn.Module, x: torch.Tensor, calls: int) -> tuple[di
         for _ in range(calls):
             fast(x)
         wall = (time.perf_counter() - start) / calls
-        totals: dict[str, float] = collections.defaultdict(float)
+        layers: dict[str, float] = collections.defaultdict(float)
         for name, module in fast.named_modules():  # a record_function per conv, so its ops are attributed
             if name in kinds:
                 module.register_forward_pre_hook(
@@ -69,13 +72,13 @@ def netdsl_times(fast: torch.nn.Module, x: torch.Tensor, calls: int) -> tuple[di
                 fast(x)
         for event in prof.key_averages():
             if event.key.startswith("layer:"):
-                totals[kinds[event.key[len("layer:") :]]] += event.cpu_time_total / 1e6 / calls
-    return dict(totals), wall
+                layers[event.key[len("layer:") :]] += event.cpu_time_total / 1e6 / calls
+    return dict(layers), wall
 
 
-def openvino_times(path: Path, x: torch.Tensor, calls: int, threads: int) -> tuple[dict[str, float], float]:
+def onnx_conv_kinds(path: Path) -> dict[str, str]:
+    """ONNX conv node name -> its kind, as conv_kinds classifies modules."""
     import onnx
-    import openvino as ov
 
     graph = onnx.load(str(path)).graph
     inits = {i.name: list(i.dims) for i in graph.initializer}
@@ -91,6 +94,15 @@ def openvino_times(path: Path, x: torch.Tensor, calls: int, threads: int) -> tup
                 kinds[node.name] = "pointwise conv"
             else:
                 kinds[node.name] = "other conv"
+    return kinds
+
+
+def openvino_times(path: Path, x: torch.Tensor, calls: int, threads: int) -> tuple[dict[str, float], float]:
+    """Seconds per call of each ONNX conv node as OpenVINO ran it (with what it fused
+    into it; its other nodes under EVERYTHING_ELSE), and the wall time per call."""
+    import openvino as ov
+
+    convs = onnx_conv_kinds(path)
     core = ov.Core()
     config = {
         "INFERENCE_PRECISION_HINT": "f32",
@@ -102,24 +114,39 @@ def openvino_times(path: Path, x: torch.Tensor, calls: int, threads: int) -> tup
     a = x.numpy()
     for _ in range(3):
         request.infer([a])
-    totals: dict[str, float] = collections.defaultdict(float)
+    layers: dict[str, float] = collections.defaultdict(float)
     start = time.perf_counter()
     for _ in range(calls):
         request.infer([a])
         for info in request.get_profiling_info():
-            totals[_ov_kind(info, kinds)] += info.real_time.total_seconds() / calls
+            layers[_onnx_conv(info.node_name, convs)] += info.real_time.total_seconds() / calls
     wall = (time.perf_counter() - start) / calls
-    return dict(totals), wall
+    return dict(layers), wall
 
 
-def _ov_kind(info, kinds: dict[str, str]) -> str:
+EVERYTHING_ELSE = "everything else"
+
+
+def _onnx_conv(name: str, convs: dict[str, str]) -> str:
     """OpenVINO names a fused node after the ONNX node it started from (`.../Conv`), plus
-    what it absorbed; match the longest ONNX conv name it begins with."""
-    name = info.node_name
-    for onnx_name in sorted(kinds, key=len, reverse=True):
+    what it absorbed; the longest ONNX conv name it begins with."""
+    for onnx_name in sorted(convs, key=len, reverse=True):
         if name == onnx_name or name.startswith(onnx_name):
-            return kinds[onnx_name]
-    return "everything else"
+            return onnx_name
+    return EVERYTHING_ELSE
+
+
+def module_name(onnx_name: str) -> str:
+    """The optimized module's attribute for netdsl's exported conv node: the layer name
+    before `/Conv`, dots as underscores (`layer1.0.conv1/Conv` -> `layer1_0_conv1`)."""
+    return onnx_name.split("/")[0].replace(".", "_")
+
+
+def by_kind(layers: dict[str, float], kinds: dict[str, str]) -> dict[str, float]:
+    totals: dict[str, float] = collections.defaultdict(float)
+    for layer, seconds in layers.items():
+        totals[kinds.get(layer, EVERYTHING_ELSE)] += seconds
+    return dict(totals)
 
 
 def main(argv=None) -> int:
@@ -127,6 +154,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="mobilenet_v1", choices=sorted(MODELS))
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--layers", type=int, default=0, help="also list the N convs netdsl loses most time on")
     args = parser.parse_args(argv)
     spec, _, size = MODELS[args.model]
     torch.manual_seed(0)
@@ -137,6 +165,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "netdsl.onnx"
         netdsl.export_onnx(plain, path)
+        convs = onnx_conv_kinds(path)
         before = load_average()
         ov, ov_wall = openvino_times(path, x, args.calls, threads)
         nd, nd_wall = netdsl_times(fast, x, args.calls)
@@ -150,15 +179,38 @@ def main(argv=None) -> int:
         f"- wall per call: netdsl optimized {nd_wall * 1e3:.1f} ms, OpenVINO {ov_wall * 1e3:.1f} / {ov_wall2 * 1e3:.1f} ms "
         "(before / after netdsl's; counters on)\n"
     )
+    nd_kinds, ov_kinds = by_kind(nd, conv_kinds(fast)), by_kind(ov, convs)
     print("| layer kind | netdsl optimized, ms per call | OpenVINO (netdsl's export), ms per call | ratio |")
     print("|---|---|---|---|")
-    for kind in ("depthwise conv", "pointwise conv", "other conv", "everything else"):  # netdsl: convs only
-        if kind not in nd:
-            print(f"| {kind} | - | {ov.get(kind, 0.0) * 1e3:.1f} | - |")
+    for kind in ("depthwise conv", "pointwise conv", "other conv", EVERYTHING_ELSE):  # netdsl: convs only
+        if kind not in nd_kinds:
+            print(f"| {kind} | - | {ov_kinds.get(kind, 0.0) * 1e3:.1f} | - |")
             continue
-        a, b = nd[kind] * 1e3, ov.get(kind, 0.0) * 1e3
+        a, b = nd_kinds[kind] * 1e3, ov_kinds.get(kind, 0.0) * 1e3
         print(f"| {kind} | {a:.1f} | {b:.1f} | {a / b:.2f}x |" if b else f"| {kind} | {a:.1f} | {b:.1f} | - |")
+    if args.layers:
+        print_layers(nd, ov, convs, fast, args.layers)
     return 0
+
+
+def print_layers(nd: dict[str, float], ov: dict[str, float], convs: dict[str, str], fast, count: int) -> None:
+    """The convs with the largest netdsl - OpenVINO difference, with their shapes."""
+    modules = dict(fast.named_modules())
+    rows = []
+    for onnx_name, kind in convs.items():
+        attr = module_name(onnx_name)
+        if attr in nd and onnx_name in ov:
+            rows.append((nd[attr] - ov[onnx_name], attr, kind, nd[attr], ov[onnx_name]))
+    unmatched = set(nd) - {module_name(n) for n in convs}
+    print(f"\n{len(rows)} convs matched by name ({len(unmatched)} of netdsl's not: {sorted(unmatched)[:5]})\n")
+    print("| conv | kind | in -> out, kernel, stride | netdsl ms | OpenVINO ms | difference |")
+    print("|---|---|---|---|---|---|")
+    for diff, attr, kind, a, b in sorted(rows, reverse=True)[:count]:
+        m = modules[attr]
+        shape = f"{m.in_channels} -> {m.out_channels}, {m.kernel_size[0]}x{m.kernel_size[1]}, {m.stride[0]}"
+        print(f"| {attr} | {kind} | {shape} | {a * 1e3:.2f} | {b * 1e3:.2f} | {diff * 1e3:+.2f} |")
+    total = sum(r[0] for r in rows)
+    print(f"\nsum of differences over matched convs: {total * 1e3:+.1f} ms per call")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ class SiLU(Activation):
     title, module_src, inplace_module = "SiLU", "nn.SiLU()", "nn.SiLU(inplace=True)"
     # oneDNN's "swish" post-op computes it, but fused measured no faster than the conv then an
     # in-place silu (0.99-1.01x after 1x1 convs, 0.84-1.09x after depthwise ones, 1 thread,
-    # b8): not declared (tests/test_inference_conv.py checks the kernel)
+    # b8; 1.00-1.05x per layer and 0.965x on efficientnet_b0, 2 threads, quiet machine,
+    # benchmarks/kernels.py): not declared (tests/test_inference_conv.py checks the kernel)
     doc, example = "x * sigmoid(x), also called swish (EfficientNet, MobileNetV3's SE-free blocks).", "silu"
 
 
