@@ -198,6 +198,10 @@ class _Gen:
             body = f"conv({filters}, 3, stride={stride})"
             short = f" shortcut {{ conv({filters}, 1, stride={stride}) }}"
             s.channels, s.size = filters, _same(s.size, stride)
+        elif self.coin(1, 5):  # a body naming a value, maybe as the enclosing scope names one
+            a = self.draw(st.sampled_from(_VALUE_NAMES + ("a",)))
+            body = f"{a} = conv({c}, 1)\n    {a} -> relu -> conv({c}, 1)"
+            short = ""
         else:
             inner = _State(c, s.size)
             body = self.chain(inner, depth, stride_ok=False)
@@ -332,16 +336,22 @@ class _Gen:
         lines = [f"    input [{channels}, {size}, {size}]"]
         if self.coin(1, 4):
             lines.append("    " + self.draw(st.sampled_from(_INITS)))
+        values: dict[str, tuple[int, int]] = {}  # the named values so far: (channels, size)
         for _ in range(self.draw(st.integers(1, 4))):
             if self.coin(1, 4):  # the network's parameter, so its class's argument matters
                 lines.append("    conv(width, 1)")
                 s.channels = 8
+            if values and self.coin(1, 4):  # a loop's body reading a value of the enclosing scope
+                name = self.draw(st.sampled_from(sorted(values)))
+                s.channels, s.size = values[name]
+                lines.append(f"    repeat({self.draw(st.integers(1, 2))}) {{ {name} -> conv({s.channels}, 1) }}")
             text = self.chain(s, depth=2)
             if self.coin(1, 4):
                 s.names += 1
                 # a name forward or a generated loop also binds, some of the time
                 name = _VALUE_NAMES[s.names - 1] if self.coin(1, 3) else f"v{s.names}"
                 lines.append(f"    {name} = {text}")
+                values[name] = (s.channels, s.size)
             else:
                 lines.append(f"    {text}")
         if self.coin(1, 4):  # a head that exists only in training, named after the main one

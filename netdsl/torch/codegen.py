@@ -229,6 +229,10 @@ class _Generator:
         self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
         self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
         self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
+        # Python names of the values (`v = ...`) of the scopes enclosing the body being
+        # written, and of its own scope: forward is one Python scope for them all
+        self.enclosing_values: frozenset[str] = frozenset()
+        self.own_values: set[str] = set()
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, scope: _Scope) -> ast.Expr:
@@ -254,10 +258,13 @@ class _Generator:
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
         outer_in_ch, outer_channels, self.loop_channels = self.in_ch, self.loop_channels, {}
+        outer_values = self.enclosing_values, self.own_values
+        self.enclosing_values, self.own_values = frozenset(), set()  # nor values
         try:
             return self.block_class(name, decl)
         finally:
             self.loop_names, self.in_ch, self.loop_channels = outer_loops, outer_in_ch, outer_channels
+            self.enclosing_values, self.own_values = outer_values
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -338,12 +345,27 @@ class _Generator:
             cur = self.statement(stmt, scope, names, cur, prefix, values, var)
         return cur
 
+    def nested_body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values, var: str) -> _Value:
+        """The statements of a residual's body or shortcut, a gate's body or a loop's body:
+        a scope of its own in the spec, but not in forward, so a value it names like one of
+        an enclosing scope (which later statements may still read) gets a name of its own."""
+        outer = self.enclosing_values, self.own_values
+        self.enclosing_values, self.own_values = self.enclosing_values | self.own_values, set()
+        try:
+            return self.body(stmts, scope, names, cur, prefix, dict(values), var)
+        finally:
+            self.enclosing_values, self.own_values = outer
+
     def statement(self, stmt, scope, names, cur, prefix, values, var="x") -> _Value:
         if isinstance(stmt, ast.ChainStmt):
             return self.chain(stmt.chain, scope, names, cur, prefix, values, var)
         if isinstance(stmt, ast.AssignStmt):
             target = _value_name(stmt.name)
-            scope.namespace.claim(target)
+            if target in self.enclosing_values:  # an enclosing scope's value of that name
+                target = scope.namespace.create(target)
+            else:
+                scope.namespace.claim(target)
+            self.own_values.add(target)
             scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = scope.fwd.mark()
             result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, target))
@@ -457,10 +479,10 @@ class _Generator:
         if isinstance(kind, ast.Residual):
             return self.residual(kind, step.label, scope, names, cur, prefix, values, target)
         if isinstance(kind, ast.ForLoop):
-            return self.for_loop(kind, step.label, scope, names, cur, prefix, target)
+            return self.for_loop(kind, step.label, scope, names, cur, prefix, values, target)
         if isinstance(kind, ast.Gate):
             return self.gate(kind, step.label, scope, names, cur, prefix, values, target)
-        return self.repeat(kind, step.label, scope, names, cur, prefix, target)
+        return self.repeat(kind, step.label, scope, names, cur, prefix, values, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[_Made, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
@@ -584,11 +606,11 @@ class _Generator:
         when = args.get("when", literal(True))
         if isinstance(when, ast.Literal) and when.value is False:
             # the body alone; the shortcut's, scale's and sum's names stay taken
-            return self.body(res.body, scope, names, cur, prefix, dict(values), target)
+            return self.nested_body(res.body, scope, names, cur, prefix, values, target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, fwd=f"{shortcut} = {cur.var}")
-        body_out = self.body(res.body, scope, names, cur, prefix, dict(values), target)
+        body_out = self.nested_body(res.body, scope, names, cur, prefix, values, target)
         body_var = body_out.var
         marks = (scope.init.mark(), scope.fwd.mark())  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
@@ -596,7 +618,7 @@ class _Generator:
             sc_names = scope_names(self.program, res.shortcut)
             self.emit(scope, res.span, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
-            out = self.body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", dict(values), shortcut)
+            out = self.nested_body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", values, shortcut)
             if out.var != shortcut:
                 self.emit(scope, res.span, fwd=f"{shortcut} = {out.var}")
         scale = args.get("scale", literal(1.0))
@@ -626,11 +648,11 @@ class _Generator:
             var = scope.var(_var_hint(prefix, attr))
             self.emit(scope, gate.span, init=f"{prefix}{attr} = nn.Module()")
             body_names = scope_names(self.program, gate.body)
-            out = self.body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", dict(values), var)
+            out = self.nested_body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", values, var)
         self.emit(scope, gate.span, fwd=f"{target} = {cur.var} * {out.var}")
         return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
-    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, target) -> _Value:
+    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, values, target) -> _Value:
         attr = names.local(rep)
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
@@ -642,19 +664,22 @@ class _Generator:
             inner.env[rep.index] = ast.Name(index)
         loop = _Loop(f"for {index} in range({count})", {index: fold(ast.BinOp("-", count_expr, literal(1)))},
                      uniform=not rep.index, count=count, index=index)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, target, count_expr,
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, values, target, count_expr,
                          channels_var, layers, {index} if rep.index else set())
 
-    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, target, count_expr, channels_var, layers,
-             bound: set[str]) -> _Value:
-        """The loop in __init__ (and forward) that a repeat or a for loop becomes."""
+    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, values, target, count_expr, channels_var,
+             layers, bound: set[str]) -> _Value:
+        """The loop in __init__ (and forward) that a repeat or a for loop becomes (its body
+        reads the values of the enclosing scopes: `values`)."""
         single = single_call(rep.body)
+        if single is not None and not single.has_parens and single.name in values:
+            single = None  # a value, not a layer
         depth, outer_names = self.depth, self.loop_names
         self.depth += 1
         self.loop_names = outer_names | bound
         try:
             if single is None:
-                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, target)
+                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, values, target)
             else:
                 out = self.repeat_call(single, rep, loop, attr, scope, inner, cur, prefix, target, count_expr,
                                        channels_var, layers)
@@ -665,7 +690,7 @@ class _Generator:
         # a repeat of 0 (an empty table) passes its input through unchanged
         return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", count_expr, literal(0)), cur.channels)))
 
-    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, target) -> _Value:
+    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, values, target) -> _Value:
         """`for (t, c) in rows as k { ... }`: Python's own loop over the table, the body as a repeat's."""
         attr = names.local(rep)
         table = self.expr(rep.table, scope)
@@ -687,7 +712,7 @@ class _Generator:
         header = f"for {index}, {row} in enumerate({table_src})" if index else f"for {row[1:-1] if rep.unpack and len(items) > 1 else row} in {table_src}"
         loop = _Loop(header, last, uniform=False, count=self.src(count_expr), index=index or "_", row=row,
                      items=tuple(items), table=table)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, target, count_expr, channels_var, layers,
+        return self.loop(rep, loop, attr, scope, inner, cur, prefix, values, target, count_expr, channels_var, layers,
                          {*items, *([index] if index else [])})
 
     def repeat_call(self, single, rep, loop: _Loop, attr, scope, inner, cur, prefix, target, count_expr,
@@ -715,7 +740,7 @@ class _Generator:
             channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
         return _Value(target, channels)
 
-    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, target) -> _Value:
+    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, values, target) -> _Value:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
         depth = self.depth - 1
@@ -729,7 +754,7 @@ class _Generator:
         outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
         try:
             with inner.indented():
-                out = self.body(rep.body, inner, names, start, f"{block}.", {}, target)
+                out = self.nested_body(rep.body, inner, names, start, f"{block}.", values, target)
         finally:
             self.loop_channels = outer_channels
         read = self.loop_names_read
