@@ -285,27 +285,34 @@ class _Gen:
     def alternative_block(self, s: _State) -> str:
         """A block whose body is an `if` / `elif` / `else` with layers in every arm (each
         ending in `filters` channels), then a layer after it, called with one arm taken:
-        the generated class holds every arm, the graph only the taken one."""
+        the generated class holds every arm, the graph only the taken one. The arms are
+        decided by a parameter, or by the width flowing in: then arm k is drawn for the
+        width `in_channels == c + k` it is taken at, and a second call, on the first one's
+        width, takes another arm of the same class."""
         name = f"Alt{len(self.decls) + 1}"
+        count, c = self.draw(st.integers(2, 3)), s.channels
+        by_width = self.coin(1, 3)
+        widths = [c + k for k in range(count - 1)]  # where each `if`/`elif` arm is taken
+        twice = by_width and self.coin()
+        first = self.draw(st.integers(1, 8))  # the first call's filters: the second call's width
+        if twice and count == 3 and self.coin():
+            first = widths[1]  # the second call takes the `elif`
+        widths.append(first if twice and first not in widths else c)  # the `else` arm
         arms = []
-        for _ in range(self.draw(st.integers(2, 3))):
-            arm = _State(s.channels, s.size)
+        for width in widths if by_width else [c] * count:
+            arm = _State(width, s.size)
             arms.append(self.chain(arm, 1, stride_ok=False, arrows=True) + " -> conv(filters, 1)")
             s.consistent &= arm.consistent
-        # decided by a parameter, or by the width flowing in (then a second call, on the
-        # first one's width, may take another arm of the same class)
-        by_width = self.coin(1, 3)
-        conds = [f"in_channels == {s.channels + k}" if by_width else f"mode == {k}" for k in range(len(arms) - 1)]
-        heads = [f"if {c} " if k == 0 else f" elif {c} " for k, c in enumerate(conds)] + [" else "]
+        conds = [f"in_channels == {c + k}" if by_width else f"mode == {k}" for k in range(count - 1)]
+        heads = [f"if {cond} " if k == 0 else f" elif {cond} " for k, cond in enumerate(conds)] + [" else "]
         body = "".join(f"{head}{{\n        {arm}\n    }}" for head, arm in zip(heads, arms))
         tail = self.draw(st.sampled_from(["batchnorm", "conv(filters, 1)", "relu"]))
         self.decls.append(f"block {name}(filters: int, mode: int = 0) {{\n    {body}\n    {tail}\n}}\n")
-        calls = []
-        for _ in range(2 if by_width and self.coin() else 1):
-            s.channels = self.draw(st.integers(1, 8))
-            calls.append(f"{name}({s.channels})" if by_width else
-                         f"{name}({s.channels}, mode={self.draw(st.integers(0, len(arms) - 1))})")
-        return " -> ".join(calls)
+        if not by_width:
+            s.channels = first
+            return f"{name}({first}, mode={self.draw(st.integers(0, count - 1))})"
+        s.channels = self.draw(st.integers(1, 8)) if twice else first
+        return f"{name}({first}) -> {name}({s.channels})" if twice else f"{name}({first})"
 
     def block_decls(self) -> str:
         out = []
