@@ -131,7 +131,7 @@ class _Gen:
         if kind == 6 and self.alternatives and stride_ok and self.coin():
             return self.alternative_block(s)
         if kind == 6 and self.blocks:
-            return self.block_call(s)
+            return self.block_call(s, stride_ok)
         if kind == 7 and self.sloppy and self.coin(1, 4):
             s.consistent = False
             return f"conv(4, {s.size + 2}, padding=valid)"  # a kernel larger than its input
@@ -274,12 +274,16 @@ class _Gen:
             return f"for (w, k) in {literal} as j {{ conv(w + j - j, k) -> relu }}"
         return f"for row in {literal} {{ conv(row[0], row[-1]) }}"
 
-    def block_call(self, s: _State) -> str:
+    def block_call(self, s: _State, stride_ok: bool = True) -> str:
         name = self.draw(st.sampled_from(self.blocks))
         filters = self.draw(st.integers(2, 12))
         s.channels = filters
         if name.endswith("Keep"):
             return f"{name}({filters})"
+        if name == "ConvUnit" and stride_ok and s.size >= 2 and self.coin(1, 4):  # the first iteration strides
+            count = self.draw(st.integers(1, 3))
+            s.size = _same(s.size, 2)
+            return f"repeat({count}) as i {{ ConvUnit({filters}, stride=2 if i == 0 else 1) }}"
         return f"{name}({self.expr(filters)}, k={self.draw(st.sampled_from([1, 3]))})"
 
     def alternative_block(self, s: _State) -> str:
@@ -320,6 +324,10 @@ class _Gen:
             self.blocks.append("ConvUnit")
             out.append("block ConvUnit(filters: int, k: int = 3, stride: int = 1) {\n"
                        "    conv: conv(filters, k, stride=stride, bias=false)\n    bn: batchnorm\n    relu\n}\n")
+        if "ConvUnit" in self.blocks and self.coin():  # a block of blocks; a default over a parameter
+            self.blocks.append("PairKeep")
+            out.append("block PairKeep(filters: int, inner: int = filters // 2 + 1) {\n"
+                       "    ConvUnit(inner, k=1) -> ConvUnit(filters)\n}\n")
         if self.coin():
             self.blocks.append("MixKeep")
             out.append("block MixKeep(filters: int) {\n    concat {\n      | conv(filters // 2, 1)\n"
@@ -348,6 +356,12 @@ class _Gen:
             if self.coin(1, 4):  # the network's parameter, so its class's argument matters
                 lines.append("    conv(width, 1)")
                 s.channels = 8
+            if self.coin(1, 6):  # an `if` on the network's parameter, a value named in each arm
+                name, c = self.draw(st.sampled_from(("t", "x", "block"))), self.draw(st.integers(1, 8))
+                lines.append(f"    if width > {self.draw(st.sampled_from([4, 8, 10]))} {{\n        {name} = conv({c}, 1)\n"
+                             f"    }} else {{\n        {name} = conv({c}, 3) -> relu\n    }}")
+                s.channels = c
+                values[name] = (s.channels, s.size)
             if values and self.coin(1, 4):  # a loop's body reading a value of the enclosing scope
                 name = self.draw(st.sampled_from(sorted(values)))
                 s.channels, s.size = values[name]
