@@ -135,6 +135,9 @@ NEEDS_FLATTEN = ErrorCode("needs-flatten", "`linear` on a feature map.")
 UNUSED_VALUE = ErrorCode("unused-value", "A warning: a named value that nothing reads (no later reference, and the "
                          "next statement starts from another value), so its layers are built and counted for nothing.",
                          warning=True)
+UNUSED_RESULT = ErrorCode("unused-result", "A warning: a statement without a name whose result nothing reads (the next "
+                          "statement starts from a named value, or the network names its outputs), so its layers are built "
+                          "and counted for nothing.", warning=True)
 UNUSED_PARAMETER = ErrorCode("unused-parameter", "A warning: a block parameter that neither the body nor a later default "
                              "reads.", warning=True)
 SHADOWED_PARAMETER = ErrorCode("shadowed-parameter", "A warning: `repeat(n) as i` where `i` is also a parameter of the "

@@ -4,6 +4,8 @@ the file being checked (not of its imports, as rustc warns about the crate it bu
 - `unused-value`: `v = ...` that nothing reads - no later reference by name, and the
   next statement starts from another value (or there is none and the network names its
   outputs), so its layers are built and counted for nothing;
+- `unused-result`: a statement without a name whose result is dropped the same way (the
+  next statement starts from a named value, or it ends a network that names its outputs);
 - `unused-parameter`: a block parameter that neither the body nor a later default reads;
 - `shadowed-parameter`: `repeat(n) as i` where `i` is a parameter of the block: inside
   the repeat `i` is the index, not the argument.
@@ -17,6 +19,7 @@ import operator
 
 from .. import codes
 from ..diagnostics import Reporter
+from ..ops import OPS
 from ..syntax import ast
 from ..syntax.nesting import node_fields
 from ..values import format_value
@@ -112,25 +115,42 @@ def lint_module(module: ast.Module, reporter: Reporter) -> None:
 
 
 def _unused_values(decl: ast.BlockDecl, facts: _Facts, read: set[str], reporter: Reporter) -> None:
+    """Named values nothing reads, and unnamed statements whose result nothing reads."""
     assigned = facts.assigned
-    if not assigned - read:
-        return
-    names_outputs = facts.outputs
+    if not assigned and not facts.outputs:
+        return  # every statement goes on from the one before it
     for body in (decl.body, *facts.bodies):
         for i, stmt in enumerate(body):
-            if not isinstance(stmt, ast.AssignStmt) or stmt.name in read:
-                continue
-            following = next((s for s in body[i + 1 :] if not isinstance(s, ast.InitStmt)), None)
-            following = [] if following is None else [following]
-            if following and not _restarts(following[0], assigned):
-                continue  # the next statement goes on from it
-            if not following and not (body is decl.body and decl.is_network and names_outputs):
-                continue  # it is what the body gives
-            reporter.warning(
-                codes.UNUSED_VALUE,
-                f"the value '{stmt.name}' is never used; its layers are built and counted for nothing",
-                stmt.span,
-            )
+            if isinstance(stmt, ast.AssignStmt):
+                if stmt.name in read or not _dropped(body, i, decl, facts):
+                    continue
+                reporter.warning(
+                    codes.UNUSED_VALUE,
+                    f"the value '{stmt.name}' is never used; its layers are built and counted for nothing",
+                    stmt.span,
+                )
+            elif isinstance(stmt, ast.ChainStmt) and not _names_only(stmt.chain, assigned) and _dropped(body, i, decl, facts):
+                reporter.warning(
+                    codes.UNUSED_RESULT,
+                    "the result of this statement is never used (it has no name, and what follows starts from "
+                    "elsewhere); its layers are built and counted for nothing",
+                    stmt.span,
+                )
+
+
+def _dropped(body: tuple, i: int, decl: ast.BlockDecl, facts: _Facts) -> bool:
+    """Whether the result of statement `i` of `body` goes nowhere by position: the next
+    statement starts from another value, or it is the last of a network that names its
+    outputs (not the last of any other body: that is what the body gives)."""
+    for j in range(i + 1, len(body)):  # (by index: a slice per statement is quadratic in a long body)
+        if not isinstance(body[j], ast.InitStmt):
+            return _restarts(body[j], facts.assigned)
+    return body is decl.body and decl.is_network and facts.outputs
+
+
+def _names_only(chain: ast.Chain, assigned: set[str]) -> bool:
+    """A statement that only names a value (`x`): it makes no layers."""
+    return all(isinstance(s.kind, ast.Call) and not s.kind.has_parens and s.kind.name in assigned for s in chain.steps)
 
 
 def _restarts(stmt, assigned: set[str]) -> bool:
@@ -142,7 +162,10 @@ def _restarts(stmt, assigned: set[str]) -> bool:
     first = stmt.chain.steps[0].kind
     if not isinstance(first, ast.Call):
         return False
-    return (first.name in assigned and not first.has_parens) or first.name == "concat"
+    if first.name in assigned and not first.has_parens:
+        return True
+    op = OPS.get(first.name)
+    return op is not None and op.multi_input  # `concat(a, b)`, `add(a, b)`: named values
 
 
 def _unused_parameters(decl: ast.BlockDecl, read: set[str], reporter: Reporter) -> None:
