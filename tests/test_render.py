@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import netdsl
 from netdsl.api import load_spec
@@ -22,6 +23,9 @@ from netdsl.render import RenderError
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+sys.path.insert(0, str(ROOT))
+from fuzz.specgen import valid_specs  # noqa: E402
+
 V4 = SPECS / "inception_v4.net"
 GOLDEN = Path(__file__).parent / "golden" / "render"
 UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN") == "1"
@@ -151,6 +155,21 @@ def test_every_spec_renders_at_every_depth(spec):
         diagram = netdsl.render(SPECS / spec, depth=depth)
         svg = diagram.pipe("svg")
         assert svg.lstrip().startswith(b"<?xml") and b"</svg>" in svg
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs(alternatives=True))
+def test_generated_specs_render_at_every_depth_and_their_blocks_alone(spec):
+    """Specs drawn from the grammar (if arms, gates and splits, merged values, loops,
+    training-only heads) draw at depths 0-2, and each block the network calls draws on
+    its own, with numbers and symbolically (200 such specs in a longer run)."""
+    network = spec.text[spec.text.index("network "):]
+    for depth in range(3):
+        assert netdsl.render(spec.text, depth=depth).pipe("svg").rstrip().endswith(b"</svg>")
+    for block in re.findall(r"^block (\w+)", spec.text, flags=re.M):
+        if f"{block}(" in network:
+            for symbolic in (False, True):
+                assert b"</svg>" in netdsl.render(spec.text, block=block, symbolic=symbolic).pipe("svg")
 
 
 def test_jupyter_and_save(tmp_path):

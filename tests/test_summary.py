@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 from torch import nn
 
 import netdsl
@@ -21,6 +22,8 @@ from netdsl.summary import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+sys.path.insert(0, str(ROOT))
+from fuzz.specgen import valid_specs  # noqa: E402
 
 
 # -- MACs against fvcore ---------------------------------------------------------------------
@@ -328,3 +331,16 @@ def test_summary_and_case_studies_never_import_torch():
     code = ("import sys, netdsl.summary, netdsl.casestudies; netdsl.casestudies.render_page(); "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs(alternatives=True))
+def test_generated_specs_summary_counts_the_built_modules_parameters(spec):
+    """Over specs drawn from the grammar: the summary's total is the built module's
+    parameter count, where the summary counts every node (no training-only head, no
+    statement whose result is dropped: those it reports as left out)."""
+    graph = netdsl.check(spec.text)
+    summary = summarize(graph)
+    if summary.left_out:
+        return  # counted for inference only; the module holds those layers too
+    assert summary.total.params == sum(p.numel() for p in netdsl.build(spec.text).parameters())
