@@ -117,6 +117,16 @@ def test_hover_on_a_layer_and_on_a_block_call(session, files):
     assert f"{3 * 3 * 3 * 16 * 16 * 16:,} MACs" in stem
 
 
+def test_hover_on_the_network_whose_output_shape_is_unknown(session, files):
+    # found by hovering every word of generated specs: the hover of a network whose last
+    # layer failed its shape check raised IndexError in the server
+    text = MAIN.replace("fc: linear(classes)", "fc: linear(classes)\n    conv(4, 3)")
+    uri = session.open(files / "bad_shape.net", text)
+    assert [d.code for d in session.diagnostics(uri).diagnostics] == ["needs-feature-map"]
+    hover = session.hover(uri, *position(text, "Tiny")).contents.value
+    assert "network Tiny(classes: int = 10)" in hover and "input `32x32x3` → out `?`" in hover
+
+
 def test_definition_across_an_import(session, files):
     uri = session.open(files / "main.net")
     found = session.definition(uri, *position(MAIN, "ConvBN(32", 3))

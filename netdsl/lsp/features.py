@@ -354,7 +354,9 @@ def _network_hover(index: Index, decl: ast.BlockDecl) -> lsp.MarkupContent:
     parts = [_code(block_signature(decl)), _block_doc(index, decl)]
     if graph is not None and graph.name == decl.name:
         inp = describe_shape(graph.input_shape) if graph.input_shape else "?"
-        outs = ", ".join(f"{o.name} `{describe_shape(graph.nodes[o.node].shape or ())}`" for o in graph.outputs)
+        # (an output's shape is unknown where its shape check failed)
+        shapes = [graph.nodes[o.node].shape for o in graph.outputs]
+        outs = ", ".join(f"{o.name} `{describe_shape(s) if s else '?'}`" for o, s in zip(graph.outputs, shapes))
         parts.append(
             f"input `{inp}` → {outs} · {graph.total_params:,} parameters · {graph.total_macs:,} MACs "
             f"· {len(graph.nodes)} layers"
