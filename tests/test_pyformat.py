@@ -109,6 +109,20 @@ self.layers = Stage(
     width_mult,
 )""",
     ),
+    "a_concat_of_many_branches": (  # found by compiling generated specs: nested concats' long names
+        "concat2_b2 = torch.cat([concat2_b2_concat2_b1, concat2_b2_concat2_b2, concat2_b2_concat2_b3, "
+        "concat2_b2_concat2_b4], 1)",
+        """\
+concat2_b2 = torch.cat(
+    [
+        concat2_b2_concat2_b1,
+        concat2_b2_concat2_b2,
+        concat2_b2_concat2_b3,
+        concat2_b2_concat2_b4,
+    ],
+    1,
+)""",
+    ),
     "for_over_a_sum": (
         "for i in self.something_long_name_here_and_more + self.other_long_name_there_and_more:",
         """\

@@ -229,6 +229,7 @@ class _Generator:
         self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
         self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
         self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
+        self.names_read: set[str] = set()  # the names of the expressions written so far (src)
         # Python names of the values (`v = ...`) of the scopes enclosing the body being
         # written, and of its own scope: forward is one Python scope for them all
         self.enclosing_values: frozenset[str] = frozenset()
@@ -241,6 +242,9 @@ class _Generator:
         return fold(subst(e, scope.env))
 
     def src(self, e: ast.Expr) -> str:
+        """The Python source of an expression the generated code reads (its names are
+        recorded: a loop drops the width variable its body never reads)."""
+        self.names_read.update(free_names(e))
         return to_py(e)
 
     def lowered(self, e: ast.Expr) -> Lowered:
@@ -501,10 +505,13 @@ class _Generator:
                                          {"inplace": True} if inplace else None)
 
             low = lower(args)
+            in_src = to_py(in_ch)  # the width is read only where the module's source holds it
             try:
-                src = op.torch_module(low, self.src(in_ch))
+                src = op.torch_module(low, in_src)
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
+            if src is not None and in_src in src:
+                self.names_read.update(free_names(in_ch))
             if src is None:  # forward computes it, reading the constructor's parameters as attributes
                 forward = lower({k: self.forward_expr(v, scope) for k, v in args.items()})
                 return _Made(None, lambda x: op.torch_expr(forward, [x])), self.op_channels(op, low, [in_ch])
@@ -752,18 +759,26 @@ class _Generator:
         start = _Value(target, ast.Name(channels_var))
         outer_read, self.loop_names_read = self.loop_names_read, set()
         outer_channels, self.loop_channels = self.loop_channels, {**self.loop_channels, channels_var: block}
+        outer_names, self.names_read = self.names_read, set()
         try:
             with inner.indented():
                 out = self.nested_body(rep.body, inner, names, start, f"{block}.", values, target)
         finally:
             self.loop_channels = outer_channels
+            body_reads, self.names_read = self.names_read, outer_names | self.names_read
         read = self.loop_names_read
         self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
-        head = [f"{prefix}{attr} = nn.ModuleList()", f"{channels_var} = {self.src(cur.channels)}",
+        result, snapshot = self.repeat_channels(rep, attr, scope, cur, out, loop, channels_var, target)
+        # the iteration's input width, where the body or forward (`in_channels`) or the
+        # channels after the loop read it
+        width = channels_var in body_reads or block in self.loop_channels_read or snapshot is not None
+        head = [f"{prefix}{attr} = nn.ModuleList()", *([f"{channels_var} = {self.src(cur.channels)}"] * width),
                 f"{loop.header}:", f"    {block} = nn.Module()"]
         if block in self.loop_channels_read:  # forward decides on the iteration's input width
             head.append(f"    {block}.in_channels = {channels_var}")
-        tail = [f"    {prefix}{attr}.append({block})", f"    {channels_var} = {self.src(out.channels)}"]
+        tail = [f"    {prefix}{attr}.append({block})"]
+        if width and fold(out.channels) != ast.Name(channels_var):
+            tail.append(f"    {channels_var} = {self.src(out.channels)}")
         scope.init.line("\n".join(head), rep.span)
         scope.init.extend(inner.init, by=scope.init.indent)
         scope.init.line("\n".join(tail), rep.span)
@@ -774,18 +789,23 @@ class _Generator:
         elif not inner.fwd.lines:  # an empty body loops over nothing
             scope.fwd.line("    pass", rep.span)
         scope.stored.update(inner.stored)
+        if snapshot is not None:  # known only after the loop in __init__
+            self.emit(scope, rep.span, init=f"{snapshot} = {channels_var}")
+        return result
+
+    def repeat_channels(self, rep, attr, scope, cur, out, loop: _Loop, channels_var, target) -> tuple[_Value, str | None]:
+        """What a multi-statement loop gives, and the variable that keeps its channels
+        after the loop where only the loop in __init__ knows them (else None)."""
         iterated = fold(subst(out.channels, {channels_var: cur.channels}))
         if iterated == fold(cur.channels):
-            return _Value(target, cur.channels)
+            return _Value(target, cur.channels), None
         if not free_names(out.channels) & {channels_var, *loop.last} and not _opaque(out.channels):
-            return _Value(target, out.channels)  # each iteration ends with the same channels
+            return _Value(target, out.channels), None  # each iteration ends with the same channels
         last = fold(subst(out.channels, loop.last))
         if not free_names(last) & {channels_var, *loop.last} and not _opaque(last):
-            return _Value(target, last)  # the last iteration's channels, from the last row or index
-        # known only after the loop in __init__: keep it in a variable no later loop reuses
-        snapshot = scope.var(f"{attr}_channels")
-        self.emit(scope, rep.span, init=f"{snapshot} = {channels_var}")
-        return _Value(target, ast.Name(snapshot))
+            return _Value(target, last), None  # the last iteration's channels, from the last row or index
+        snapshot = scope.var(f"{attr}_channels")  # a variable no later loop reuses
+        return _Value(target, ast.Name(snapshot)), snapshot
 
     def loop_item(self, scope: _Scope, name: str) -> str:
         """The Python name of a row item: the spec's, unless a parameter or value has it

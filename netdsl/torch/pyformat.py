@@ -80,6 +80,11 @@ def split_call(call: pyast.Call, indent: str) -> str:
                 text = f"\n{inner}".join(_conditional_parts(value))
             elif isinstance(value, pyast.BinOp) and isinstance(value.op, (pyast.Add, pyast.Sub)) and value is item:
                 text = f"\n{inner}".join(_sum_parts(value))  # a long positional sum: one term a line
+            elif isinstance(value, (pyast.List, pyast.Tuple)) and value.elts:  # one element a line, as ruff does
+                opening, closing = ("(", ")") if isinstance(value, pyast.Tuple) else ("[", "]")
+                prefix = f"{item.arg}=" if isinstance(item, pyast.keyword) else ""
+                elements = "".join(f"{inner}    {_unparse(e)},\n" for e in value.elts)
+                text = f"{prefix}{opening}\n{elements}{inner}{closing}"
         lines.append(f"{inner}{text},")
     lines.append(f"{indent})")
     return "\n".join(lines)
