@@ -242,9 +242,10 @@ class _Generator:
         return fold(subst(e, scope.env))
 
     def src(self, e: ast.Expr) -> str:
-        """The Python source of an expression the generated code reads (its names are
-        recorded: a loop drops the width variable its body never reads)."""
-        self.names_read.update(free_names(e))
+        """The Python source of an expression the generated code reads (inside a loop its
+        names are recorded: a loop drops the width variable its body never reads)."""
+        if self.depth:
+            self.names_read.update(free_names(e))
         return to_py(e)
 
     def lowered(self, e: ast.Expr) -> Lowered:
@@ -510,7 +511,7 @@ class _Generator:
                 src = op.torch_module(low, in_src)
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
-            if src is not None and in_src in src:
+            if self.depth and src is not None and in_src in src:
                 self.names_read.update(free_names(in_ch))
             if src is None:  # forward computes it, reading the constructor's parameters as attributes
                 forward = lower({k: self.forward_expr(v, scope) for k, v in args.items()})
