@@ -366,13 +366,22 @@ class _Gen:
                 name = self.draw(st.sampled_from(sorted(values)))
                 s.channels, s.size = values[name]
                 lines.append(f"    repeat({self.draw(st.integers(1, 2))}) {{ {name} -> conv({s.channels}, 1) }}")
-            text = self.chain(s, depth=2)
-            if self.coin(1, 4):
+            named = self.coin(1, 4)
+            one_line = named and self.coin(2, 3)  # else the name is its first step's, the rest goes on from it
+            text = self.chain(s, depth=2, arrows=one_line)
+            if named:
                 s.names += 1
                 # a name forward or a generated loop also binds, some of the time
                 name = _VALUE_NAMES[s.names - 1] if self.coin(1, 3) else f"v{s.names}"
                 lines.append(f"    {name} = {text}")
-                values[name] = (s.channels, s.size)
+                if one_line:  # the value is where the chain ends
+                    values[name] = (s.channels, s.size)
+                if one_line and s.channels % 2 == 0 and self.coin(1, 3):
+                    # a view of the value (its split) read after another use of the value
+                    op = self.draw(st.sampled_from(["relu", "relu6", "sigmoid"]))
+                    lines += [f"    part = {name} -> split(2, {self.draw(st.integers(0, 1))})",
+                              f"    {name}_after = {name} -> {op}", f"    concat(part, {name}_after)"]
+                    s.channels += s.channels // 2
             else:
                 lines.append(f"    {text}")
         if self.coin(1, 4):  # a head that exists only in training, named after the main one

@@ -356,12 +356,25 @@ def _writable(graph: Graph, node_id: int, writer: int, users, outputs: set[int])
         n = graph.nodes[node_id]
         if node_id in outputs or n.op == Input.name or any(u > writer for u in users[node_id]):
             return False
+        if any(a in outputs or any(u > writer for u in users[a]) for a in _views_of(graph, node_id, users)):
+            return False  # a view of it (a split's part, an identity) is read after the write
         if not is_view(n):
             return True
         if n.op == Slice.name:  # the slices of one fused output are disjoint: its other readers are slices
             src = n.inputs[0]
             return src not in outputs and all(graph.nodes[u].op == Slice.name for u in users[src])
         node_id = n.inputs[0]
+
+
+def _views_of(graph: Graph, node_id: int, users) -> list[int]:
+    """The nodes whose tensors are views of `node_id`'s, views of views included."""
+    views, stack = [], [node_id]
+    while stack:
+        for u in users[stack.pop()]:
+            if is_view(graph.nodes[u]):
+                views.append(u)
+                stack.append(u)
+    return views
 
 
 def _storage(graph: Graph, node_id: int) -> int:

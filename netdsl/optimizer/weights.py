@@ -18,9 +18,10 @@ def layer_tensors(origin, state, memory_format=torch.contiguous_format):
     says (new 4-D weights are laid out in `memory_format`)."""
     kind = origin["kind"]
     if kind == "copy":
+        # all of the layer's tensors, its submodules' too (an unexpanded separable conv's
+        # `0.weight`, `1.weight`); a layer's name is never a prefix of another layer's
         prefix = origin["from"] + "."
-        own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        return {k: v for k, v in own.items() if "." not in k}
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if kind == "fold_bn":
         conv = layer_tensors(origin["conv"], state, memory_format)
         return fold_batchnorm_tensors(conv, origin, state, memory_format)
