@@ -67,6 +67,10 @@ EXPECTED = {
     # a repeat's body reading a value of the enclosing scope: codegen KeyError (it gave loop
     # bodies no values)
     "value-read-in-repeat-codegen.net": None,
+    # `concat { | b2: ... | ... }` beside another concat: the unlabelled second branch's
+    # made name `b2` met the label and the spec got "the name 'None' is used twice"; made
+    # names give way (`b2_2`), as they do where the branches are the scope's
+    "branch-labelled-like-a-later-branch.net": None,
 }
 
 

@@ -196,3 +196,13 @@ def test_generator_reads_the_elaborators_names_and_bindings(spec, monkeypatch):
     seen = {k[1] for k in before}
     assert not {k for k in result.program.resolved if k not in before and k[0] == "arguments" and k[1] in seen}
     assert all(result.program.resolved[k] is before[k] for k in before)
+
+
+def test_a_branch_label_meeting_a_later_branchs_made_name_keeps_its_spelling():
+    spec = (ROOT / "tests" / "data" / "fuzz" / "branch-labelled-like-a-later-branch.net").read_text()
+    names = [n.name for n in netdsl.check(spec).nodes]
+    assert "concat2.b2.conv" in names and "concat2.b2_2.conv" in names  # the label, then the made name
+    assert_names_agree_and_optimize(spec)
+    twice = spec.replace("| b2: conv(2, 1)\n      | conv(3, 1)", "| b: conv(2, 1)\n      | b: conv(3, 1)")
+    [d] = netdsl.analyze(twice).diagnostics
+    assert d.code == "duplicate-name" and "the name 'b' is used twice" in d.message

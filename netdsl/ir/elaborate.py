@@ -210,8 +210,8 @@ class _Elaborator:
         self.check_label(label, span, ctx)
         try:
             return names.local(node, role)
-        except DuplicateName:
-            self.fail(codes.DUPLICATE_NAME, f"the name '{label}' is used twice in this scope", span, ctx)
+        except DuplicateName as err:  # (the name taken twice: a label, or a made name a label meets)
+            self.fail(codes.DUPLICATE_NAME, f"the name '{err.args[0]}' is used twice in this scope", span, ctx)
 
     def check_label(self, label: str | None, span: Span, ctx: _Ctx) -> None:
         if label in GENERATED_ATTRIBUTES:

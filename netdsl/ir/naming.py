@@ -156,11 +156,17 @@ class _Namer:
                 else:
                     self.made(br, "", f"b{i}", f"b{i}")
             return
+        labels = {br.label for br in group.branches if br.label is not None}
         seen: set[str] = set()
         for i, br in enumerate(group.branches, start=1):
-            local = br.label or f"b{i}"
-            if local in seen:
-                self.duplicate[(id(br), "")] = local
+            if br.label is not None:
+                if br.label in seen:
+                    self.duplicate[(id(br), "")] = br.label
+                local = br.label
+            else:  # a made name gives way to the group's labels (`| b2: ... | ...`: `b2_2`)
+                local, suffix = f"b{i}", 2
+                while local in labels or local in seen:
+                    local, suffix = f"b{i}_{suffix}", suffix + 1
             seen.add(local)
             self.local[(id(br), "")] = local
 
