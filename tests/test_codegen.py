@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from linemap import check_line_map
+from references import randomize
 from torch import nn
 
 import netdsl
@@ -282,6 +283,26 @@ def test_port_rejects_extra_and_missing_tensors():
         port_weights(model, missing)
 
 
+def test_port_takes_a_checkpoint_whose_training_only_head_comes_before_the_main_path():
+    # found by porting generated specs: the checkpoint lists the head (registered first)
+    # in the middle, an eval pass over our model reaches it last; its compiled file's
+    # state_dict failed with "conv 'conv2' expects 5 filters, checkpoint has 3"
+    spec = (
+        "network N() {\n    input [3, 8, 8]\n    trunk = conv(4, 3)\n"
+        "    aux = trunk -> global_avgpool -> flatten -> linear(3)\n    main = trunk -> conv(5, 1)\n"
+        "    output main\n    output aux when training\n}\n"
+    )
+    code, _ = compile_spec(spec)
+    theirs = randomize(load_module(code)[code.class_name]()).train()
+    ours = build(spec)
+    assert port_weights(ours, theirs.state_dict()) == {k: k for k in theirs.state_dict()}
+    x = torch.randn(2, 3, 8, 8)
+    for want, got in zip(theirs(x), ours.train()(x)):  # both heads
+        assert torch.allclose(want, got)
+    with pytest.raises(netdsl.torch.port.PortError, match="expects"):  # a real mismatch still says where
+        port_weights(ours, {**theirs.state_dict(), "fc.weight": torch.zeros(3, 5)})
+
+
 @pytest.mark.parametrize("spec", sorted((DATA / "wiring").glob("*.net")), ids=lambda p: p.stem)
 def test_tricky_wiring_runs_to_the_inferred_shape(spec):
     """Loops nested in loops and branches, residuals over an `if`, repeats of 0, channels
@@ -491,7 +512,6 @@ def test_a_repeats_index_keeps_the_specs_name_unless_it_is_taken():
     assert "for j in range(2):" in source and "for c2 in range(2):" in source
     assert "for block, block2 in enumerate(self.repeat):" in source
     torch.manual_seed(0)
-    from references import randomize
 
     model = randomize(netdsl.build(spec)).eval()
     fast = netdsl.optimize(model, "inference")

@@ -156,10 +156,19 @@ def port_weights(model: nn.Module, source: nn.Module | dict, *, example: torch.T
         example = torch.zeros(1, *graph.input_shape)
     ours = module_groups(model, example)
     if isinstance(source, nn.Module):
-        theirs = module_groups(source, example)
+        mapping, new_state = _pair(graph, ours, module_groups(source, example))
     else:
         theirs = _state_dict_groups(dict(source))
-    mapping, new_state = _pair(graph, ours, theirs)
+        try:
+            mapping, new_state = _pair(graph, ours, theirs)
+        except PortError as first:
+            # a checkpoint lists its tensors in its modules' registration order, where a
+            # training-only head declared before the main path sits in the middle, not
+            # after it as in an eval pass: ours in registration order, else the first error
+            try:
+                mapping, new_state = _pair(graph, module_groups(model, None), theirs)
+            except PortError:
+                raise first from None
     model.load_state_dict(new_state, strict=True)
     return mapping
 
