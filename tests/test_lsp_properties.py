@@ -1,7 +1,8 @@
 """The language server's position features over generated specs: hover, go-to-definition
 and completion at the start and end of every word of specs drawn from the grammar, of
 specs whose shapes disagree, and of mutated ones, answer without raising (the server
-would send an error for each). Called in process: tests/test_lsp.py drives the server."""
+would send an error for each), with a hover that has text, a definition that is a file
+location and a completion list. Called in process: tests/test_lsp.py drives the server."""
 
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ def test_every_position_of_a_generated_spec_has_an_answer(tmp_path_factory, text
         for word in re.finditer(r"\w+|[(,=:]", content):
             for column in (word.start(), word.end()):
                 at = lsp.Position(line, column)
-                features.hover(index, at)
-                features.definition(index, at)
-                features.completion(index, text, at, index.program)
+                hover = features.hover(index, at)
+                assert hover is None or hover.contents.value.strip()  # nothing, or something to read
+                found = features.definition(index, at)
+                assert found is None or all(loc.uri.startswith("file://") for loc in _locations(found))
+                assert isinstance(features.completion(index, text, at, index.program), lsp.CompletionList)
+
+
+def _locations(found) -> list:
+    return found if isinstance(found, list) else [found]
