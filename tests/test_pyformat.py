@@ -123,6 +123,33 @@ concat2_b2 = torch.cat(
     1,
 )""",
     ),
+    "a_repeated_separable_conv": (  # found by compiling generated specs: `repeat(n) { sepconv(...) }`
+        "self.sepconv = nn.Sequential(*[nn.Sequential(nn.Conv2d(width - 7, width - 7, 1, groups=width - 7), "
+        "nn.Conv2d(width - 7, width - 7, 1)) for _ in range(0)])",
+        """\
+self.sepconv = nn.Sequential(
+    *[
+        nn.Sequential(
+            nn.Conv2d(width - 7, width - 7, 1, groups=width - 7),
+            nn.Conv2d(width - 7, width - 7, 1),
+        )
+        for _ in range(0)
+    ]
+)""",
+    ),
+    "a_comprehension_with_a_condition": (
+        "self.layers = nn.ModuleList([nn.Conv2d(channels_in_a_long_name, channels_in_a_long_name, 3) for i in "
+        "range(depth) if i % 2], strict=True)",
+        """\
+self.layers = nn.ModuleList(
+    [
+        nn.Conv2d(channels_in_a_long_name, channels_in_a_long_name, 3)
+        for i in range(depth)
+        if i % 2
+    ],
+    strict=True,
+)""",
+    ),
     "for_over_a_sum": (
         "for i in self.something_long_name_here_and_more + self.other_long_name_there_and_more:",
         """\

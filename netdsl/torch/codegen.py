@@ -229,7 +229,8 @@ class _Generator:
         self.in_ch: ast.Expr | None = None  # what `in_channels` means in the step being written
         self.loop_channels: dict[str, str] = {}  # a loop body's input-channels variable -> its container's name
         self.loop_channels_read: set[str] = set()  # containers whose forward reads their input width
-        self.names_read: set[str] = set()  # the names of the expressions written so far (src)
+        self.names_read: set[str] = set()  # the names of the expressions written so far in loops (src)
+        self.class_reads: set[str] = set()  # the names the class being written reads so far (src)
         # Python names of the values (`v = ...`) of the scopes enclosing the body being
         # written, and of its own scope: forward is one Python scope for them all
         self.enclosing_values: frozenset[str] = frozenset()
@@ -244,9 +245,14 @@ class _Generator:
     def src(self, e: ast.Expr) -> str:
         """The Python source of an expression the generated code reads (inside a loop its
         names are recorded: a loop drops the width variable its body never reads)."""
-        if self.depth:
-            self.names_read.update(free_names(e))
+        self.read(free_names(e))
         return to_py(e)
+
+    def read(self, names: set[str]) -> None:
+        """Record names the code being written reads."""
+        self.class_reads.update(names)
+        if self.depth:
+            self.names_read.update(names)
 
     def lowered(self, e: ast.Expr) -> Lowered:
         return Lowered(self.src(e), e.value if isinstance(e, ast.Literal) else UNKNOWN)
@@ -263,13 +269,13 @@ class _Generator:
         decl = self.program.blocks[name]
         outer_loops, self.loop_names = self.loop_names, set()  # a class of its own: no enclosing loop binds names
         outer_in_ch, outer_channels, self.loop_channels = self.in_ch, self.loop_channels, {}
-        outer_values = self.enclosing_values, self.own_values
-        self.enclosing_values, self.own_values = frozenset(), set()  # nor values
+        outer_values = self.enclosing_values, self.own_values, self.class_reads
+        self.enclosing_values, self.own_values, self.class_reads = frozenset(), set(), set()  # nor values
         try:
             return self.block_class(name, decl)
         finally:
             self.loop_names, self.in_ch, self.loop_channels = outer_loops, outer_in_ch, outer_channels
-            self.enclosing_values, self.own_values = outer_values
+            self.enclosing_values, self.own_values, self.class_reads = outer_values
 
     def block_class(self, name: str, decl: ast.BlockDecl) -> _BlockInfo:
         params = {p.name: ast.Name(py_name(p.name)) for p in decl.params}
@@ -334,6 +340,7 @@ class _Generator:
                 w.extend(scope.init, by=w.indent)
                 if not network:
                     w.line(f"self.out_channels = {self.src(fold(out.channels))}")
+                w.drop_unread(self.class_reads)  # a loop's channels that nothing after it reads
             w.blank()
             w.line("def forward(self, x):")
             with w.indented():
@@ -511,8 +518,8 @@ class _Generator:
                 src = op.torch_module(low, in_src)
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
-            if self.depth and src is not None and in_src in src:
-                self.names_read.update(free_names(in_ch))
+            if src is not None and in_src in src:
+                self.read(free_names(in_ch))
             if src is None:  # forward computes it, reading the constructor's parameters as attributes
                 forward = lower({k: self.forward_expr(v, scope) for k, v in args.items()})
                 return _Made(None, lambda x: op.torch_expr(forward, [x])), self.op_channels(op, low, [in_ch])
@@ -791,7 +798,7 @@ class _Generator:
             scope.fwd.line("    pass", rep.span)
         scope.stored.update(inner.stored)
         if snapshot is not None:  # known only after the loop in __init__
-            self.emit(scope, rep.span, init=f"{snapshot} = {channels_var}")
+            scope.init.assign_if_read(snapshot, channels_var, rep.span)
         return result
 
     def repeat_channels(self, rep, attr, scope, cur, out, loop: _Loop, channels_var, target) -> tuple[_Value, str | None]:

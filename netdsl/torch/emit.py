@@ -129,14 +129,16 @@ class Line:
     """One physical line of generated code: its text without indentation, its indentation
     (columns), the spec span it comes from, whether it continues the statement (or run of
     statements) of the line before - it then takes no `# file:line` comment of its own -
-    and whether it is laid out already (copied source, part of a laid-out call) rather
-    than a statement `pyformat.layout` may split."""
+    whether it is laid out already (copied source, part of a laid-out call) rather
+    than a statement `pyformat.layout` may split, and the variable it assigns where it is
+    kept only if something reads that variable (see :meth:`Writer.drop_unread`)."""
 
     text: str
     indent: int
     span: Span | None = None
     continued: bool = False
     verbatim: bool = False
+    unless_unread: str | None = None
 
 
 @dataclass
@@ -167,6 +169,14 @@ class Writer:
         """Lines laid out already (copied source, a laid-out call): kept as they are."""
         self.line(text, span, verbatim=True)
 
+    def assign_if_read(self, name: str, value: str, span: Span | None = None) -> None:
+        """`name = value`, dropped by :meth:`drop_unread` if nothing written later reads `name`."""
+        self.lines.append(Line(f"{name} = {value}", self.indent, span, unless_unread=name))
+
+    def drop_unread(self, read: set[str]) -> None:
+        """Drop the :meth:`assign_if_read` lines whose variable is not in `read`."""
+        self.lines = [ln for ln in self.lines if ln.unless_unread is None or ln.unless_unread in read]
+
     def blank(self) -> None:
         self.lines.append(Line("", 0, verbatim=True))
 
@@ -190,7 +200,8 @@ class Writer:
 
     def extend(self, other: Writer, by: int = 0) -> None:
         """Another writer's lines, indented `by` columns more."""
-        self.lines += [Line(ln.text, ln.indent + by, ln.span, ln.continued, ln.verbatim) for ln in other.lines]
+        self.lines += [Line(ln.text, ln.indent + by, ln.span, ln.continued, ln.verbatim, ln.unless_unread)
+                       for ln in other.lines]
 
     def code(self) -> str:
         """The statements' text alone, unindented, without comments (to search, not to print)."""

@@ -65,7 +65,8 @@ def _fits(text: str, indent: str) -> bool:
 
 
 def split_call(call: pyast.Call, indent: str) -> str:
-    """`f(\\n    a,\\n    b,\\n)` with nested calls split the same way when needed."""
+    """`f(\\n    a,\\n    b,\\n)` with nested calls split the same way when needed
+    (`f(\\n    a\\n)` for a sole argument)."""
     inner = indent + "    "
     items: list[pyast.AST] = [*call.args, *call.keywords]
     lines = [_unparse(call.func) + "("]
@@ -85,9 +86,31 @@ def split_call(call: pyast.Call, indent: str) -> str:
                 prefix = f"{item.arg}=" if isinstance(item, pyast.keyword) else ""
                 elements = "".join(f"{inner}    {_unparse(e)},\n" for e in value.elts)
                 text = f"{prefix}{opening}\n{elements}{inner}{closing}"
+            elif isinstance(value, pyast.Starred) and isinstance(value.value, pyast.ListComp):
+                text = "*" + _split_comprehension(value.value, inner)
+            elif isinstance(value, pyast.ListComp):
+                prefix = f"{item.arg}=" if isinstance(item, pyast.keyword) else ""
+                text = prefix + _split_comprehension(value, inner)
         lines.append(f"{inner}{text},")
+    if len(items) == 1:  # a sole argument takes no trailing comma (ruff's right-hand split)
+        lines[-1] = lines[-1][:-1]
     lines.append(f"{indent})")
     return "\n".join(lines)
+
+
+def _split_comprehension(comp: pyast.ListComp, indent: str) -> str:
+    """`[elt for x in xs]` as ruff breaks it: the element on a line of its own (a call too
+    long for it split too), then each `for`/`if` clause on its own line."""
+    inner = indent + "    "
+    elt = _unparse(comp.elt)
+    if not _fits(elt, inner) and isinstance(comp.elt, pyast.Call):
+        elt = split_call(comp.elt, inner)
+    clauses = []
+    for gen in comp.generators:
+        clauses.append(f"for {_unparse(gen.target)} in {_unparse(gen.iter)}")
+        clauses += [f"if {_unparse(cond)}" for cond in gen.ifs]
+    body = "".join(f"{inner}{part}\n" for part in [elt, *clauses])
+    return f"[\n{body}{indent}]"
 
 
 def layout_parameter(param: str, indent: str) -> str:

@@ -75,7 +75,7 @@ class Stage(nn.Module):
         channels = width
         for i in range(3):
             layers.append(
-                Basic(channels, 2 * width, stride=2 if i == 0 else 1, project=i == 0),
+                Basic(channels, 2 * width, stride=2 if i == 0 else 1, project=i == 0)
             )
             channels = layers[-1].out_channels
         self.layer = nn.Sequential(*layers)
