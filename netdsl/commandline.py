@@ -18,6 +18,7 @@ from pathlib import Path
 from . import api
 from .diagnostics import exit_status, format_diagnostics
 from .ir import Limits
+from .ir.elaborate import INVALID
 from .ops.merge import describe_shape
 
 __all__ = ["Command", "analyze", "fail", "limits", "print_failure", "print_warnings", "set_pair", "shape_table",
@@ -99,7 +100,7 @@ def shape_table(result: api.Analysis, upto: int | None = None) -> str:
     for node in result.graph.nodes:
         if upto is not None and node.id > upto:
             break
-        if node.op == "invalid":
+        if node.op == INVALID:
             continue
         rows.append((f"{node.span.file}:{node.span.line}", node.name, node.op,
                      describe_shape(node.shape) if node.shape else "?"))

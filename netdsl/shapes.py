@@ -78,7 +78,7 @@ def _report(graph: Graph, node: Node, err: ShapeError, reporter: Reporter) -> No
     notes = []
     if err.param and err.param in node.sym:
         notes.append(Note(f"{err.param}={node.sym[err.param]} is {format_value(node.attrs[err.param])}" if node.sym[err.param] != format_value(node.attrs[err.param]).strip('"') else f"{err.param} is {node.sym[err.param]} here"))
-    if node.op == "add" and node.attrs.get("residual") and err.code == codes.RESIDUAL_MISMATCH:
+    if node.attrs.get("residual") and err.code == codes.RESIDUAL_MISMATCH:  # a residual's sum
         a, b = (graph.nodes[i].shape for i in node.inputs)
         message = (f"residual shapes disagree: the shortcut carries {_dims(a)} but the body gives {_dims(b)}")
         notes.append(Note("give the residual a projection: `residual { ... } shortcut { conv(C, 1, stride=S) }`"))

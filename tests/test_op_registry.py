@@ -133,6 +133,19 @@ def test_op_checks_builds_and_its_traits_match_its_module(op):
     assert not missing, f"op '{op.name}': no gradient for {missing}"
 
 
+@pytest.mark.parametrize("op", [op for op in REGISTERED if not op.multi_input], ids=lambda op: op.name)
+def test_module_reads_channels_trait_says_whether_the_module_takes_the_input_width(op):
+    """The code generator keeps a loop's width variable only for a body whose modules
+    take it (`module_reads_channels`): a module built from a width it was not told it
+    reads would name an unset variable, or keep one nothing reads."""
+    node = node_of(netdsl.check(spec_for(op)), op)
+    args = {p.name: Lowered(repr(node.attrs[p.name]), node.attrs[p.name]) for p in op.params if p.name in node.attrs}
+    source = op.torch_module(args, "width_of_the_input")
+    reads = source is not None and "width_of_the_input" in source
+    assert reads == op.module_reads_channels, f"op '{op.name}': trait `module_reads_channels` is " \
+        f"{op.module_reads_channels} but its module {source!r} {'takes' if reads else 'does not take'} the input's channels"
+
+
 def _module_input(graph, op) -> torch.Tensor:
     shape = graph.nodes[node_of(graph, op).inputs[0]].shape
     return torch.randn(2, *shape, generator=torch.Generator().manual_seed(2))

@@ -17,6 +17,7 @@ from ..diagnostics import Note, Reporter, Span
 from ..init import LAYER_KINDS, SCHEMES, is_pattern
 from ..ops import OPS, op_of
 from ..ops.base import REQUIRED, ShapeError
+from ..ops.merge import Add, Concat, Multiply, Scale
 from ..syntax import ast
 from ..syntax.format import format_expr
 from ..syntax.nesting import walk
@@ -590,7 +591,7 @@ class _Elaborator:
                 self.fail(codes.BAD_VALUE, f"the arguments of '{op.name}' are named values, e.g. {op.name}(a, b)", a.span, ctx)
             inputs.append(ctx.values[a.value.name])
         if len(inputs) < 2:
-            hint = " or `concat { | ... | ... }`" if op.name == "concat" else ""
+            hint = f" or `{op.construct}`" if op.construct else ""
             self.fail(codes.MISSING_ARGUMENT, f"'{op.name}' joins two or more named values: {op.name}(a, b){hint}", call.span, ctx)
         local = self.local_name(ctx.names, call, label, call.span, ctx)
         return self.add_node(op.name, ctx.names.full(local), call.span, ctx, inputs)
@@ -626,7 +627,7 @@ class _Elaborator:
             frame = self.add_frame(ctx, "branch", path, br.span)
             bctx = ctx.child(current=x, names=self.names(path, br.chain), frame=frame)
             outs.append(self.chain(br.chain, bctx))
-        return self.add_node("concat", ctx.names.full(local), group.span, ctx, outs)
+        return self.add_node(Concat.name, ctx.names.full(local), group.span, ctx, outs)
 
     def residual(self, res: ast.Residual, label, ctx: _Ctx) -> int:
         x = self.need_input(ctx, res.span)
@@ -646,9 +647,9 @@ class _Elaborator:
         if scale.value != 1.0:
             local = self.local_name(ctx.names, res, None, res.span, ctx, "scale")
             sym = {"factor": scale.sym} if "scale" in spans else {}
-            y = self.add_node("scale", ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
+            y = self.add_node(Scale.name, ctx.names.full(local), res.span, ctx, [y], {"factor": scale.value}, sym)
         local = self.local_name(ctx.names, res, label, res.span, ctx)
-        return self.add_node("add", ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
+        return self.add_node(Add.name, ctx.names.full(local), res.span, ctx, [s, y], {"residual": True})
 
     def body_alone(self, res: ast.Residual, label, ctx: _Ctx, y: int, scaled: bool) -> int:
         """A residual whose `when` is false: its body's value, no sum. The names the
@@ -667,7 +668,7 @@ class _Elaborator:
         frame = self.add_frame(ctx, "gate", path, gate.span)
         y = self.body(gate.body, ctx.child(current=x, names=self.names(path, gate.body), frame=frame))
         local = self.local_name(ctx.names, gate, label, gate.span, ctx)
-        return self.add_node("mul", ctx.names.full(local), gate.span, ctx, [x, y], {"gate": True})
+        return self.add_node(Multiply.name, ctx.names.full(local), gate.span, ctx, [x, y], {"gate": True})
 
     def repeat(self, rep: ast.Repeat, label, ctx: _Ctx) -> int:
         count = self.eval(rep.count, ctx).value

@@ -151,6 +151,7 @@ class LeakyReLU(Activation):
 @register
 class PReLU(Activation):
     name = short = "prelu"
+    module_reads_channels = True
     title = "PReLU"
     stateful, fresh_output, elementwise = True, True, False  # a learned slope per channel
     params = (OpParam("init", FLOAT, 0.25, "the slopes' initial value"),)

@@ -104,6 +104,7 @@ class Op:
     aliases: ClassVar[tuple[str, ...]] = ()
     doc: ClassVar[str] = ""
     example: ClassVar[str] = ""  # a body line for docs/language.md (checked by a test)
+    construct: ClassVar[str] = ""  # the language construct that also makes it, for messages (`concat { | ... }`)
 
     # -- traits: what the passes, generators, renderer, initialiser and porter ask of an
     # op (never its name). tests/test_op_registry.py checks every registered op has them.
@@ -132,6 +133,7 @@ class Op:
     torch_class: ClassVar[str] = ""  # the nn class an `init` of its kind applies to
     width_param: ClassVar[tuple[str, str] | None] = None  # (parameter, word) that sets its output width
     flattens: ClassVar[bool] = False  # its lowering needs the flattened size (`flat_features`)
+    module_reads_channels: ClassVar[bool] = False  # its torch_module takes the input's channels (nn.Conv2d(C, ...))
     fixed_size: ClassVar[bool] = False  # its output's shape does not depend on its input's height and width
     runtime: ClassVar[tuple[str, ...]] = ()  # classes of netdsl/torch/runtime.py its lowering uses
     # its module has one `weight` (and maybe a `bias`) that `init NAME: scheme` sets; None: as `stateful`

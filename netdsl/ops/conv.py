@@ -69,6 +69,7 @@ _WINDOW = (
 @register
 class Conv(Op):
     name, short = "conv", "conv"
+    module_reads_channels = True
     role, principal, stateful, fresh_output, folds_batchnorm, conv2d = "conv", True, True, True, True, True
     init_kind, torch_class, width_param = "conv", "nn.Conv2d", ("filters", "filters")
     doc = "2-D convolution; input channels are inferred."
@@ -106,6 +107,7 @@ class Conv(Op):
 @register
 class DepthwiseConv(Op):
     name, short = "dwconv", "dwconv"
+    module_reads_channels = True
     role, principal, stateful, fresh_output, folds_batchnorm, conv2d = "conv", True, True, True, True, True
     init_kind, torch_class = "conv", "nn.Conv2d"
     doc = "Depthwise convolution: one filter (or `multiplier` filters) per input channel."
@@ -138,6 +140,7 @@ class DepthwiseConv(Op):
 @register
 class SeparableConv(Op):
     name, short = "sepconv", "sepconv"
+    module_reads_channels = True
     role, principal, stateful, fresh_output = "conv", True, True, True
     init_kind, torch_class, width_param = "conv", "nn.Conv2d", ("filters", "filters")
     init_weight = False  # two convs (depthwise, pointwise): no one weight for `init NAME:`

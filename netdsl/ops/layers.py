@@ -22,6 +22,7 @@ def keyword_args(first: str, a: dict[str, Lowered], **defaults) -> str:
 @register
 class BatchNorm(Op):
     name, short, aliases = "batchnorm", "bn", ("bn",)
+    module_reads_channels = True
     role, decoration, stateful, fresh_output = "norm", True, True, True
     doc = "Batch normalisation over channels (affine parameters counted, running statistics not)."
     example = "batchnorm(eps=0.001)"
@@ -45,6 +46,7 @@ class BatchNorm(Op):
 @register
 class GroupNorm(Op):
     name, short = "groupnorm", "gn"
+    module_reads_channels = True
     role, decoration, stateful, fresh_output = "norm", True, True, True
     doc = "Group normalisation: channels in `groups` groups, each normalised over its channels and the map."
     example = "groupnorm(4)"
@@ -70,6 +72,7 @@ class GroupNorm(Op):
 @register
 class LayerNorm(Op):
     name, short = "layernorm", "ln"
+    module_reads_channels = True
     role, decoration, stateful, fresh_output = "norm", True, True, True
     runtime = ("LayerNorm2d",)
     doc = ("Layer normalisation over the channels at each position (ConvNeXt; torchvision's LayerNorm2d), "
@@ -190,6 +193,7 @@ class Flatten(Op):
 @register
 class Linear(Op):
     name, short, aliases = "linear", "fc", ("fc",)
+    module_reads_channels = True
     role, principal, stateful, fresh_output, folds_batchnorm, input_rank = "dense", True, True, True, True, 1
     init_kind, torch_class, width_param = "linear", "nn.Linear", ("features", "outputs")
     doc = "Fully connected layer on a flat vector (flatten first)."

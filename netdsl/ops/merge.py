@@ -22,6 +22,7 @@ class Concat(Op):
     name, short, multi_input, role, drawn_into = "concat", "concat", True, "merge", "concat"
     doc = "Concatenate along channels; inputs must agree in height and width."
     example = "concat(a, b)"
+    construct = "concat { | ... | ... }"
 
     def infer(self, attrs, inputs):
         first = inputs[0]
@@ -89,6 +90,7 @@ class Scale(Op):
 @register
 class LayerScale(Op):
     name, short = "layer_scale", "layer_scale"
+    module_reads_channels = True
     role, stateful, fresh_output = "merge", True, True
     runtime = ("LayerScale2d",)
     doc = "Multiply each channel by a learned factor that starts at `init` (ConvNeXt's layer scale)."

@@ -513,13 +513,10 @@ class _Generator:
                                          {"inplace": True} if inplace else None)
 
             low = lower(args)
-            in_src = to_py(in_ch)  # the width is read only where the module's source holds it
             try:
-                src = op.torch_module(low, in_src)
+                src = op.torch_module(low, self.src(in_ch) if op.module_reads_channels else to_py(in_ch))
             except ShapeError as err:  # e.g. a kernel of 0 in a body the front end never elaborated
                 raise CodegenError(f"{call.name}: {err}", call.span) from None
-            if src is not None and in_src in src:
-                self.read(free_names(in_ch))
             if src is None:  # forward computes it, reading the constructor's parameters as attributes
                 forward = lower({k: self.forward_expr(v, scope) for k, v in args.items()})
                 return _Made(None, lambda x: op.torch_expr(forward, [x])), self.op_channels(op, low, [in_ch])
