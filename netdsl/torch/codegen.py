@@ -211,6 +211,28 @@ class _Scope:
         return self.namespace.create(hint)
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where the statements being written go: the class body (`scope`), the layer names of
+    the spec's scope they belong to, the attribute prefix of their modules (`self.`,
+    `block.`, `self.b1.`) and the named values they may read (which the scope's own
+    assignments add to)."""
+
+    scope: _Scope
+    names: Names
+    prefix: str
+    values: dict[str, _Value] = field(default_factory=dict)
+
+    def inside(self, attr: str, names: Names | None = None) -> _At:
+        """The statements of a container the scope's attribute `attr` holds (a shortcut, a
+        gate's body, a branch), with its own names where it is a spec scope of its own."""
+        return replace(self, names=self.names if names is None else names, prefix=f"{self.prefix}{attr}.")
+
+    def nested(self) -> _At:
+        """A body whose values are its own (a residual's, a loop's): it reads the enclosing ones."""
+        return replace(self, values=dict(self.values))
+
+
 class _Generator:
     def __init__(self, program: Program, graph: Graph):
         self.program = program
@@ -284,7 +306,7 @@ class _Generator:
         for spec_name in sorted(scope.spec | {py_name(p.name) for p in decl.params}):
             scope.namespace.claim(spec_name)
         start = _Value("x", ast.Name("in_channels"))
-        out = self.body(decl.body, scope, names, start, "self.")
+        out = self.body(decl.body, _At(scope, names, "self."), start)
         info = _BlockInfo(decl, _class_name(name), fold(out.channels), Writer())
         info.source = self.class_source(info.class_name, decl, scope, out, self.signature(decl))
         self.blocks[name] = info
@@ -350,28 +372,28 @@ class _Generator:
         return w
 
     # -- statements -------------------------------------------------------------------------
-    def body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values=None, var: str = "x") -> _Value:
+    def body(self, stmts, at: _At, cur: _Value, var: str = "x") -> _Value:
         """Statements; unnamed results go to the Python variable `var`."""
-        values = {} if values is None else values
         for stmt in stmts:
-            cur = self.statement(stmt, scope, names, cur, prefix, values, var)
+            cur = self.statement(stmt, at, cur, var)
         return cur
 
-    def nested_body(self, stmts, scope: _Scope, names: Names, cur: _Value, prefix: str, values, var: str) -> _Value:
+    def nested_body(self, stmts, at: _At, cur: _Value, var: str) -> _Value:
         """The statements of a residual's body or shortcut, a gate's body or a loop's body:
         a scope of its own in the spec, but not in forward, so a value it names like one of
         an enclosing scope (which later statements may still read) gets a name of its own."""
         outer = self.enclosing_values, self.own_values
         self.enclosing_values, self.own_values = self.enclosing_values | self.own_values, set()
         try:
-            return self.body(stmts, scope, names, cur, prefix, dict(values), var)
+            return self.body(stmts, at.nested(), cur, var)
         finally:
             self.enclosing_values, self.own_values = outer
 
-    def statement(self, stmt, scope, names, cur, prefix, values, var="x") -> _Value:
+    def statement(self, stmt, at: _At, cur: _Value, var: str = "x") -> _Value:
         if isinstance(stmt, ast.ChainStmt):
-            return self.chain(stmt.chain, scope, names, cur, prefix, values, var)
+            return self.chain(stmt.chain, at, cur, var)
         if isinstance(stmt, ast.AssignStmt):
+            scope = at.scope
             target = _value_name(stmt.name)
             if target in self.enclosing_values:  # an enclosing scope's value of that name
                 target = scope.namespace.create(target)
@@ -380,19 +402,20 @@ class _Generator:
             self.own_values.add(target)
             scope.loop_vars = {k: v for k, v in scope.loop_vars.items() if v != target}  # a value: no loop may reuse it
             mark = scope.fwd.mark()
-            result = _shared(self.chain(stmt.chain, scope, names, cur, prefix, values, target))
-            values[stmt.name] = result
+            result = _shared(self.chain(stmt.chain, at, cur, target))
+            at.values[stmt.name] = result
             if scope is self.network_scope and stmt.name in self.train_only:
                 # an auxiliary head: computed only when training, when it is returned
                 scope.fwd.nest(mark, "if self.training:")
             return result
         if isinstance(stmt, ast.IfStmt):
-            return self.if_statement(stmt, scope, names, cur, prefix, values, var)
+            return self.if_statement(stmt, at, cur, var)
         if isinstance(stmt, ast.InputStmt):
             return cur
         return cur  # OutputStmt: handled by the network
 
-    def if_statement(self, stmt: ast.IfStmt, scope, names, cur, prefix, values, var="x") -> _Value:
+    def if_statement(self, stmt: ast.IfStmt, at: _At, cur: _Value, var: str = "x") -> _Value:
+        scope = at.scope
         cur = _shared(cur)
         self.in_ch = cur.channels
         arms = [(self.expr(c, scope), body) for c, body in stmt.arms] + [(literal(True), stmt.otherwise)]
@@ -404,7 +427,7 @@ class _Generator:
             if isinstance(cond, ast.Literal):
                 break
         if len(live) == 1 and isinstance(live[0][0], ast.Literal):
-            return self.body(live[0][1], scope, names, cur, prefix, values, var)
+            return self.body(live[0][1], at, cur, var)
         if isinstance(live[-1][0], ast.Literal) and not live[-1][1]:
             live.pop()  # an empty `else` says nothing
         outs: list[tuple[ast.Expr, ast.Expr]] = []
@@ -420,7 +443,7 @@ class _Generator:
                 scope.fwd.line(fwd_head)
             marks = (scope.init.mark(), scope.fwd.mark())
             with scope.indented():
-                out = self.body(body, scope, names, cur, prefix, values, var)
+                out = self.body(body, at, cur, var)
                 if out.var != var:
                     self.emit(scope, stmt.span, fwd=f"{var} = {out.var}")
                 for writer, mark in zip((scope.init, scope.fwd), marks):
@@ -457,25 +480,25 @@ class _Generator:
         if fwd is not None:
             scope.fwd.line(fwd, span)
 
-    def chain(self, chain: ast.Chain, scope, names, cur: _Value, prefix, values, target) -> _Value:
+    def chain(self, chain: ast.Chain, at: _At, cur: _Value, target: str) -> _Value:
         steps = chain.steps
         first = steps[0]
-        if first.label is None and isinstance(first.kind, ast.Call) and not first.kind.has_parens and first.kind.name in values:
-            cur = values[first.kind.name]
+        if first.label is None and isinstance(first.kind, ast.Call) and not first.kind.has_parens and first.kind.name in at.values:
+            cur = at.values[first.kind.name]
             steps = steps[1:]
             if not steps:
                 return cur
         for step in steps:
-            cur = self.step(step, scope, names, cur, prefix, values, target)
+            cur = self.step(step, at, cur, target)
         return cur
 
-    def step(self, step: ast.Step, scope, names, cur, prefix, values, target) -> _Value:
+    def step(self, step: ast.Step, at: _At, cur: _Value, target: str) -> _Value:
         kind = step.kind
         self.in_ch = cur.channels
         if isinstance(kind, ast.Call):
             if OPS.get(kind.name) is not None and OPS[kind.name].multi_input:
-                return self.merge(kind, step.label, scope, names, values, target)
-            attr = names.local(kind)
+                return self.merge(kind, at, target)
+            scope, prefix, attr = at.scope, at.prefix, at.names.local(kind)
             inplace = cur.fresh and _inplace(kind.name)
             made, channels = self.module_for(kind, scope, cur.channels, inplace)
             if made.module is None:  # an op computed in forward, with no module
@@ -487,14 +510,14 @@ class _Generator:
             # after an in-place op autograd holds the tensor (a ReLU's backward reads its output): not fresh
             return _Value(target, channels, fresh=_fresh(kind.name))
         if isinstance(kind, ast.Concat):
-            return self.concat(kind, step.label, scope, names, cur, prefix, values, target)
+            return self.concat(kind, step.label, at, cur, target)
         if isinstance(kind, ast.Residual):
-            return self.residual(kind, step.label, scope, names, cur, prefix, values, target)
+            return self.residual(kind, at, cur, target)
         if isinstance(kind, ast.ForLoop):
-            return self.for_loop(kind, step.label, scope, names, cur, prefix, values, target)
+            return self.for_loop(kind, at, cur, target)
         if isinstance(kind, ast.Gate):
-            return self.gate(kind, step.label, scope, names, cur, prefix, values, target)
-        return self.repeat(kind, step.label, scope, names, cur, prefix, values, target)
+            return self.gate(kind, at, cur, target)
+        return self.repeat(kind, at, cur, target)
 
     def module_for(self, call: ast.Call, scope: _Scope, in_ch: ast.Expr, inplace: bool = False) -> tuple[_Made, ast.Expr]:
         """Constructor source and output channels of one op or block call (`inplace`: an
@@ -553,13 +576,14 @@ class _Generator:
         # the built module knows it
         return channels if len(self.src(channels)) <= 40 else _OPAQUE
 
-    def merge(self, call: ast.Call, label, scope, names, values, target) -> _Value:
+    def merge(self, call: ast.Call, at: _At, target: str) -> _Value:
         op = OPS[call.name]
-        inputs = [values[a.value.name] for a in call.args]
-        self.emit(scope, call.span, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
+        inputs = [at.values[a.value.name] for a in call.args]
+        self.emit(at.scope, call.span, fwd=f"{target} = {op.torch_expr({}, [v.var for v in inputs])}")
         return _Value(target, self.op_channels(op, {}, [v.channels for v in inputs]))
 
-    def concat(self, group: ast.Concat, label, scope, names: Names, cur, prefix, values, target) -> _Value:
+    def concat(self, group: ast.Concat, label: str | None, at: _At, cur: _Value, target: str) -> _Value:
+        scope, names, prefix = at.scope, at.names, at.prefix
         base = concat_base(names, group, label)
         if base != names.path:
             self.emit(scope, group.span, init=f"{prefix}{_relative(base, names.path)} = nn.Module()")
@@ -567,20 +591,21 @@ class _Generator:
         for br in group.branches:
             bname = names.local(br)
             attr = _relative(f"{base}.{bname}" if base else bname, names.path)
-            outs.append(self.branch(br, attr, scope, cur, prefix, values))
+            outs.append(self.branch(br, attr, at, cur))
         self.emit(scope, group.span, fwd=f"{target} = torch.cat([{', '.join(o.var for o in outs)}], 1)")
         channels = outs[0].channels
         for o in outs[1:]:
             channels = ast.BinOp("+", channels, o.channels)
         return _Value(target, fold(channels))
 
-    def branch(self, br: ast.Branch, attr: str, scope, cur, prefix, values) -> _Value:
+    def branch(self, br: ast.Branch, attr: str, at: _At, cur: _Value) -> _Value:
+        scope, prefix = at.scope, at.prefix
         cur = _shared(cur)  # every branch reads the concat's input
         var = scope.var(_var_hint(prefix, attr))
         names = scope_names(self.program, br.chain)
         steps = br.chain.steps
         simple = all(isinstance(s.kind, ast.Call) and not (OPS.get(s.kind.name) and OPS[s.kind.name].multi_input)
-                     and (s.kind.has_parens or s.kind.name not in values) for s in steps)
+                     and (s.kind.has_parens or s.kind.name not in at.values) for s in steps)
         items, channels = [], cur.channels
         lead = cur.var  # what the Sequential reads: the input, after any leading forward expressions
         if simple:
@@ -611,18 +636,19 @@ class _Generator:
             self.emit(scope, br.span, sequential, f"{var} = {prefix}{attr}({lead})")
             return _Value(var, channels)
         self.emit(scope, br.span, init=f"{prefix}{attr} = nn.Module()")
-        return self.chain(br.chain, scope, names, cur, f"{prefix}{attr}.", values, var)
+        return self.chain(br.chain, at.inside(attr, names), cur, var)
 
-    def residual(self, res: ast.Residual, label, scope, names: Names, cur, prefix, values, target) -> _Value:
+    def residual(self, res: ast.Residual, at: _At, cur: _Value, target: str) -> _Value:
+        scope, names, prefix = at.scope, at.names, at.prefix
         args = self.bind(_RESIDUAL_PARAMS, residual_call(self.program, res), scope)
         when = args.get("when", literal(True))
         if isinstance(when, ast.Literal) and when.value is False:
             # the body alone; the shortcut's, scale's and sum's names stay taken
-            return self.nested_body(res.body, scope, names, cur, prefix, values, target)
+            return self.nested_body(res.body, at, cur, target)
         shortcut = scope.var("shortcut")
         cur = _shared(cur)  # the body and the shortcut both read it
         self.emit(scope, res.span, fwd=f"{shortcut} = {cur.var}")
-        body_out = self.nested_body(res.body, scope, names, cur, prefix, values, target)
+        body_out = self.nested_body(res.body, at, cur, target)
         body_var = body_out.var
         marks = (scope.init.mark(), scope.fwd.mark())  # a `when` decided at run time puts what follows under an `if`
         if res.shortcut:
@@ -630,7 +656,7 @@ class _Generator:
             sc_names = scope_names(self.program, res.shortcut)
             self.emit(scope, res.span, init=f"{prefix}{attr} = nn.Module()")
             start = _Value(shortcut, cur.channels)
-            out = self.nested_body(res.shortcut, scope, sc_names, start, f"{prefix}{attr}.", values, shortcut)
+            out = self.nested_body(res.shortcut, at.inside(attr, sc_names), start, shortcut)
             if out.var != shortcut:
                 self.emit(scope, res.span, fwd=f"{shortcut} = {out.var}")
         scale = args.get("scale", literal(1.0))
@@ -648,69 +674,64 @@ class _Generator:
                 writer.nest(mark, f"if {self.src(cond)}:")
         return _Value(target, body_out.channels)
 
-    def gate(self, gate: ast.Gate, label, scope, names: Names, cur, prefix, values, target) -> _Value:
+    def gate(self, gate: ast.Gate, at: _At, cur: _Value, target: str) -> _Value:
         """`x * body(x)`: a body of one chain is an nn.Sequential (`x * self.se(x)`), as a
         concat branch is; several statements become a plain container."""
+        scope, names, prefix = at.scope, at.names, at.prefix
         cur = _shared(cur)  # the body and the product both read it
         attr = _relative(names.full(names.local(gate, "gate")), names.path)
         if len(gate.body) == 1 and isinstance(gate.body[0], ast.ChainStmt):
             chain = gate.body[0].chain
-            out = self.branch(ast.Branch(None, chain, chain.span), attr, scope, cur, prefix, dict(values))
+            out = self.branch(ast.Branch(None, chain, chain.span), attr, at.nested(), cur)
         else:
             var = scope.var(_var_hint(prefix, attr))
             self.emit(scope, gate.span, init=f"{prefix}{attr} = nn.Module()")
             body_names = scope_names(self.program, gate.body)
-            out = self.nested_body(gate.body, scope, body_names, cur, f"{prefix}{attr}.", values, var)
+            out = self.nested_body(gate.body, at.inside(attr, body_names), cur, var)
         self.emit(scope, gate.span, fwd=f"{target} = {cur.var} * {out.var}")
         return _Value(target, cur.channels, fresh=True)  # the product is a new tensor
 
-    def repeat(self, rep: ast.Repeat, label, scope, names: Names, cur, prefix, values, target) -> _Value:
-        attr = names.local(rep)
+    def repeat(self, rep: ast.Repeat, at: _At, cur: _Value, target: str) -> _Value:
+        scope, depth = at.scope, self.depth
         count_expr = self.expr(rep.count, scope)
         count = self.src(count_expr)
-        inner = scope.inner()
-        depth = self.depth
         index = scope.index(rep.index, depth) if rep.index else "_"
-        channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
-        if rep.index:
-            inner.env[rep.index] = ast.Name(index)
         loop = _Loop(f"for {index} in range({count})", {index: fold(ast.BinOp("-", count_expr, literal(1)))},
-                     uniform=not rep.index, count=count, index=index)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, values, target, count_expr,
-                         channels_var, layers, {index} if rep.index else set())
+                     uniform=not rep.index, count=count, count_expr=count_expr, attr=at.names.local(rep),
+                     channels=scope.own("channels", depth), layers=scope.own("layers", depth),
+                     env={rep.index: ast.Name(index)} if rep.index else {}, index=index)
+        return self.loop(rep, loop, at, cur, target)
 
-    def loop(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, values, target, count_expr, channels_var,
-             layers, bound: set[str]) -> _Value:
+    def loop(self, rep, loop: _Loop, at: _At, cur: _Value, target: str) -> _Value:
         """The loop in __init__ (and forward) that a repeat or a for loop becomes (its body
-        reads the values of the enclosing scopes: `values`)."""
+        reads the values of the enclosing scopes: `at.values`)."""
         single = single_call(rep.body)
-        if single is not None and not single.has_parens and single.name in values:
+        if single is not None and not single.has_parens and single.name in at.values:
             single = None  # a value, not a layer
+        inner = at.scope.inner()
+        inner.env.update(loop.env)
         depth, outer_names = self.depth, self.loop_names
         self.depth += 1
-        self.loop_names = outer_names | bound
+        self.loop_names = outer_names | {e.name for e in loop.env.values()}
         try:
             if single is None:
-                out = self.repeat_body(rep, loop, attr, scope, inner, cur, prefix, values, target)
+                out = self.repeat_body(rep, loop, at, inner, cur, target)
             else:
-                out = self.repeat_call(single, rep, loop, attr, scope, inner, cur, prefix, target, count_expr,
-                                       channels_var, layers)
+                out = self.repeat_call(single, rep, loop, at, inner, cur, target)
         finally:
             self.depth, self.loop_names = depth, outer_names
         if fold(out.channels) == fold(cur.channels):
             return out
         # a repeat of 0 (an empty table) passes its input through unchanged
-        return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", count_expr, literal(0)), cur.channels)))
+        return _Value(out.var, fold(ast.Conditional(out.channels, ast.BinOp(">", loop.count_expr, literal(0)), cur.channels)))
 
-    def for_loop(self, rep: ast.ForLoop, label, scope, names: Names, cur, prefix, values, target) -> _Value:
+    def for_loop(self, rep: ast.ForLoop, at: _At, cur: _Value, target: str) -> _Value:
         """`for (t, c) in rows as k { ... }`: Python's own loop over the table, the body as a repeat's."""
-        attr = names.local(rep)
+        scope, depth = at.scope, self.depth
         table = self.expr(rep.table, scope)
-        inner = scope.inner()
-        depth = self.depth
         channels_var, layers = scope.own("channels", depth), scope.own("layers", depth)
         items = [self.loop_item(scope, t) for t in rep.targets]
-        inner.env.update({t: ast.Name(v) for t, v in zip(rep.targets, items)})
+        env = {t: ast.Name(v) for t, v in zip(rep.targets, items)}
         row = f"({', '.join(items)}{',' * (len(items) == 1)})" if rep.unpack else items[0]
         index = scope.index(rep.index, depth) if rep.index else None
         last_row = ast.Subscript(table, literal(-1))
@@ -718,45 +739,44 @@ class _Generator:
                 else {items[0]: last_row})
         count_expr = fold(ast.FuncCall("len", (ast.Arg(None, table),)))
         if index:
-            inner.env[rep.index] = ast.Name(index)
+            env[rep.index] = ast.Name(index)
             last[index] = fold(ast.BinOp("-", count_expr, literal(1)))
         table_src = self.src(table)
         header = f"for {index}, {row} in enumerate({table_src})" if index else f"for {row[1:-1] if rep.unpack and len(items) > 1 else row} in {table_src}"
-        loop = _Loop(header, last, uniform=False, count=self.src(count_expr), index=index or "_", row=row,
-                     items=tuple(items), table=table)
-        return self.loop(rep, loop, attr, scope, inner, cur, prefix, values, target, count_expr, channels_var, layers,
-                         {*items, *([index] if index else [])})
+        loop = _Loop(header, last, uniform=False, count=self.src(count_expr), count_expr=count_expr,
+                     attr=at.names.local(rep), channels=channels_var, layers=layers, env=env, index=index or "_",
+                     row=row, items=tuple(items), table=table)
+        return self.loop(rep, loop, at, cur, target)
 
-    def repeat_call(self, single, rep, loop: _Loop, attr, scope, inner, cur, prefix, target, count_expr,
-                    channels_var, layers) -> _Value:
+    def repeat_call(self, single, rep, loop: _Loop, at: _At, inner: _Scope, cur: _Value, target: str) -> _Value:
         """A repeat of one op or block: an nn.Sequential."""
-        count = loop.count
+        scope, modules, channels_var, layers = at.scope, f"{at.prefix}{loop.attr}", loop.channels, loop.layers
         made, out = self.module_for(single, inner, ast.Name(channels_var))
         if fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels) and loop.uniform:
             first, _ = self.module_for(single, inner, cur.channels)
-            self.emit(scope, rep.span, f"{prefix}{attr} = nn.Sequential(*[{first.module} for _ in range({count})])",
-                      f"{target} = {prefix}{attr}({cur.var})")
+            self.emit(scope, rep.span, f"{modules} = nn.Sequential(*[{first.module} for _ in range({loop.count})])",
+                      f"{target} = {modules}({cur.var})")
             return _Value(target, cur.channels)
         block = single.name not in OPS
         loop_lines = [f"{layers} = []", f"{channels_var} = {self.src(cur.channels)}", f"{loop.header}:",
                 f"    {layers}.append({made.module})",
                 f"    {channels_var} = {layers}[-1].out_channels" if block else f"    {channels_var} = {self.src(out)}",
-                f"{prefix}{attr} = nn.Sequential(*{layers})"]
-        self.emit(scope, rep.span, "\n".join(loop_lines), f"{target} = {prefix}{attr}({cur.var})")
+                f"{modules} = nn.Sequential(*{layers})"]
+        self.emit(scope, rep.span, "\n".join(loop_lines), f"{target} = {modules}({cur.var})")
         last = fold(subst(out, loop.last))
         if channels_var not in free_names(last) and not _opaque(last):
             channels = last  # the last iteration's output does not depend on its input
         elif fold(subst(out, {channels_var: cur.channels})) == fold(cur.channels):
             channels = cur.channels
         else:
-            channels = ast.Name(f"{prefix}{attr}[-1].out_channels")
+            channels = ast.Name(f"{modules}[-1].out_channels")
         return _Value(target, channels)
 
-    def repeat_body(self, rep, loop: _Loop, attr, scope, inner, cur, prefix, values, target) -> _Value:
+    def repeat_body(self, rep, loop: _Loop, at: _At, inner: _Scope, cur: _Value, target: str) -> _Value:
         """A repeat of several statements: a ModuleList of plain containers, and a loop
         in forward that runs the same statements on each."""
-        depth = self.depth - 1
-        block, channels_var = scope.own("block", depth), scope.own("channels", depth)
+        scope, modules, depth = at.scope, f"{at.prefix}{loop.attr}", self.depth - 1
+        block, channels_var = scope.own("block", depth), loop.channels
         inner.namespace = scope.namespace
         names = scope_names(self.program, rep.body)
         if target != cur.var:  # the loop updates `target` in place; its input stays readable
@@ -767,27 +787,27 @@ class _Generator:
         outer_names, self.names_read = self.names_read, set()
         try:
             with inner.indented():
-                out = self.nested_body(rep.body, inner, names, start, f"{block}.", values, target)
+                out = self.nested_body(rep.body, _At(inner, names, f"{block}.", at.values), start, target)
         finally:
             self.loop_channels = outer_channels
             body_reads, self.names_read = self.names_read, outer_names | self.names_read
         read = self.loop_names_read
         self.loop_names_read = outer_read | read  # an enclosing loop may bind some of them
-        result, snapshot = self.repeat_channels(rep, attr, scope, cur, out, loop, channels_var, target)
+        result, snapshot = self.repeat_channels(loop, scope, cur, out, target)
         # the iteration's input width, where the body or forward (`in_channels`) or the
         # channels after the loop read it
         width = channels_var in body_reads or block in self.loop_channels_read or snapshot is not None
-        head = [f"{prefix}{attr} = nn.ModuleList()", *([f"{channels_var} = {self.src(cur.channels)}"] * width),
+        head = [f"{modules} = nn.ModuleList()", *([f"{channels_var} = {self.src(cur.channels)}"] * width),
                 f"{loop.header}:", f"    {block} = nn.Module()"]
         if block in self.loop_channels_read:  # forward decides on the iteration's input width
             head.append(f"    {block}.in_channels = {channels_var}")
-        tail = [f"    {prefix}{attr}.append({block})"]
+        tail = [f"    {modules}.append({block})"]
         if width and fold(out.channels) != ast.Name(channels_var):
             tail.append(f"    {channels_var} = {self.src(out.channels)}")
         scope.init.line("\n".join(head), rep.span)
         scope.init.extend(inner.init, by=scope.init.indent)
         scope.init.line("\n".join(tail), rep.span)
-        scope.fwd.line(self.forward_loop(loop, block, f"{prefix}{attr}", read, scope), rep.span)
+        scope.fwd.line(self.forward_loop(loop, block, modules, read, scope), rep.span)
         scope.fwd.extend(inner.fwd, by=scope.fwd.indent)
         if out.var != target:
             scope.fwd.line(f"    {target} = {out.var}", rep.span)
@@ -798,9 +818,10 @@ class _Generator:
             scope.init.assign_if_read(snapshot, channels_var, rep.span)
         return result
 
-    def repeat_channels(self, rep, attr, scope, cur, out, loop: _Loop, channels_var, target) -> tuple[_Value, str | None]:
+    def repeat_channels(self, loop: _Loop, scope: _Scope, cur: _Value, out: _Value, target: str) -> tuple[_Value, str | None]:
         """What a multi-statement loop gives, and the variable that keeps its channels
         after the loop where only the loop in __init__ knows them (else None)."""
+        channels_var = loop.channels
         iterated = fold(subst(out.channels, {channels_var: cur.channels}))
         if iterated == fold(cur.channels):
             return _Value(target, cur.channels), None
@@ -809,7 +830,7 @@ class _Generator:
         last = fold(subst(out.channels, loop.last))
         if not free_names(last) & {channels_var, *loop.last} and not _opaque(last):
             return _Value(target, last), None  # the last iteration's channels, from the last row or index
-        snapshot = scope.var(f"{attr}_channels")  # a variable no later loop reuses
+        snapshot = scope.var(f"{loop.attr}_channels")  # a variable no later loop reuses
         return _Value(target, ast.Name(snapshot)), snapshot
 
     def loop_item(self, scope: _Scope, name: str) -> str:
@@ -855,7 +876,7 @@ class _Generator:
         in_channels = self.expr(inputs[0].dims[0], scope) if inputs else literal(self.graph.input_shape[0])
         start = _Value("x", in_channels)
         values: dict[str, _Value] = {}
-        out = self.body(decl.body, scope, names, start, "self.", values)
+        out = self.body(decl.body, _At(scope, names, "self.", values), start)
         if self.graph.init:  # the network's `init` statements, applied once every layer exists
             first = min(self.graph.init.values(), key=lambda choice: choice["line"])
             self.emit(scope, Span(first["file"], first["line"], 1), init="\n".join(init_lines(self.graph.init)))
@@ -962,6 +983,11 @@ class _Loop:
     last: dict[str, ast.Expr]  # the loop's names in the last iteration (for the channels after the loop)
     uniform: bool  # iterations do not differ (no index, no row): a comprehension will do
     count: str  # the number of iterations, as Python
+    count_expr: ast.Expr  # ... as an expression
+    attr: str  # the attribute that keeps its modules (the loop's layer name)
+    channels: str  # the generator's variable for an iteration's input width
+    layers: str  # ... and for the layers of a repeat of one call
+    env: dict[str, ast.Expr] = field(default_factory=dict)  # the spec names it binds (index, row items) -> Python
     index: str = "_"  # the Python name of the iteration index
     row: str | None = None  # a for loop's row names, `(t, c)` or `w`
     items: tuple[str, ...] = ()  # ... one by one
