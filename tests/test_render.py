@@ -273,6 +273,18 @@ def test_docs_diagrams_are_up_to_date(tmp_path):
     assert "![Reduction-A (inception_v4.net)](blocks/inception_v4.reduction_a.svg)" in (committed / "README.md").read_text()
 
 
+def test_a_block_the_network_never_makes_is_drawn_as_a_librarys_block():
+    """Found by rendering generated specs: a block called only in an `if` arm the network's
+    parameters do not take has no first use to take its input from; it is drawn as a
+    library's block is (its parameters' stand-ins, no shapes), not refused."""
+    spec = ("block Unit(filters: int) {\n    conv(filters, 3, padding=1) -> relu\n}\n\n"
+            "network Net(width: int = 8) {\n    input [3, 8, 8]\n"
+            "    if width > 100 { Unit(width) } else { conv(width, 1) }\n}\n")
+    source = netdsl.render(spec, block="Unit").source
+    assert "3x3 Conv (32)" in source and "Relu activation" in source and "Previous layer" in source
+    assert "3x3 Conv (200)" in netdsl.render(spec, block="Unit", params={"width": "200"}).source  # made: its use
+
+
 def test_a_block_drawn_with_parameters_set_recomputes_its_derived_defaults():
     """mobilenet_v2's InvertedResidual has `hidden: int = round(in_channels * t)`: drawn with
     t=6 (its first use has t=1, hidden 32), the expansion is 6 x 32 = 192 wide, not 32."""

@@ -168,8 +168,8 @@ def _block(spec, opts: RenderOptions, limits: Limits, root) -> tuple[Graph, View
     reporter = Reporter()
     network = _checked(program, elaborate(program, api.parse_overrides(net_params), reporter), reporter)
     frame, feed = _first_use(network, name)
-    if frame is None:
-        raise RenderError(f"block '{name}' is not used by network '{network.name}', so it has no input shape", "no-input")
+    if frame is None:  # the network never makes one (with these parameters): drawn as a library's block is
+        return _library_block(program, name, block_params, opts)
     overrides = {k: b.value for k, b in api.parse_overrides(block_params).items()}
     args = {**frame.args, **overrides}
     if overrides:
