@@ -9,6 +9,7 @@ changes channels, a kernel larger than its input) so that failures are drawn too
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -53,6 +54,29 @@ _VALUE_NAMES = ("x", "block", "channels", "layers")  # one per value: at most fo
 # pairs of value names in a repeat's or a block's body: plain, like layers (`b1`, `conv1`), like
 # forward's and the generator's variables (`x`, `block`, `i`)
 _MERGED_NAMES = (("a", "b"), ("b1", "conv1"), ("x", "y"), ("block", "i"), ("left", "x2"))
+
+
+@functools.cache
+def shape_keeping_examples() -> tuple[str, ...]:
+    """The doc examples of the registered ops that keep any feature map's shape (an
+    activation, a norm without groups, a dropout, a layer scale ...), sorted: drawn as a
+    step anywhere, so every such op - a new one too - meets every construct."""
+    import netdsl
+    from netdsl.ops import OPS
+
+    keep = []
+    for op in sorted({op.name: op for op in OPS.values()}.values(), key=lambda op: op.name):
+        if op.multi_input or op.input_rank != 3:
+            continue
+        shapes = [(c, n, n) for c in (5, 7) for n in (3, 4)]
+        for shape in shapes:
+            spec = f"network N() {{\n    input [{', '.join(map(str, shape))}]\n    {op.example}\n}}\n"
+            result = netdsl.analyze(spec)
+            if not result.ok or result.graph.output_shape != shape:
+                break
+        else:
+            keep.append(op.example)
+    return tuple(keep)
 
 
 def _same(size: int, stride: int) -> int:
@@ -135,6 +159,8 @@ class _Gen:
         if kind == 7 and self.sloppy and self.coin(1, 4):
             s.consistent = False
             return f"conv(4, {s.size + 2}, padding=valid)"  # a kernel larger than its input
+        if self.coin(1, 3):
+            return self.draw(st.sampled_from(shape_keeping_examples()))
         return self.draw(st.sampled_from(["relu", "relu6", "sigmoid", "identity", "dropout(0.1)"]))
 
     def chain(self, s: _State, depth: int, stride_ok: bool = True, arrows: bool = False, first_label: bool = True) -> str:
