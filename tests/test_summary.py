@@ -287,6 +287,25 @@ def test_summary_json_markdown_and_table(capsys):
     assert code == 0 and "110,592" in out
 
 
+def test_summary_and_compare_take_format_as_check_does(capsys):
+    """`--format json|markdown|table`, as `netdsl check --format`; `--json`/`--markdown`
+    stay its short forms, and two forms at once are a usage error."""
+    spec = str(SPECS / "studies/stacked_3x3.net")
+    for command in (["summary", spec], ["compare", spec, "--set-b", "C=16"]):
+        _, short, _ = _run(capsys, *command, "--json")
+        code, long, _ = _run(capsys, *command, "--format", "json")
+        assert code == 0 and json.loads(long) == json.loads(short)
+        _, short, _ = _run(capsys, *command, "--markdown")
+        code, long, _ = _run(capsys, *command, "--format", "markdown")
+        assert code == 0 and long == short and "\n| :--- |" in long  # a Markdown table
+        _, plain, _ = _run(capsys, *command)
+        code, table, _ = _run(capsys, *command, "--format", "table")
+        assert code == 0 and table == plain
+    with pytest.raises(SystemExit) as exit:
+        main(["summary", spec, "--json", "--format", "markdown"])
+    assert exit.value.code == 2
+
+
 def test_compare_a_spec_with_itself_under_set_b(capsys):
     spec = str(SPECS / "inception_v4.net")
     code, out, _ = _run(capsys, "compare", spec, spec, "--set-b", "resolution=192", "--json")

@@ -19,8 +19,14 @@ def _output_args(p) -> None:
     p.add_argument("--training", action="store_true",
                    help="count the outputs marked `when training` too (auxiliary classifiers)")
     form = p.add_mutually_exclusive_group()
-    form.add_argument("--json", action="store_true", help="machine-readable output")
-    form.add_argument("--markdown", action="store_true", help="a Markdown table to paste")
+    form.add_argument("--format", choices=_FORMATS, help="table (the default), json or markdown, as `check --format`")
+    form.add_argument("--json", dest="format", action="store_const", const="json",
+                      help="machine-readable output (the same as --format json)")
+    form.add_argument("--markdown", dest="format", action="store_const", const="markdown",
+                      help="a Markdown table to paste (the same as --format markdown)")
+
+
+_FORMATS = ("table", "json", "markdown")
 
 
 def _print_rich(renderable) -> None:
@@ -38,9 +44,9 @@ def cmd_summary(args) -> int:
         return print_failure(result)
     print_warnings(result)
     summary = summarize(result.graph, args.depth, args.training)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(summary_json(summary), indent=1))
-    elif args.markdown:
+    elif args.format == "markdown":
         print(summary_markdown(summary))
     else:
         _print_rich(summary_rich(summary))
@@ -74,9 +80,9 @@ def cmd_compare(args) -> int:
 
 def _print_comparison(args, labels: list[str], summaries: list[Summary]) -> int:
     c = compare(labels, summaries)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(comparison_json(c, args.totals), indent=1))
-    elif args.markdown:
+    elif args.format == "markdown":
         print(comparison_markdown(c, args.totals))
     else:
         _print_rich(comparison_rich(c, args.totals))
